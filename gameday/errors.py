@@ -1,0 +1,39 @@
+"""One error tree: configuration errors, harness errors (ERROR) and alerting failures (FAIL)."""
+
+from __future__ import annotations
+
+
+class GamedayError(Exception):
+    """Root of every error the harness raises on purpose."""
+
+
+class ConfigError(GamedayError):
+    """A scenario or config file is invalid: names the file, the field and the reason."""
+
+    def __init__(self, path: str, field: str, reason: str) -> None:
+        self.path, self.field, self.reason = path, field, reason
+        super().__init__(f"{path}: {field}: {reason}")
+
+
+class HarnessError(GamedayError):
+    """The harness or the observability stack failed; not a verdict on the alert (ERROR)."""
+
+
+class InjectionError(HarnessError):
+    """A fault could not be applied or confirmed."""
+
+
+class StackUnreachable(HarnessError):
+    """Prometheus, Alertmanager or the target could not be reached."""
+
+
+class TargetNotAllowed(HarnessError):
+    """A target lies outside the allowlist (loopback and what the run created)."""
+
+
+class DrillFailed(GamedayError, AssertionError):
+    """The alerting pipeline did not do what the scenario expects (FAIL)."""
+
+
+class DrillSkipped(GamedayError):
+    """The drill cannot run here, for a stated reason (SKIPPED)."""

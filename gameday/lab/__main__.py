@@ -1,0 +1,41 @@
+"""``python -m gameday.lab``: bring the lab up by hand, to try runbook commands against it."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from gameday.errors import GamedayError
+from gameday.lab.stack import Lab, LabConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gameday.lab",
+                                     description="Start the embedded lab on loopback and keep it up until Ctrl-C.")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder holding config/ and runbooks/")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="divide every monitoring duration by N")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with Lab(LabConfig(args.root, args.root / "reports" / "lab", args.time_scale)) as lab:
+            assert lab.endpoints
+            print(f"lab ready in {lab.started_in:.1f}s (time scale {args.time_scale:g})")
+            for name, url in lab.endpoints.as_dict().items():
+                print(f"  {name:<13} {url}")
+            print(f"  endpoints are also in {args.root / 'reports/lab/endpoints.json'}; Ctrl-C stops the lab")
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+    except GamedayError as exc:
+        print(f"gameday: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

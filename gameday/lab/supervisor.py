@@ -1,0 +1,175 @@
+"""A small process supervisor: starts lab services and restarts a killed one after a delay.
+
+It plays the part of a container restart policy. ``stop`` is a deliberate stop (like
+``docker stop``): the service stays down until ``start``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Children get SIGKILL if the harness thread that started them dies, so none are left over."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    argv: list[str]
+    log_path: Path
+    restart_delay: float = 1.0
+    env: dict[str, str] | None = None
+
+
+@dataclass
+class ServiceState:
+    spec: ServiceSpec
+    proc: subprocess.Popen[bytes] | None = None
+    wanted: bool = True
+    restarts: int = 0
+    history: list[tuple[float, str, int | None]] = field(default_factory=list)
+    """(monotonic time, what happened, pid or exit code)"""
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Supervisor:
+    """Runs each service in a watcher thread; thread-safe ``stop``, ``start``, ``pid``, ``status``."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._services: dict[str, ServiceState] = {}
+        self._threads: list[threading.Thread] = []
+        self._closing = False
+        self._start_now: set[str] = set()
+
+    def add(self, spec: ServiceSpec) -> None:
+        state = ServiceState(spec)
+        with self._cond:
+            self._services[spec.name] = state
+        thread = threading.Thread(target=self._watch, args=(state,), name=f"supervise-{spec.name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def names(self) -> list[str]:
+        return list(self._services)
+
+    def _spawn(self, state: ServiceState) -> None:
+        spec = state.spec
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(spec.log_path, "ab")  # noqa: SIM115 - handed to the child
+        env = {**os.environ, **(spec.env or {})}
+        state.proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        log.close()
+        state.history.append((time.monotonic(), "started", state.proc.pid))
+
+    def _watch(self, state: ServiceState) -> None:
+        name = state.spec.name
+        while True:
+            with self._cond:
+                while not state.wanted and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                self._spawn(state)
+                proc = state.proc
+            assert proc is not None
+            code = proc.wait()
+            with self._cond:
+                state.history.append((time.monotonic(), "exited", code))
+                if self._closing:
+                    return
+                if not state.wanted:
+                    continue
+                state.restarts += 1
+                deadline = time.monotonic() + state.spec.restart_delay
+                while state.wanted and not self._closing and name not in self._start_now:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                self._start_now.discard(name)
+
+    def pid(self, name: str) -> int | None:
+        with self._cond:
+            state = self._services[name]
+            return state.proc.pid if state.running and state.proc else None
+
+    def is_running(self, name: str) -> bool:
+        with self._cond:
+            return self._services[name].running
+
+    def set_restart_delay(self, name: str, seconds: float) -> float:
+        """Change a service's restart delay; returns the old one."""
+        with self._cond:
+            spec = self._services[name].spec
+            old, spec.restart_delay = spec.restart_delay, seconds
+            return old
+
+    def stop(self, name: str, timeout: float = 5.0) -> None:
+        """Stop a service on purpose; it stays down until ``start``."""
+        with self._cond:
+            state = self._services[name]
+            state.wanted = False
+            proc = state.proc
+            self._cond.notify_all()
+        if proc is not None and proc.poll() is None:
+            _terminate(proc, timeout)
+
+    def start(self, name: str) -> None:
+        """Start a stopped service, or cut short a pending restart."""
+        with self._cond:
+            state = self._services[name]
+            state.wanted = True
+            if not state.running:
+                self._start_now.add(name)
+            self._cond.notify_all()
+
+    def history(self, name: str) -> list[tuple[float, str, int | None]]:
+        with self._cond:
+            return list(self._services[name].history)
+
+    def status(self) -> dict[str, dict[str, object]]:
+        with self._cond:
+            return {n: {"pid": s.proc.pid if s.running and s.proc else None, "running": s.running,
+                        "wanted": s.wanted, "restarts": s.restarts, "restart_delay": s.spec.restart_delay}
+                    for n, s in self._services.items()}
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._closing = True
+            procs = [s.proc for s in self._services.values() if s.proc is not None]
+            self._cond.notify_all()
+        for proc in procs:
+            if proc.poll() is None:
+                _terminate(proc, timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    try:
+        proc.terminate()
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except ProcessLookupError:
+        pass

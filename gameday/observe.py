@@ -1,0 +1,114 @@
+"""Read the monitoring stack over its HTTP APIs: Prometheus rules and alerts, Alertmanager status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import yaml
+
+from gameday.clock import parse_rfc3339
+from gameday.errors import StackUnreachable
+
+
+def _session() -> requests.Session:
+    s = requests.Session()
+    s.trust_env = False  # loopback only: never route through a proxy from the environment
+    return s
+
+
+class _Api:
+    name = "api"
+
+    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._http = _session()
+
+    def _get(self, path: str, **params: Any) -> Any:
+        url = f"{self.base_url}{path}"
+        try:
+            resp = self._http.get(url, params=params or None, timeout=self.timeout)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            raise StackUnreachable(f"{self.name} at {self.base_url} did not answer {path}: {exc}") from exc
+        return resp.json()
+
+    def ready(self) -> bool:
+        try:
+            return self._http.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code == 200
+        except requests.RequestException:
+            return False
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    query: str
+    for_s: float
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    group_interval_s: float
+
+
+@dataclass(frozen=True)
+class ActiveAlert:
+    name: str
+    state: str
+    labels: dict[str, str]
+    active_at: float | None
+    """Wall seconds when the alert went pending."""
+
+
+class Prometheus(_Api):
+    name = "Prometheus"
+
+    def _data(self, path: str, **params: Any) -> Any:
+        body = self._get(path, **params)
+        if body.get("status") != "success":
+            raise StackUnreachable(f"Prometheus {path}: {body.get('error', body)}")
+        return body["data"]
+
+    def alerting_rules(self) -> dict[str, Rule]:
+        out: dict[str, Rule] = {}
+        for group in self._data("/api/v1/rules", type="alert")["groups"]:
+            for r in group["rules"]:
+                out[r["name"]] = Rule(r["name"], r["query"], float(r.get("duration", 0)), r.get("labels", {}),
+                                      r.get("annotations", {}), float(group["interval"]))
+        return out
+
+    def alerts(self) -> list[ActiveAlert]:
+        return [ActiveAlert(a["labels"].get("alertname", ""), a["state"], a["labels"],
+                            parse_rfc3339(a["activeAt"]) if a.get("activeAt") else None)
+                for a in self._data("/api/v1/alerts")["alerts"]]
+
+    def firing(self, name: str) -> list[ActiveAlert]:
+        return [a for a in self.alerts() if a.name == name and a.state == "firing"]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        return self._data("/api/v1/query", query=promql)["result"]
+
+    def scalar(self, promql: str) -> float | None:
+        result = self.query(promql)
+        return float(result[0]["value"][1]) if result else None
+
+    def targets_up(self) -> dict[str, bool]:
+        return {t["labels"].get("job", "?"): t["health"] == "up"
+                for t in self._data("/api/v1/targets", state="active")["activeTargets"]}
+
+    def alertmanagers(self) -> list[str]:
+        return [a["url"] for a in self._data("/api/v1/alertmanagers")["activeAlertmanagers"]]
+
+
+class Alertmanager(_Api):
+    name = "Alertmanager"
+
+    def config(self) -> dict[str, Any]:
+        return yaml.safe_load(self._get("/api/v2/status")["config"]["original"])
+
+    def receivers(self) -> list[str]:
+        return [r["name"] for r in self._get("/api/v2/receivers")]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self._get("/api/v2/alerts")

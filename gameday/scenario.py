@@ -1,0 +1,184 @@
+"""Scenarios as data: one YAML file each under ``scenarios/``, validated into a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gameday.durations import parse_ms
+from gameday.errors import ConfigError
+
+PRIORITIES = ("p0", "p1", "p2", "p3")
+FAULT_KINDS = ("kill-service", "stop-service")
+RECOVERY_MODES = ("auto", "revert", "runbook", "human")
+
+
+def _duration(value: Any) -> float:
+    """Seconds from ``30s``/``2m`` strings or plain numbers of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s or 2m")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return float(value)
+    if isinstance(value, str):
+        return parse_ms(value) / 1000
+    raise ValueError("expected a duration such as 30s or 2m")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Load(_Model):
+    locustfile: str = "locustfiles/baseline.py"
+    users: int = Field(5, ge=1, le=200)
+    spawn_rate: float = Field(5, gt=0, le=200)
+
+
+class Fault(_Model):
+    kind: Literal["kill-service", "stop-service"]
+    target: str
+    duration: float | None = None
+    """kill-service: how long the service stays down before the supervisor restarts it;
+    stop-service: the least time the fault holds before recovery may revert it."""
+
+    _dur = field_validator("duration", mode="before")(lambda v: None if v is None else _duration(v))
+
+
+class ExpectedAlert(_Model):
+    alert: str
+    receiver: str
+    within: float
+    """Detection SLA: from injection to the page at the receiver."""
+
+    _dur = field_validator("within", mode="before")(_duration)
+
+
+class Recovery(_Model):
+    mode: Literal["auto", "revert", "runbook", "human"] = "revert"
+    mttr_goal: float
+    """From the page to the resolved notification."""
+    command: str | None = None
+    """With mode runbook: the scripted mitigation, run by the harness."""
+
+    _dur = field_validator("mttr_goal", mode="before")(_duration)
+
+
+class Scenario(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    priority: Literal["p0", "p1", "p2", "p3"]
+    runbook: str
+    description: str = ""
+    load: Load = Load()
+    steady_state: float = 30.0
+    fault: Fault
+    expect: list[ExpectedAlert] = Field(min_length=1)
+    quiet: list[str] = []
+    recovery: Recovery
+
+    _dur = field_validator("steady_state", mode="before")(_duration)
+
+    def scaled(self, factor: float) -> ScaledTimes:
+        """The scenario's goals on the time-scaled clock."""
+        return ScaledTimes(
+            factor=factor,
+            steady_state=self.steady_state / factor,
+            sla={e.alert: e.within / factor for e in self.expect},
+            mttr_goal=self.recovery.mttr_goal / factor,
+            fault_duration=None if self.fault.duration is None else self.fault.duration / factor,
+        )
+
+
+@dataclass(frozen=True)
+class ScaledTimes:
+    factor: float
+    steady_state: float
+    sla: dict[str, float]
+    mttr_goal: float
+    fault_duration: float | None
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _reason(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "literal_error":
+        return msg.replace("Input should be", "must be one of").replace("'", "")
+    return msg.removeprefix("Value error, ")
+
+
+def load_scenario(path: Path, root: Path | None = None) -> Scenario:
+    """Read and validate one scenario file; raise ``ConfigError`` naming file, field and reason."""
+    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(shown, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ConfigError(shown, "(file)", exc.strerror or str(exc)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(shown, "(top level)", "expected a mapping of fields")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(shown, _field_path(err["loc"]), _reason(err)) from None
+    if root is not None:
+        for field, rel in (("runbook", scenario.runbook), ("load.locustfile", scenario.load.locustfile)):
+            if not (root / rel).is_file():
+                raise ConfigError(shown, field, f"no such file: {rel}")
+    if scenario.fault.kind == "stop-service" and scenario.recovery.mode == "auto":
+        raise ConfigError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
+    if scenario.recovery.mode == "runbook" and not scenario.recovery.command:
+        raise ConfigError(shown, "recovery.command", "mode runbook needs the mitigation command")
+    return scenario
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A scenario file, loaded or not: a bad file still becomes a test that reports its error."""
+
+    path: Path
+    scenario: Scenario | None
+    error: ConfigError | None
+    priority_hint: str | None
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id if self.scenario else self.path.stem
+
+
+def load_catalog(directory: Path, root: Path | None = None) -> list[CatalogEntry]:
+    """Every ``*.yaml``/``*.yml`` in ``directory``, sorted, each loaded or with its error."""
+    entries = []
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        try:
+            entries.append(CatalogEntry(path, load_scenario(path, root), None, None))
+        except ConfigError as err:
+            entries.append(CatalogEntry(path, None, err, _priority_hint(path)))
+    return entries
+
+
+def _priority_hint(path: Path) -> str | None:
+    """The priority of a file that failed validation, when it can still be read."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, OSError):
+        return None
+    value = data.get("priority") if isinstance(data, dict) else None
+    return value if value in PRIORITIES else None
