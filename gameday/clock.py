@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Clock:
         return self.anchor_wall + t
 
     def iso(self, t: float) -> str:
-        return datetime.fromtimestamp(self.to_wall(t), tz=timezone.utc).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(self.to_wall(t), tz=UTC).isoformat(timespec="milliseconds")
 
 
 def parse_rfc3339(text: str) -> float:

@@ -1,1 +1,280 @@
+"""The pytest plugin (entry point ``pytest11``): options, markers, fixtures, scenario drills, reports.
+
+Each ``scenarios/*.yaml`` becomes one parametrized ``scenario`` of a test that asks for it,
+marked with its priority, so ``pytest gamedays/ -m p0`` runs the P0 drills. The embedded lab
+starts once per session, on first use.
+"""
+
 from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gameday.drill import Drill, DrillContext
+from gameday.errors import ConfigError, DrillFailed, DrillSkipped, GamedayError, HarnessError
+from gameday.events import DrillEvents
+from gameday.faults.ledger import Ledger
+from gameday.journal import DrillRecord
+from gameday.scenario import PRIORITIES, CatalogEntry, Scenario, load_catalog
+
+RECORDS = pytest.StashKey[list[DrillRecord]]()
+PRIORITY_TEXT = {"p0": "P0: critical, pages at once", "p1": "P1: high, pages in business hours",
+                 "p2": "P2: medium, notifies without a page", "p3": "P3: low, informational"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gameday", "game-day drills")
+    group.addoption("--time-scale", type=float, default=None, metavar="N",
+                    help="run the embedded lab N times faster: every rule, route and scrape duration and every "
+                         "scenario SLA and MTTR goal is divided by N (default 1; e.g. 60 turns 1m into 1s)")
+    group.addoption("--scenarios", default=None, metavar="DIR",
+                    help="folder of scenario YAML files (default: scenarios/ under the project root)")
+    group.addoption("--rules", dest="gameday_rules", default=None, metavar="DIR",
+                    help="Prometheus rule files for the lab instead of config/prometheus/rules/ "
+                         "(drill a changed rule before it ships)")
+    group.addoption("--lab-config", default=None, metavar="DIR",
+                    help="the lab's config folder (default: config/ under the project root)")
+    group.addoption("--reports", dest="gameday_reports", default=None, metavar="DIR",
+                    help="where journals, load stats and lab logs go (default: reports/)")
+    group.addoption("--no-live", action="store_true", default=False,
+                    help="no live status line; print a progress line every 10s instead (default off a TTY)")
+    parser.addini("gameday_time_scale", "default for --time-scale", default="1")
+
+
+def _root(config: pytest.Config) -> Path:
+    return Path(config.rootpath)
+
+
+def _time_scale(config: pytest.Config) -> float:
+    value = config.getoption("time_scale")
+    if value is None:
+        try:
+            value = float(config.getini("gameday_time_scale"))
+        except ValueError:
+            raise pytest.UsageError("gameday_time_scale in the ini file must be a number") from None
+    return value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for prio in PRIORITIES:
+        config.addinivalue_line("markers", f"{prio}: drills of priority {PRIORITY_TEXT[prio]}")
+    config.addinivalue_line("markers", "gameday: a drill on the embedded lab")
+    scale = _time_scale(config)
+    if not scale > 0:
+        raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
+    config.stash[RECORDS] = []
+    if hasattr(signal, "SIGTERM") and _in_main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+        config._gameday_sigterm = previous  # type: ignore[attr-defined]
+        signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = getattr(config, "_gameday_sigterm", None)
+    if previous is not None and _in_main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM takes the same path as Ctrl-C: every fault reverts, the lab stops, reports are written."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    scale = _time_scale(config)
+    text = f"gameday: time scale {scale:g}"
+    if scale != 1:
+        text += f" (1m of rule time runs in {60 / scale:g}s; reports show real-time equivalents)"
+    return [text]
+
+
+# -- scenarios as tests ------------------------------------------------------------------------
+def _catalog(config: pytest.Config) -> list[CatalogEntry]:
+    directory = Path(config.getoption("scenarios") or _root(config) / "scenarios")
+    if not directory.is_dir():
+        raise pytest.UsageError(f"--scenarios {directory}: no such folder")
+    return load_catalog(directory, _root(config))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scenario" not in metafunc.fixturenames:
+        return
+    params = []
+    for entry in _catalog(metafunc.config):
+        prio = entry.scenario.priority if entry.scenario else entry.priority_hint
+        # a file whose priority cannot be read is selected by every -m pN, so its error is seen
+        marks = [getattr(pytest.mark, p) for p in ([prio] if prio else PRIORITIES)] + [pytest.mark.gameday]
+        params.append(pytest.param(entry, id=entry.id, marks=marks))
+    metafunc.parametrize("scenario", params, indirect=True)
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest) -> Scenario:
+    """The scenario of this drill; a bad file fails here with file, field and reason."""
+    entry: CatalogEntry = request.param
+    if entry.error is not None:
+        raise entry.error
+    assert entry.scenario is not None
+    return entry.scenario
+
+
+# -- the lab and the drill ---------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def gameday_reports(pytestconfig: pytest.Config) -> Path:
+    path = Path(pytestconfig.getoption("gameday_reports") or _root(pytestconfig) / "reports")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def gameday_ledger(gameday_reports: Path) -> Ledger:
+    """The fault ledger; faults an earlier, killed run left open are closed here first."""
+    ledger = Ledger(gameday_reports / "fault-ledger.jsonl")
+    for entry in ledger.pending():
+        # lab faults die with the lab that held them; the reaper has already ended its processes
+        ledger.closed(entry["id"], note="closed at start: the lab of that run no longer exists")
+    return ledger
+
+
+@pytest.fixture(scope="session")
+def gameday_lab(pytestconfig: pytest.Config, gameday_reports: Path) -> Iterator[Any]:
+    """The embedded lab, started once per session on free loopback ports and stopped at the end."""
+    from gameday.lab.stack import Lab, LabConfig
+
+    root = _root(pytestconfig)
+    rules = pytestconfig.getoption("gameday_rules")
+    lab_config = pytestconfig.getoption("lab_config")
+    cfg = LabConfig(root, gameday_reports / "lab", _time_scale(pytestconfig),
+                    rules_dir=Path(rules).resolve() if rules else None,
+                    config_dir=Path(lab_config).resolve() if lab_config else None)
+    _say(pytestconfig, f"gameday: starting the embedded lab (time scale {cfg.time_scale:g}) ...")
+    with Lab(cfg) as lab:
+        _say(pytestconfig, f"gameday: lab ready in {lab.started_in:.1f}s; logs and configs in {cfg.workdir}")
+        yield lab
+
+
+@pytest.fixture
+def run_drill(request: pytest.FixtureRequest, gameday_lab: Any, gameday_reports: Path,
+              gameday_ledger: Ledger) -> Callable[[Scenario], DrillRecord]:
+    """Run a scenario as a drill; PASS returns the journal, FAIL/ERROR/SKIPPED raise with the reason."""
+    config = request.config
+
+    def run(scenario: Scenario, source: str = "") -> DrillRecord:
+        ctx = DrillContext(_root(config), gameday_reports, gameday_lab, _time_scale(config), ledger=gameday_ledger)
+        events = DrillEvents()
+        console = _console(config, ctx.time_scale)
+        events.subscribe(console)
+        allure_reporter = None
+        if config.pluginmanager.hasplugin("allure_pytest") and getattr(config.option, "allure_report_dir", None):
+            from gameday.report.allure import AllureReporter
+
+            allure_reporter = AllureReporter(ctx.root)
+            events.subscribe(allure_reporter)
+        _say(config, f"  drill {scenario.id} [{scenario.priority}] {scenario.title}")
+        try:
+            record = Drill(scenario, ctx, source=source, events=events).run()
+        finally:
+            events.unsubscribe(console)
+            if allure_reporter is not None:
+                events.unsubscribe(allure_reporter)
+        config.stash[RECORDS].append(record)
+        reason = "; ".join(record.reasons)
+        if record.verdict == "FAIL":
+            raise DrillFailed(reason)
+        if record.verdict == "ERROR":
+            raise HarnessError(reason)
+        if record.verdict == "SKIPPED":
+            pytest.skip(reason)
+        return record
+
+    return run
+
+
+def _writer(config: pytest.Config) -> Callable[..., None]:
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(text: str, **markup: bool) -> None:
+        if tr is None:
+            return
+        if capman is not None:
+            with capman.global_and_fixture_disabled():
+                tr.write(text, **markup)
+                tr.flush()  # type: ignore[attr-defined]
+        else:
+            tr.write(text, **markup)
+
+    return write
+
+
+def _say(config: pytest.Config, text: str) -> None:
+    write = _writer(config)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        with _Suspended(config):
+            tr.ensure_newline()
+    write(text + "\n")
+
+
+class _Suspended:
+    def __init__(self, config: pytest.Config) -> None:
+        self.capman = config.pluginmanager.get_plugin("capturemanager")
+        self._cm: Any = None
+
+    def __enter__(self) -> None:
+        if self.capman is not None:
+            self._cm = self.capman.global_and_fixture_disabled()
+            self._cm.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(*exc)
+
+
+def _console(config: pytest.Config, scale: float) -> Any:
+    from gameday.report.console import ConsoleReporter
+
+    live = (not config.getoption("no_live") and sys.stdout.isatty() and os.environ.get("CI") is None
+            and config.getoption("capture") != "no" or False)
+    return ConsoleReporter(_writer(config), live=live and sys.stdout.isatty(), scale=scale)
+
+
+# -- reporting ---------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A gameday error reads as one line (file, field, reason or the drill's reason), not a traceback."""
+    report = yield
+    excinfo = call.excinfo
+    if excinfo is not None and isinstance(excinfo.value, GamedayError):
+        kind = "FAIL" if isinstance(excinfo.value, DrillFailed) else "ERROR"
+        if isinstance(excinfo.value, ConfigError):
+            kind = "INVALID SCENARIO"
+        if isinstance(excinfo.value, DrillSkipped):
+            kind = "SKIPPED"
+        report.longrepr = f"{kind}: {excinfo.value}"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    records = config.stash.get(RECORDS, [])
+    if not records:
+        return
+    from gameday.report.console import render_summary
+
+    terminalreporter.write_sep("=", "gameday summary")
+    terminalreporter.write(render_summary(records, terminalreporter._tw.fullwidth))
+    journals = {str(r.path.parent) for r in records if r.path}
+    for folder in sorted(journals):
+        terminalreporter.write_line(f"journals: {folder}")

@@ -14,7 +14,7 @@ from gameday.errors import ConfigError
 
 PRIORITIES = ("p0", "p1", "p2", "p3")
 FAULT_KINDS = ("kill-service", "stop-service")
-RECOVERY_MODES = ("auto", "revert", "runbook", "human")
+RECOVERY_MODES = ("auto", "revert")
 
 
 def _duration(value: Any) -> float:
@@ -60,11 +60,9 @@ class ExpectedAlert(_Model):
 
 
 class Recovery(_Model):
-    mode: Literal["auto", "revert", "runbook", "human"] = "revert"
+    mode: Literal["auto", "revert"] = "revert"
     mttr_goal: float
     """From the page to the resolved notification."""
-    command: str | None = None
-    """With mode runbook: the scripted mitigation, run by the harness."""
 
     _dur = field_validator("mttr_goal", mode="before")(_duration)
 
@@ -144,8 +142,6 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
                 raise ConfigError(shown, field, f"no such file: {rel}")
     if scenario.fault.kind == "stop-service" and scenario.recovery.mode == "auto":
         raise ConfigError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
-    if scenario.recovery.mode == "runbook" and not scenario.recovery.command:
-        raise ConfigError(shown, "recovery.command", "mode runbook needs the mitigation command")
     return scenario
 
 

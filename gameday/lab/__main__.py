@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -27,10 +28,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, url in lab.endpoints.as_dict().items():
                 print(f"  {name:<13} {url}")
             print(f"  endpoints are also in {args.root / 'reports/lab/endpoints.json'}; Ctrl-C stops the lab")
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
-            except KeyboardInterrupt:
-                pass
     except GamedayError as exc:
         print(f"gameday: {exc}", file=sys.stderr)
         return 2

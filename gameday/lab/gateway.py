@@ -7,7 +7,6 @@ backend fails or cannot be reached, 504 when it is too slow.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 
 import aiohttp
@@ -55,7 +54,7 @@ def make_app(backend_url: str, timeout_s: float) -> web.Application:
                     return web.json_response({"error": "model backend failed"}, status=502)
                 BACKEND_CALLS.labels("ok").inc()
                 return web.json_response({"prediction": payload}, status=resp.status)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             BACKEND_CALLS.labels("timeout").inc()
             return web.json_response({"error": f"model backend timed out after {timeout_s}s"}, status=504)
         except aiohttp.ClientError as exc:

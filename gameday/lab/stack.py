@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -100,6 +101,8 @@ class Lab:
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
         reap_leftovers(cfg.workdir)
+        for stale in ("tsdb", "am-data"):  # every lab starts with empty history
+            shutil.rmtree(cfg.workdir / stale, ignore_errors=True)
         self.settings = self._load_settings()
         prom_bin = find_binary(PROMETHEUS_BIN)
         am_bin = find_binary(ALERTMANAGER_BIN, "alertmanager")
@@ -126,8 +129,9 @@ class Lab:
             "--log.level=warn"], logs / "alertmanager.log", 1.0))
         self.supervisor.add(ServiceSpec("prometheus", [
             prom_bin, f"--config.file={rendered['prometheus']}", f"--storage.tsdb.path={cfg.workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{ports['prometheus']}", f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}",
-            "--log.level=warn"], logs / "prometheus.log", 1.0))
+            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn"],
+            logs / "prometheus.log", 1.0))
         self._write_pids()
         self.wait_ready(ready_timeout)
         self.started_in = time.monotonic() - t0
@@ -135,10 +139,8 @@ class Lab:
 
     def stop(self) -> None:
         self.supervisor.shutdown()
-        try:
+        with contextlib.suppress(OSError):
             self.webhook.stop()
-        except OSError:
-            pass
         pidfile = self.config.workdir / "pids.json"
         if pidfile.exists():
             pidfile.unlink()

@@ -6,6 +6,7 @@ It plays the part of a container restart policy. ``stop`` is a deliberate stop (
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -18,12 +19,10 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Children get SIGKILL if the harness thread that started them dies, so none are left over."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -76,7 +75,7 @@ class Supervisor:
         log = open(spec.log_path, "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, **(spec.env or {})}
         state.proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env=env, start_new_session=True, preexec_fn=_die_with_parent)
+                                      env=env, start_new_session=True, preexec_fn=die_with_parent)
         log.close()
         state.history.append((time.monotonic(), "started", state.proc.pid))
 

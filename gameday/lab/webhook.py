@@ -39,7 +39,7 @@ class WebhookReceiver:
     """An HTTP server on loopback; ``POST /<receiver>`` records the delivery."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._received: list[Notification] = []
         receiver = self
 
@@ -80,6 +80,12 @@ class WebhookReceiver:
     def _record(self, note: Notification) -> None:
         with self._lock:
             self._received.append(note)
+            self._lock.notify_all()
+
+    def nap(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking at once when a delivery arrives (a tenacity ``sleep``)."""
+        with self._lock:
+            self._lock.wait(seconds)
 
     def received(self, since: float = float("-inf")) -> list[Notification]:
         """Deliveries that arrived at or after ``since`` (``time.monotonic()``), oldest first."""

@@ -1,0 +1,117 @@
+"""Wait for an alert to fire and page a receiver; assert what came, and what must stay quiet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from gameday.clock import Clock, parse_rfc3339
+from gameday.durations import human
+from gameday.errors import DrillFailed
+from gameday.lab.webhook import Notification, WebhookReceiver
+from gameday.observe import Prometheus
+
+
+@dataclass
+class Watch:
+    """What a drill watches: Prometheus's alert state and the pages that reach the receivers."""
+
+    prometheus: Prometheus
+    webhook: WebhookReceiver
+    clock: Clock
+
+    def notifications(self, since: float) -> list[Notification]:
+        """Deliveries since ``since`` on the drill clock."""
+        return self.webhook.received(since=self.clock.anchor_mono + since)
+
+    def arrival(self, note: Notification) -> float:
+        return self.clock.from_mono(note.arrived)
+
+
+@dataclass
+class PageResult:
+    """What the detection wait saw, on the drill clock."""
+
+    alert: str
+    receiver: str
+    firing_seen: float | None = None
+    """When the harness first saw the alert firing in Prometheus."""
+    starts_at: float | None = None
+    """The alert's own firing time (``startsAt`` of the page)."""
+    notified: float | None = None
+    """When the page arrived at the expected receiver (the receiver's stamp)."""
+    notified_seen: float | None = None
+    """When the harness noticed that page."""
+    fingerprint: str | None = None
+    other_receivers: set[str] = field(default_factory=set)
+    last_state: str = "inactive"
+    waited: float = 0.0
+    page: dict[str, Any] | None = None
+
+
+def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout: float, poll: float = 0.05,
+                  on_poll: Callable[[PageResult], None] | None = None) -> PageResult:
+    """Poll until ``alert`` has paged ``receiver`` (after ``since``), or ``timeout`` seconds pass."""
+    result = PageResult(alert, receiver)
+    start = watch.clock.now()
+
+    def look() -> bool:
+        now = watch.clock.now()
+        result.waited = now - start
+        states = [a.state for a in watch.prometheus.alerts() if a.name == alert]
+        result.last_state = "firing" if "firing" in states else ("pending" if "pending" in states else "inactive")
+        if result.firing_seen is None and result.last_state == "firing":
+            result.firing_seen = now
+        for note in watch.notifications(since):
+            for a in note.alerts_named(alert, "firing"):
+                if note.receiver != receiver:
+                    result.other_receivers.add(note.receiver)
+                elif result.notified is None:
+                    result.notified, result.notified_seen = watch.arrival(note), watch.clock.now()
+                    result.starts_at = watch.clock.from_wall(parse_rfc3339(a["startsAt"]))
+                    result.fingerprint = a.get("fingerprint")
+                    result.page = a
+        if on_poll is not None:
+            on_poll(result)
+        return result.notified is not None
+
+    Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(poll), retry=retry_if_result(lambda done: not done),
+             retry_error_callback=lambda _: False, sleep=watch.webhook.nap)(look)
+    return result
+
+
+def assert_page(result: PageResult, since: float, sla: float) -> float:
+    """Raise ``DrillFailed`` unless the page reached its receiver within ``sla``; return the TTN."""
+    name, want = result.alert, result.receiver
+    if result.notified is None:
+        if result.other_receivers:
+            raise DrillFailed(f"{name} paged {', '.join(sorted(result.other_receivers))} instead of {want}: "
+                              "check the Alertmanager route that matches its labels")
+        if result.firing_seen is None:
+            hint = ("it went pending but never held for its `for` duration" if result.last_state == "pending"
+                    else "its expression never crossed the threshold")
+            raise DrillFailed(f"{name} never fired within {human(result.waited)} of the fault "
+                              f"(SLA {human(sla)}): {hint}; check the rule's expression, threshold and `for`")
+        raise DrillFailed(f"{name} fired {human(result.firing_seen - since)} after the fault but no page reached "
+                          f"{want} within {human(result.waited)}: check Alertmanager routes and receivers")
+    ttn = result.notified - since
+    if ttn > sla:
+        raise DrillFailed(f"{name} paged {want} after {human(ttn)}, beyond its SLA of {human(sla)}")
+    return ttn
+
+
+def assert_quiet(watch: Watch, names: list[str], since: float) -> None:
+    """Raise ``DrillFailed`` if any alert in ``names`` paged anyone, or is firing now."""
+    loud = set()
+    for note in watch.notifications(since):
+        for name in names:
+            if note.alerts_named(name, "firing"):
+                loud.add(f"{name} (paged {note.receiver})")
+    for alert in watch.prometheus.alerts():
+        if alert.name in names and alert.state == "firing" and not any(x.startswith(alert.name) for x in loud):
+            loud.add(f"{alert.name} (firing in Prometheus)")
+    if loud:
+        raise DrillFailed(f"alerts that must stay quiet fired: {', '.join(sorted(loud))}")

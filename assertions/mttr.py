@@ -1,0 +1,63 @@
+"""Recovery: wait for the resolved page and a healthy service; hold MTTR to its goal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from assertions.alerts import Watch
+from gameday.durations import human
+from gameday.errors import DrillFailed
+
+
+@dataclass
+class Resolution:
+    resolved_page: float | None = None
+    """When the resolved notification arrived at the receiver (drill clock)."""
+    healthy_seen: float | None = None
+    waited: float = 0.0
+
+    @property
+    def resolved(self) -> float | None:
+        if self.resolved_page is None or self.healthy_seen is None:
+            return None
+        return max(self.resolved_page, self.healthy_seen)
+
+
+def wait_for_resolution(watch: Watch, alert: str, receiver: str, fingerprint: str | None, since: float,
+                        timeout: float, healthy: Callable[[], bool], poll: float = 0.05,
+                        on_poll: Callable[[Resolution], None] | None = None) -> Resolution:
+    """Poll until the resolved page for ``alert`` reached ``receiver`` and ``healthy()`` holds."""
+    res = Resolution()
+    start = watch.clock.now()
+
+    def look() -> bool:
+        res.waited = watch.clock.now() - start
+        if res.resolved_page is None:
+            for note in watch.notifications(since):
+                for a in note.alerts_named(alert, "resolved"):
+                    if note.receiver == receiver and (fingerprint is None or a.get("fingerprint") == fingerprint):
+                        res.resolved_page = watch.arrival(note)
+        if res.healthy_seen is None and healthy():
+            res.healthy_seen = watch.clock.now()
+        if on_poll is not None:
+            on_poll(res)
+        return res.resolved is not None
+
+    Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(poll), retry=retry_if_result(lambda done: not done),
+             retry_error_callback=lambda _: False, sleep=watch.webhook.nap)(look)
+    return res
+
+
+def assert_mttr(alert: str, res: Resolution, notified: float, goal: float) -> float:
+    """Raise ``DrillFailed`` unless the alert resolved within ``goal`` of its page; return the MTTR."""
+    if res.resolved is None:
+        missing = "no resolved page arrived" if res.resolved_page is None else "the service never became healthy"
+        raise DrillFailed(f"{alert} not resolved within {human(res.waited)} of the page: {missing} "
+                          f"(MTTR goal {human(goal)})")
+    mttr = res.resolved - notified
+    if mttr > goal:
+        raise DrillFailed(f"{alert} resolved {human(mttr)} after the page, beyond its MTTR goal of {human(goal)}")
+    return mttr

@@ -1,0 +1,237 @@
+"""One drill, phase by phase: preflight, steady state, inject, detect, recover, resolve, verdict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, wait_for_page
+from assertions.mttr import Resolution, assert_mttr, wait_for_resolution
+from gameday.clock import Clock
+from gameday.durations import human
+from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError
+from gameday.events import DrillEvents
+from gameday.faults import Fault, KillService, Ledger, StopService
+from gameday.journal import DrillRecord
+from gameday.lab.stack import Lab
+from gameday.load import LocustRun
+from gameday.preflight import run_preflight
+from gameday.scenario import Scenario
+
+
+@dataclass
+class DrillContext:
+    """What a drill runs against: the project, the lab, the time scale, where reports go."""
+
+    root: Path
+    reports: Path
+    lab: Lab
+    time_scale: float = 1.0
+    poll: float = 0.05
+    ledger: Ledger | None = None
+
+
+class Drill:
+    def __init__(self, scenario: Scenario, ctx: DrillContext, source: str = "", events: DrillEvents | None = None,
+                 clock: Clock | None = None) -> None:
+        self.scenario, self.ctx, self.source = scenario, ctx, source or scenario.id
+        self.events = events or DrillEvents()
+        self.clock = clock or Clock()
+        self.scaled = scenario.scaled(ctx.time_scale)
+        self.record = DrillRecord(scenario.id, scenario.title, scenario.priority, scenario.runbook, ctx.time_scale,
+                                  self.clock)
+        self.record.goals = {**{f"sla:{a}": s for a, s in self.scaled.sla.items()}, "mttr": self.scaled.mttr_goal}
+        self.events.subscribe(self.record)
+        self.phase = ""
+        self._last_progress = 0.0
+        lab = ctx.lab
+        assert lab.endpoints is not None
+        self.watch = Watch(lab.prometheus, lab.webhook, self.clock)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        self.phase = name
+        self.events.phase_started.fire(phase=name, t=self.clock.now())
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self.events.phase_ended.fire(phase=name, t=self.clock.now(), error=error)
+
+    def _mark(self, name: str, t: float, detail: str = "") -> None:
+        self.events.marked.fire(name=name, t=t, detail=detail)
+
+    def _progress(self, note: str, deadline: float | None = None, started: float | None = None) -> None:
+        now = self.clock.now()
+        if now - self._last_progress < 0.2:
+            return
+        self._last_progress = now
+        self.events.progress.fire(phase=self.phase, t=now, elapsed=None if started is None else now - started,
+                                  deadline=deadline, note=note)
+
+    def _sleep(self, seconds: float, note: str) -> None:
+        end = self.clock.now() + seconds
+        while (left := end - self.clock.now()) > 0:
+            self._progress(note, deadline=seconds, started=end - seconds)
+            time.sleep(min(left, self.ctx.poll))
+
+    def _sli_healthy(self) -> bool:
+        """The user's view: the gateway answers health checks and a prediction succeeds."""
+        gw = self.ctx.lab.endpoints.gateway  # type: ignore[union-attr]
+        try:
+            return (requests.get(f"{gw}/health", timeout=1).status_code == 200
+                    and requests.post(f"{gw}/v1/predict", json={"inputs": [0.1]}, timeout=2).status_code == 200)
+        except requests.RequestException:
+            return False
+
+    def _make_fault(self) -> Fault:
+        f, sup = self.scenario.fault, self.ctx.lab.supervisor
+        if f.kind == "kill-service":
+            return KillService(sup, f.target, down_for=self.scaled.fault_duration, ledger=self.ctx.ledger)
+        return StopService(sup, f.target, ledger=self.ctx.ledger)
+
+    # -- the drill -------------------------------------------------------------------------------
+    def run(self) -> DrillRecord:
+        rec, sc = self.record, self.scenario
+        load: LocustRun | None = None
+        interrupted: BaseException | None = None
+        try:
+            with self._phase("preflight"):
+                pre = run_preflight(sc, self.source, self.watch.prometheus, self.ctx.lab.alertmanager,
+                                    [self.ctx.lab.endpoints.gateway], self.ctx.lab.supervisor.names(),  # type: ignore[union-attr]
+                                    self.scaled.sla)
+                rec.floors = {f"notify_floor:{a}": t.notify_floor for a, t in pre.timing.items()}
+                rec.floors.update({f"notify_ceiling:{a}": t.notify_ceiling for a, t in pre.timing.items()})
+            with self._phase("steady-state"):
+                load = LocustRun(self.ctx.root / sc.load.locustfile, self.ctx.lab.endpoints.gateway,  # type: ignore[union-attr]
+                                 sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
+                load.start()
+                load.wait_flowing()
+                self._steady_state()
+            fault = self._make_fault()
+            rec.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
+            try:
+                with self._phase("inject"):
+                    t_inject = self.clock.from_mono(fault.inject())
+                    self._mark("t_inject", t_inject, fault.describe())
+                with self._phase("detect"):
+                    pages = self._detect(t_inject)
+                with self._phase("recover"):
+                    self._recover(fault, t_inject)
+            finally:
+                fault.revert()
+            with self._phase("resolve"):
+                self._resolve(pages)
+                assert_quiet(self.watch, sc.quiet, 0.0)
+            rec.verdict = "PASS"
+        except DrillFailed as exc:
+            rec.verdict, rec.reasons = "FAIL", [str(exc)]
+        except DrillSkipped as exc:
+            rec.verdict, rec.reasons = "SKIPPED", [str(exc)]
+        except GamedayError as exc:
+            rec.verdict, rec.reasons = "ERROR", [str(exc)]
+        except KeyboardInterrupt as exc:
+            rec.verdict, rec.reasons = "ERROR", ["interrupted (Ctrl-C or SIGTERM); the fault was reverted"]
+            interrupted = exc
+        finally:
+            with self._phase("verdict"):
+                if load is not None:
+                    stats = load.stop()
+                    rec.load = {"log": str(load.log_path), "json": f"{load.json_path}.json"}
+                    if stats:
+                        rec.load.update(requests=stats.requests, failures=stats.failures, rps=stats.rps,
+                                        p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
+                rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)}
+                                     for n in self.watch.notifications(0.0)]
+                rec.write(self.ctx.reports / "drills")
+            self.events.finished.fire(record=rec)
+        if interrupted is not None:
+            raise interrupted
+        return rec
+
+    def _steady_state(self) -> None:
+        watched = [e.alert for e in self.scenario.expect] + list(self.scenario.quiet)
+        window = self.scaled.steady_state
+        start = self.clock.now()
+        while True:
+            firing = sorted({a.name for a in self.watch.prometheus.alerts()
+                             if a.name in watched and a.state == "firing"})
+            if firing:
+                raise HarnessError(f"steady state not reached: {', '.join(firing)} already firing before the "
+                                   "fault; the lab is not healthy (see reports/lab/logs)")
+            elapsed = self.clock.now() - start
+            if elapsed >= window:
+                break
+            self._progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)
+            time.sleep(min(self.ctx.poll, window - elapsed))
+        if not self._sli_healthy():
+            raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
+
+    def _detect(self, t_inject: float) -> list[PageResult]:
+        pages = []
+        for exp in self.scenario.expect:
+            sla = self.scaled.sla[exp.alert]
+            timeout = max(2 * sla, sla + 1.0)
+
+            def tick(r: PageResult, sla: float = sla, alert: str = exp.alert, to: str = exp.receiver) -> None:
+                self._progress(f"{alert} {r.last_state}, waiting for the page at {to}", deadline=sla,
+                               started=t_inject)
+
+            result = wait_for_page(self.watch, exp.alert, exp.receiver, t_inject, timeout, self.ctx.poll, tick)
+            if result.firing_seen is not None:
+                self._mark("t_firing_seen", result.firing_seen, f"{exp.alert} seen firing in Prometheus")
+            if result.starts_at is not None:
+                self._mark("t_firing", result.starts_at, f"{exp.alert} startsAt")
+            if result.notified is not None:
+                self._mark("t_notified", result.notified, f"page at {exp.receiver}")
+                self._mark("t_notified_seen", result.notified_seen or result.notified, "harness saw the page")
+            assert_page(result, t_inject, sla)
+            pages.append(result)
+        return pages
+
+    def _recover(self, fault: Fault, t_inject: float) -> None:
+        sc, sup = self.scenario, self.ctx.lab.supervisor
+        if sc.recovery.mode == "revert":
+            hold = self.scaled.fault_duration or 0.0
+            if (left := t_inject + hold - self.clock.now()) > 0:
+                self._sleep(left, f"holding the fault for {human(hold)}")
+            fault.revert()
+            self._mark("t_mitigated", self.clock.now(), f"harness reverted {fault.describe()}")
+            return
+        # auto: the platform heals itself (the supervisor's restart policy)
+        start = self.clock.now()
+        limit = self.scaled.mttr_goal + (self.scaled.fault_duration or 0.0)
+        while self.clock.now() - start < limit:
+            if sup.is_running(sc.fault.target) and self._sli_healthy():
+                restarts = [t for t, what, _ in sup.history(sc.fault.target)
+                            if what == "started" and self.clock.from_mono(t) > t_inject]
+                t_back = self.clock.from_mono(restarts[0]) if restarts else self.clock.now()
+                self._mark("t_mitigated", t_back, f"{sc.fault.target} restarted by the supervisor")
+                return
+            self._progress(f"waiting for {sc.fault.target} to come back by itself", deadline=limit, started=start)
+            time.sleep(self.ctx.poll)
+        raise DrillFailed(f"{sc.fault.target} did not come back by itself within {human(limit)} (recovery: auto)")
+
+    def _resolve(self, pages: list[PageResult]) -> None:
+        goal = self.scaled.mttr_goal
+        for page in pages:
+            assert page.notified is not None
+
+            def tick(r: Resolution, page: PageResult = page) -> None:
+                self._progress(f"waiting for {page.alert} to resolve at {page.receiver}", deadline=goal,
+                               started=page.notified)
+
+            res = wait_for_resolution(self.watch, page.alert, page.receiver, page.fingerprint, page.notified,
+                                      goal * 1.5, self._sli_healthy, self.ctx.poll, tick)
+            if res.resolved is not None:
+                self._mark("t_resolved", res.resolved, f"{page.alert} resolved at {page.receiver}")
+            assert_mttr(page.alert, res, page.notified, goal)

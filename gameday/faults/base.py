@@ -1,0 +1,76 @@
+"""The fault contract: a context manager with ``inject()`` and an idempotent ``revert()``."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+from gameday.errors import InjectionError
+from gameday.faults.ledger import Ledger
+
+
+class Fault(ABC):
+    """Apply one fault and undo it on every exit path, a failed ``inject()`` included."""
+
+    kind = "fault"
+
+    def __init__(self, target: str, ledger: Ledger | None = None) -> None:
+        self.target = target
+        self.ledger = ledger
+        self.injected_at: float | None = None
+        self._entry: str | None = None
+        self._reverted = True
+
+    def detail(self) -> dict[str, Any]:
+        """What a later run needs to revert this fault if this run dies."""
+        return {}
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target}"
+
+    @abstractmethod
+    def _apply(self) -> None:
+        """Apply the fault and confirm it took effect, or raise ``InjectionError``."""
+
+    @abstractmethod
+    def _undo(self) -> None:
+        """Undo the fault; safe to call when it only half applied."""
+
+    def inject(self) -> float:
+        """Apply the fault; returns ``time.monotonic()`` at the moment it was applied."""
+        if not self._reverted:
+            raise InjectionError(f"{self.describe()}: already injected")
+        if self.ledger is not None:
+            self._entry = self.ledger.opened(self.kind, self.target, self.detail())
+        self._reverted = False
+        self._apply()
+        assert self.injected_at is not None, "a fault must stamp injected_at when it applies"
+        return self.injected_at
+
+    def revert(self) -> None:
+        """Undo the fault. Idempotent: a second call does nothing."""
+        if self._reverted:
+            return
+        self._undo()
+        self._reverted = True
+        if self.ledger is not None and self._entry is not None:
+            self.ledger.closed(self._entry)
+
+    @property
+    def active(self) -> bool:
+        return not self._reverted
+
+    def __enter__(self) -> Fault:
+        try:
+            self.inject()
+        except BaseException:
+            self.revert()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.revert()
+
+    def _stamp(self) -> None:
+        self.injected_at = time.monotonic()

@@ -1,0 +1,83 @@
+"""Faults on lab services, applied from outside them through the process table and the supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from gameday.errors import InjectionError
+from gameday.faults.base import Fault
+from gameday.faults.ledger import Ledger
+from gameday.lab.supervisor import Supervisor
+
+
+def _wait(pred: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return pred()
+
+
+class KillService(Fault):
+    """SIGKILL a lab service; the supervisor brings it back after its restart delay (or ``down_for``)."""
+
+    kind = "kill-service"
+
+    def __init__(self, supervisor: Supervisor, target: str, down_for: float | None = None,
+                 ledger: Ledger | None = None) -> None:
+        super().__init__(target, ledger)
+        self.supervisor, self.down_for = supervisor, down_for
+        self._old_delay: float | None = None
+        self.killed_pid: int | None = None
+
+    def detail(self) -> dict[str, Any]:
+        return {"down_for": self.down_for}
+
+    def _apply(self) -> None:
+        pid = self.supervisor.pid(self.target)
+        if pid is None:
+            raise InjectionError(f"kill-service {self.target}: the service is not running, nothing to kill")
+        if self.down_for is not None:
+            self._old_delay = self.supervisor.set_restart_delay(self.target, self.down_for)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError as exc:
+            raise InjectionError(f"kill-service {self.target}: pid {pid} vanished before the kill") from exc
+        self._stamp()
+        self.killed_pid = pid
+        if not _wait(lambda: self.supervisor.pid(self.target) != pid, 5):
+            raise InjectionError(f"kill-service {self.target}: pid {pid} still running 5s after SIGKILL")
+
+    def _undo(self) -> None:
+        if self._old_delay is not None:
+            self.supervisor.set_restart_delay(self.target, self._old_delay)
+            self._old_delay = None
+        if not self.supervisor.is_running(self.target):
+            self.supervisor.start(self.target)
+
+
+class StopService(Fault):
+    """Stop a lab service on purpose (a dependency outage); revert starts it again."""
+
+    kind = "stop-service"
+
+    def __init__(self, supervisor: Supervisor, target: str, ledger: Ledger | None = None) -> None:
+        super().__init__(target, ledger)
+        self.supervisor = supervisor
+
+    def _apply(self) -> None:
+        if not self.supervisor.is_running(self.target):
+            raise InjectionError(f"stop-service {self.target}: the service is not running")
+        self._stamp()
+        self.supervisor.stop(self.target)
+        if not _wait(lambda: not self.supervisor.is_running(self.target), 5):
+            raise InjectionError(f"stop-service {self.target}: still running 5s after the stop")
+
+    def _undo(self) -> None:
+        self.supervisor.start(self.target)
+        if not _wait(lambda: self.supervisor.is_running(self.target), 10):
+            raise InjectionError(f"stop-service {self.target}: did not start again within 10s of the revert")

@@ -1,0 +1,81 @@
+"""The drill journal: one record of everything that happened, the single artifact reports read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.clock import Clock
+from gameday.timing import Timings
+
+VERDICTS = ("PASS", "FAIL", "ERROR", "SKIPPED")
+
+
+@dataclass
+class DrillRecord:
+    scenario_id: str
+    title: str
+    priority: str
+    runbook: str
+    time_scale: float
+    clock: Clock
+    goals: dict[str, float] = field(default_factory=dict)
+    """Scaled goals: ``sla:<alert>`` and ``mttr``, in seconds on the drill clock."""
+    marks: dict[str, float] = field(default_factory=dict)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    floors: dict[str, float] = field(default_factory=dict)
+    verdict: str = "ERROR"
+    reasons: list[str] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    load: dict[str, Any] = field(default_factory=dict)
+    fault: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def timings(self) -> Timings:
+        return Timings.from_marks(self.marks)
+
+    def real(self, seconds: float | None) -> float | None:
+        """A drill-clock duration in real-time equivalent (times the time scale)."""
+        return None if seconds is None else seconds * self.time_scale
+
+    # event listeners: the journal is a subscriber like the console and the report
+    def on_phase_started(self, phase: str, t: float, **_: Any) -> None:
+        self.phases.append({"phase": phase, "start": t, "end": None, "error": None})
+        self.events.append({"t": t, "event": "phase_started", "phase": phase})
+
+    def on_phase_ended(self, phase: str, t: float, error: BaseException | None = None, **_: Any) -> None:
+        text = None if error is None else f"{type(error).__name__}: {error}"
+        for p in reversed(self.phases):
+            if p["phase"] == phase and p["end"] is None:
+                p["end"], p["error"] = t, text
+                break
+        self.events.append({"t": t, "event": "phase_ended", "phase": phase, "error": text})
+
+    def on_marked(self, name: str, t: float, detail: str = "", **_: Any) -> None:
+        self.marks[name] = t
+        self.events.append({"t": t, "event": "mark", "name": name, "detail": detail})
+
+    def as_dict(self) -> dict[str, Any]:
+        timings = self.timings.as_dict()
+        return {
+            "scenario": self.scenario_id, "title": self.title, "priority": self.priority, "runbook": self.runbook,
+            "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": self.verdict,
+            "reasons": self.reasons, "goals": self.goals, "floors": self.floors,
+            "timings": timings,
+            "timings_real": {k: self.real(v) for k, v in timings.items()},
+            "marks": {k: {"t": v, "wall": self.clock.iso(v)}
+                      for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
+            "phases": self.phases, "events": self.events, "fault": self.fault, "load": self.load,
+            "notifications": self.notifications,
+        }
+
+    def write(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = self.clock.iso(0.0).replace(":", "").replace("-", "").split(".")[0]
+        self.path = directory / f"{self.scenario_id}-{stamp}.json"
+        self.path.write_text(json.dumps(self.as_dict(), indent=2, default=str))
+        return self.path

@@ -1,0 +1,64 @@
+"""Preflight: the scenario can run here and its SLA can be met at all, before any fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from assertions.sla import assert_feasible
+from gameday.durations import parse_ms
+from gameday.errors import ConfigError, DrillFailed, StackUnreachable
+from gameday.observe import Alertmanager, Prometheus, Rule
+from gameday.routing import route_for
+from gameday.safety import check_target
+from gameday.scenario import Scenario
+from gameday.timing import PipelineTiming
+
+
+@dataclass(frozen=True)
+class Preflight:
+    rules: dict[str, Rule]
+    timing: dict[str, PipelineTiming]
+
+
+def scrape_interval(prometheus: Prometheus) -> float:
+    config = yaml.safe_load(prometheus._data("/api/v1/status/config")["yaml"])
+    return parse_ms(str(config.get("global", {}).get("scrape_interval", "1m"))) / 1000
+
+
+def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alertmanager: Alertmanager,
+                  targets: list[str], services: list[str], slas: dict[str, float]) -> Preflight:
+    """Check everything that can be known before injecting; raise ``DrillFailed`` or a harness error."""
+    if not prometheus.ready():
+        raise StackUnreachable(f"Prometheus at {prometheus.base_url} is not ready")
+    if not alertmanager.ready():
+        raise StackUnreachable(f"Alertmanager at {alertmanager.base_url} is not ready")
+    for url in targets:
+        check_target(url)
+    if scenario.fault.target not in services:
+        raise ConfigError(source, "fault.target", f"no service {scenario.fault.target!r} here; "
+                                                  f"known: {', '.join(services)}")
+    rules = prometheus.alerting_rules()
+    missing = [e.alert for e in scenario.expect if e.alert not in rules]
+    missing += [q for q in scenario.quiet if q not in rules]
+    if missing:
+        raise DrillFailed(f"preflight: no alerting rule named {', '.join(missing)} is loaded in Prometheus")
+    receivers = alertmanager.receivers()
+    am_config = alertmanager.config()
+    interval = scrape_interval(prometheus)
+    timing = {}
+    for exp in scenario.expect:
+        if exp.receiver not in receivers:
+            raise DrillFailed(f"preflight: Alertmanager has no receiver {exp.receiver!r} "
+                              f"(it has {', '.join(receivers)})")
+        rule = rules[exp.alert]
+        route = route_for(am_config, {"alertname": exp.alert, **rule.labels})
+        if exp.receiver not in route.receivers:
+            raise DrillFailed(f"preflight: {exp.alert}'s labels route to {', '.join(route.receivers)}, "
+                              f"not {exp.receiver}")
+        timing[exp.alert] = PipelineTiming(scrape_interval=interval, evaluation_interval=rule.group_interval_s,
+                                           for_=rule.for_s, group_wait=route.group_wait,
+                                           group_interval=route.group_interval)
+        assert_feasible(exp.alert, slas[exp.alert], timing[exp.alert])
+    return Preflight(rules, timing)

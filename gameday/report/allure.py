@@ -1,0 +1,69 @@
+"""Allure: one step per phase, the timings as parameters, the journal and evidence as attachments.
+
+Registered for a drill only when allure-pytest is writing results; never in the way of a revert.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import allure
+
+from gameday.durations import human
+from gameday.journal import DrillRecord
+
+SEVERITY = {"p0": allure.severity_level.CRITICAL, "p1": allure.severity_level.NORMAL,
+            "p2": allure.severity_level.MINOR, "p3": allure.severity_level.TRIVIAL}
+
+
+class AllureReporter:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._steps: list[Any] = []
+
+    def on_phase_started(self, phase: str, **_: Any) -> None:
+        step = allure.step(phase)
+        step.__enter__()
+        self._steps.append(step)
+
+    def on_phase_ended(self, error: BaseException | None = None, **_: Any) -> None:
+        if self._steps:
+            step = self._steps.pop()
+            if error is None:
+                step.__exit__(None, None, None)
+            else:
+                step.__exit__(type(error), error, error.__traceback__)
+
+    def on_finished(self, record: DrillRecord, **_: Any) -> None:
+        while self._steps:
+            self._steps.pop().__exit__(None, None, None)
+        allure.dynamic.title(f"{record.title} [{record.scenario_id}]")
+        allure.dynamic.severity(SEVERITY.get(record.priority, allure.severity_level.NORMAL))
+        allure.dynamic.tag(record.priority)
+        allure.dynamic.label("priority", record.priority)
+        runbook = (self.root / record.runbook).resolve()
+        allure.dynamic.link(runbook.as_uri(), name=f"runbook: {record.runbook}")
+        t, goals = record.timings, record.goals
+        sla = next((v for k, v in goals.items() if k.startswith("sla:")), None)
+        allure.dynamic.parameter("verdict", record.verdict)
+        allure.dynamic.parameter("time scale", f"{record.time_scale:g}")
+        allure.dynamic.parameter("TTD", human(t.ttd))
+        allure.dynamic.parameter("TTN / SLA", f"{human(t.ttn)} / {human(sla)}")
+        allure.dynamic.parameter("MTTR / goal", f"{human(t.mttr)} / {human(goals.get('mttr'))}")
+        if record.time_scale != 1:
+            allure.dynamic.parameter("TTN real-time", human(record.real(t.ttn)))
+            allure.dynamic.parameter("MTTR real-time", human(record.real(t.mttr)))
+        data = record.as_dict()
+        allure.attach(json.dumps({k: data[k] for k in ("marks", "phases", "timings", "timings_real", "goals",
+                                                       "floors", "verdict", "reasons")}, indent=2, default=str),
+                      name="drill timeline", attachment_type=allure.attachment_type.JSON)
+        allure.attach(json.dumps(record.notifications, indent=2, default=str), name="notifications received",
+                      attachment_type=allure.attachment_type.JSON)
+        stats = Path(record.load.get("json", ""))
+        if record.load:
+            allure.attach(json.dumps(record.load, indent=2, default=str), name="load summary",
+                          attachment_type=allure.attachment_type.JSON)
+        if stats.is_file():
+            allure.attach.file(str(stats), name="locust stats", attachment_type=allure.attachment_type.JSON)

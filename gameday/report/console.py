@@ -1,0 +1,107 @@
+"""The terminal view of a drill: phases and marks as they happen, a live line while waiting."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from gameday.durations import human
+from gameday.journal import DrillRecord
+
+COLORS = {"PASS": {"green": True, "bold": True}, "FAIL": {"red": True, "bold": True},
+          "ERROR": {"red": True, "bold": True}, "SKIPPED": {"yellow": True, "bold": True}}
+MARK_TEXT = {"t_inject": "fault injected", "t_firing": "alert firing (startsAt)", "t_notified": "page arrived",
+             "t_mitigated": "mitigated", "t_resolved": "resolved"}
+
+
+class ConsoleReporter:
+    """Subscriber to one drill's events; writes through pytest's terminal writer."""
+
+    def __init__(self, write: Any, live: bool, scale: float, heartbeat: float = 10.0) -> None:
+        self._write = write  # write(text, **markup) with capture suspended
+        self.live, self.scale, self.heartbeat = live, scale, heartbeat
+        self._status_shown = False
+        self._last_beat = 0.0
+        self._t_inject: float | None = None
+
+    def _line(self, text: str, **markup: bool) -> None:
+        if self._status_shown:
+            self._write("\r\x1b[2K")
+            self._status_shown = False
+        self._write(text + "\n", **markup)
+
+    def _real(self, seconds: float) -> str:
+        return f" (~{human(seconds * self.scale)} real)" if self.scale != 1 else ""
+
+    def on_phase_started(self, phase: str, t: float, **_: Any) -> None:
+        self._line(f"    {human(t):>7}  ▸ {phase}", cyan=True)
+
+    def on_marked(self, name: str, t: float, detail: str = "", **_: Any) -> None:
+        if name not in MARK_TEXT:
+            return
+        if name == "t_inject":
+            self._t_inject = t
+        since = "" if self._t_inject is None or name == "t_inject" else f" +{human(t - self._t_inject)}"
+        self._line(f"    {human(t):>7}    {MARK_TEXT[name]}{since}: {detail}")
+
+    def on_progress(self, phase: str, t: float, elapsed: float | None, deadline: float | None, note: str,
+                    **_: Any) -> None:
+        budget = f" / {human(deadline)}" if deadline is not None else ""
+        text = f"    {human(t):>7}    … {phase} {human(elapsed) if elapsed is not None else ''}{budget}  {note}"
+        if self.live:
+            self._write("\r\x1b[2K" + text[:160])
+            self._status_shown = True
+        elif time.monotonic() - self._last_beat >= self.heartbeat:
+            self._last_beat = time.monotonic()
+            self._line(text)
+
+    def on_finished(self, record: DrillRecord, **_: Any) -> None:
+        verdict = record.verdict
+        self._line(f"    verdict {verdict}" + (f": {record.reasons[0]}" if record.reasons else ""),
+                   **COLORS.get(verdict, {}))
+        if record.path:
+            self._line(f"    journal {record.path}")
+
+
+def summary_rows(records: list[DrillRecord], real: bool = False) -> list[list[str]]:
+    rows = []
+    for r in records:
+        t = r.timings
+        sla = next((v for k, v in r.goals.items() if k.startswith("sla:")), None)
+        row = [r.scenario_id, r.priority, r.verdict, human(t.ttd), human(t.ttn), human(sla), human(t.mttr),
+               human(r.goals.get("mttr"))]
+        if real:
+            row += [f"{human(r.real(t.ttn))}/{human(r.real(sla))}",
+                    f"{human(r.real(t.mttr))}/{human(r.real(r.goals.get('mttr')))}"]
+        rows.append(row)
+    return rows
+
+
+def render_summary(records: list[DrillRecord], width: int) -> str:
+    """The end-of-run table: one row per drill with its times against its goals, then the reasons."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    scales = sorted({r.time_scale for r in records})
+    scaled = scales != [1.0]
+    title = "gameday drills"
+    if scaled:
+        title += f" at time scale {', '.join(f'{s:g}' for s in scales)}: times as measured, goals scaled"
+    table = Table(title=title, title_justify="left")
+    columns = ["scenario", "prio", "verdict", "TTD", "TTN", "SLA", "MTTR", "goal"]
+    if scaled:
+        columns += ["real TTN/SLA", "real MTTR/goal"]
+    for col in columns:
+        table.add_column(col, no_wrap=True)
+    styles = {"PASS": "green", "FAIL": "red", "ERROR": "red", "SKIPPED": "yellow"}
+    for row in summary_rows(records, real=scaled):
+        row[2] = f"[{styles.get(row[2], '')}]{row[2]}[/]"
+        table.add_row(*row)
+    buf = StringIO()
+    Console(file=buf, width=max(120, width), force_terminal=False, color_system=None).print(table)
+    for r in records:
+        for reason in r.reasons:
+            buf.write(f"{r.scenario_id} {r.verdict}: {reason}\n")
+    return buf.getvalue()
