@@ -15,6 +15,10 @@ class ConfigError(GamedayError):
         super().__init__(f"{path}: {field}: {reason}")
 
 
+class ScenarioError(ConfigError):
+    """A scenario file is invalid."""
+
+
 class HarnessError(GamedayError):
     """The harness or the observability stack failed; not a verdict on the alert (ERROR)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gameday.drill import Drill, DrillContext
-from gameday.errors import ConfigError, DrillFailed, DrillSkipped, GamedayError, HarnessError
+from gameday.errors import ConfigError, DrillFailed, DrillSkipped, GamedayError, HarnessError, ScenarioError
 from gameday.events import DrillEvents
 from gameday.faults.ledger import Ledger
 from gameday.journal import DrillRecord
@@ -148,32 +148,68 @@ def gameday_ledger(gameday_reports: Path) -> Ledger:
     return ledger
 
 
-@pytest.fixture(scope="session")
-def gameday_lab(pytestconfig: pytest.Config, gameday_reports: Path) -> Iterator[Any]:
-    """The embedded lab, started once per session on free loopback ports and stopped at the end."""
-    from gameday.lab.stack import Lab, LabConfig
+class _LabOnDemand:
+    """Starts the lab at its first use, so a session of invalid scenarios never starts one."""
 
-    root = _root(pytestconfig)
-    rules = pytestconfig.getoption("gameday_rules")
-    lab_config = pytestconfig.getoption("lab_config")
-    cfg = LabConfig(root, gameday_reports / "lab", _time_scale(pytestconfig),
-                    rules_dir=Path(rules).resolve() if rules else None,
-                    config_dir=Path(lab_config).resolve() if lab_config else None)
-    _say(pytestconfig, f"gameday: starting the embedded lab (time scale {cfg.time_scale:g}) ...")
-    with Lab(cfg) as lab:
-        _say(pytestconfig, f"gameday: lab ready in {lab.started_in:.1f}s; logs and configs in {cfg.workdir}")
-        yield lab
+    def __init__(self, config: pytest.Config, reports: Path) -> None:
+        self.config, self.reports = config, reports
+        self.lab: Any = None
+        self.error: BaseException | None = None
+
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        if self.lab is None:
+            from gameday.lab.stack import Lab, LabConfig
+
+            config = self.config
+            rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
+            cfg = LabConfig(_root(config), self.reports / "lab", _time_scale(config),
+                            rules_dir=Path(rules).resolve() if rules else None,
+                            config_dir=Path(lab_config).resolve() if lab_config else None)
+            _say(config, f"gameday: starting the embedded lab (time scale {cfg.time_scale:g}) ...")
+            lab = Lab(cfg)
+            try:
+                lab.__enter__()
+            except GamedayError as exc:
+                self.error = exc
+                raise
+            self.lab = lab
+            _say(config, f"gameday: lab ready in {lab.started_in:.1f}s; logs and configs in {cfg.workdir}")
+        return self.lab
+
+    def close(self) -> None:
+        if self.lab is not None:
+            self.lab.__exit__(None, None, None)
+            self.lab = None
+
+
+@pytest.fixture(scope="session")
+def gameday_lab_on_demand(pytestconfig: pytest.Config, gameday_reports: Path) -> Iterator[_LabOnDemand]:
+    holder = _LabOnDemand(pytestconfig, gameday_reports)
+    try:
+        yield holder
+    finally:
+        holder.close()
+
+
+@pytest.fixture(scope="session")
+def gameday_lab(gameday_lab_on_demand: _LabOnDemand) -> Any:
+    """The embedded lab, started once per session on free loopback ports and stopped at the end."""
+    return gameday_lab_on_demand.get()
 
 
 @pytest.fixture
-def run_drill(request: pytest.FixtureRequest, gameday_lab: Any, gameday_reports: Path,
+def run_drill(request: pytest.FixtureRequest, gameday_lab_on_demand: _LabOnDemand, gameday_reports: Path,
               gameday_ledger: Ledger) -> Callable[[Scenario], DrillRecord]:
     """Run a scenario as a drill; PASS returns the journal, FAIL/ERROR/SKIPPED raise with the reason."""
     config = request.config
 
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
-        ctx = DrillContext(_root(config), gameday_reports, gameday_lab, _time_scale(config), ledger=gameday_ledger)
+        lab = gameday_lab_on_demand.get()
+        ctx = DrillContext(_root(config), gameday_reports, lab, _time_scale(config), ledger=gameday_ledger)
         events = DrillEvents()
+        events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
         console = _console(config, ctx.time_scale)
         events.subscribe(console)
         allure_reporter = None
@@ -189,7 +225,6 @@ def run_drill(request: pytest.FixtureRequest, gameday_lab: Any, gameday_reports:
             events.unsubscribe(console)
             if allure_reporter is not None:
                 events.unsubscribe(allure_reporter)
-        config.stash[RECORDS].append(record)
         reason = "; ".join(record.reasons)
         if record.verdict == "FAIL":
             raise DrillFailed(reason)
@@ -260,7 +295,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if excinfo is not None and isinstance(excinfo.value, GamedayError):
         kind = "FAIL" if isinstance(excinfo.value, DrillFailed) else "ERROR"
         if isinstance(excinfo.value, ConfigError):
-            kind = "INVALID SCENARIO"
+            kind = "INVALID SCENARIO" if isinstance(excinfo.value, ScenarioError) else "INVALID CONFIG"
         if isinstance(excinfo.value, DrillSkipped):
             kind = "SKIPPED"
         report.longrepr = f"{kind}: {excinfo.value}"

@@ -8,7 +8,7 @@ import yaml
 
 from assertions.sla import assert_feasible
 from gameday.durations import parse_ms
-from gameday.errors import ConfigError, DrillFailed, StackUnreachable
+from gameday.errors import DrillFailed, ScenarioError, StackUnreachable
 from gameday.observe import Alertmanager, Prometheus, Rule
 from gameday.routing import route_for
 from gameday.safety import check_target
@@ -37,7 +37,7 @@ def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alert
     for url in targets:
         check_target(url)
     if scenario.fault.target not in services:
-        raise ConfigError(source, "fault.target", f"no service {scenario.fault.target!r} here; "
+        raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} here; "
                                                   f"known: {', '.join(services)}")
     rules = prometheus.alerting_rules()
     missing = [e.alert for e in scenario.expect if e.alert not in rules]

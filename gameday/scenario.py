@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gameday.durations import parse_ms
-from gameday.errors import ConfigError
+from gameday.errors import ConfigError, ScenarioError
 
 PRIORITIES = ("p0", "p1", "p2", "p3")
 FAULT_KINDS = ("kill-service", "stop-service")
@@ -126,22 +126,22 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ConfigError(shown, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ScenarioError(shown, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     except OSError as exc:
-        raise ConfigError(shown, "(file)", exc.strerror or str(exc)) from None
+        raise ScenarioError(shown, "(file)", exc.strerror or str(exc)) from None
     if not isinstance(data, dict):
-        raise ConfigError(shown, "(top level)", "expected a mapping of fields")
+        raise ScenarioError(shown, "(top level)", "expected a mapping of fields")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(shown, _field_path(err["loc"]), _reason(err)) from None
+        raise ScenarioError(shown, _field_path(err["loc"]), _reason(err)) from None
     if root is not None:
         for field, rel in (("runbook", scenario.runbook), ("load.locustfile", scenario.load.locustfile)):
             if not (root / rel).is_file():
-                raise ConfigError(shown, field, f"no such file: {rel}")
+                raise ScenarioError(shown, field, f"no such file: {rel}")
     if scenario.fault.kind == "stop-service" and scenario.recovery.mode == "auto":
-        raise ConfigError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
+        raise ScenarioError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
     return scenario
 
 

@@ -18,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Start the embedded lab on loopback and keep it up until Ctrl-C.")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder holding config/ and runbooks/")
     parser.add_argument("--time-scale", type=float, default=1.0, help="divide every monitoring duration by N")
+    parser.add_argument("command", nargs="?", choices=("up", "env"), default="up",
+                        help="up: start the lab and keep it up (default); env: print shell exports of the "
+                             "running lab's endpoints: eval \"$(python -m gameday.lab env)\"")
     args = parser.parse_args(argv)
+    if args.command == "env":
+        return print_env(args.root / "reports" / "lab" / "endpoints.json")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -33,6 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     except GamedayError as exc:
         print(f"gameday: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def print_env(path: Path) -> int:
+    """Shell exports for the endpoints of the lab that is up now (GATEWAY, PROMETHEUS, ...)."""
+    import json
+
+    try:
+        endpoints = json.loads(path.read_text())
+    except (OSError, ValueError):
+        print(f"gameday: no running lab ({path} is missing); start one with `python -m gameday.lab`",
+              file=sys.stderr)
+        return 2
+    for name, url in endpoints.items():
+        print(f"export {name.upper()}={url}")
     return 0
 
 

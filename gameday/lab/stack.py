@@ -22,7 +22,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
-from gameday.lab.supervisor import ServiceSpec, Supervisor
+from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
 from gameday.lab.webhook import WebhookReceiver
 from gameday.observe import Alertmanager, Prometheus
 from gameday.timescale import scale_alertmanager, scale_prometheus, scale_rules
@@ -68,6 +68,7 @@ class Endpoints:
     prometheus: str
     alertmanager: str
     webhook: str
+    supervisor: str
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -81,6 +82,7 @@ class Lab:
     supervisor: Supervisor = field(default_factory=Supervisor)
     webhook: WebhookReceiver = field(default_factory=WebhookReceiver)
     endpoints: Endpoints | None = None
+    control: ControlServer | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     started_in: float | None = None
 
@@ -107,9 +109,10 @@ class Lab:
         prom_bin = find_binary(PROMETHEUS_BIN)
         am_bin = find_binary(ALERTMANAGER_BIN, "alertmanager")
         self.webhook.start()
+        self.control = ControlServer(self.supervisor).start()
         ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager")}
         self.endpoints = Endpoints(**{k: f"http://127.0.0.1:{p}" for k, p in ports.items()},
-                                   webhook=self.webhook.url)
+                                   webhook=self.webhook.url, supervisor=self.control.url)
         rendered = self.render(ports)
         svc = self.settings["services"]
         scale = cfg.time_scale
@@ -138,12 +141,14 @@ class Lab:
         (cfg.workdir / "endpoints.json").write_text(json.dumps(self.endpoints.as_dict(), indent=2))
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         self.supervisor.shutdown()
         with contextlib.suppress(OSError):
             self.webhook.stop()
-        pidfile = self.config.workdir / "pids.json"
-        if pidfile.exists():
-            pidfile.unlink()
+        for name in ("pids.json", "endpoints.json"):
+            (self.config.workdir / name).unlink(missing_ok=True)
 
     # -- configuration ---------------------------------------------------------------------------
     def _load_settings(self) -> dict[str, Any]:
@@ -273,6 +278,10 @@ def reap_leftovers(workdir: Path) -> list[int]:
         recorded = json.loads(pidfile.read_text())
     except ValueError:
         return []
+    owner = recorded.get("harness")
+    if owner and owner != os.getpid() and Path(f"/proc/{owner}").exists():
+        raise HarnessError(f"another lab is running in {workdir} (harness pid {owner}); stop it first, "
+                           "or give this run its own --reports folder")
     reaped = []
     for pid in recorded.get("pids", {}).values():
         try:

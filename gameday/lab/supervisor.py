@@ -172,3 +172,66 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
         proc.wait()
     except ProcessLookupError:
         pass
+
+
+class ControlServer:
+    """The supervisor's HTTP control on loopback, for people following a runbook.
+
+    ``GET /services`` lists services; ``POST /services/<name>/start|stop|restart`` acts on one.
+    """
+
+    def __init__(self, supervisor: Supervisor, host: str = "127.0.0.1", port: int = 0) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        sup = supervisor
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, code: int, body: object) -> None:
+                data = (json.dumps(body, indent=2) + "\n").encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                if self.path.rstrip("/") == "/services":
+                    self._send(200, sup.status())
+                else:
+                    self._send(404, {"error": "try GET /services"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                parts = self.path.strip("/").split("/")
+                if len(parts) != 3 or parts[0] != "services" or parts[2] not in ("start", "stop", "restart"):
+                    self._send(404, {"error": "try POST /services/<name>/start|stop|restart"})
+                    return
+                name, action = parts[1], parts[2]
+                if name not in sup.names():
+                    self._send(404, {"error": f"no service {name!r}", "services": sup.names()})
+                    return
+                if action in ("stop", "restart"):
+                    sup.stop(name)
+                if action in ("start", "restart"):
+                    sup.start(name)
+                self._send(200, {name: sup.status()[name], "did": action})
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="supervisor-control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ControlServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

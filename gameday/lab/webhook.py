@@ -74,7 +74,8 @@ class WebhookReceiver:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def _record(self, note: Notification) -> None:

@@ -1,0 +1,114 @@
+"""Whole drills on the real lab, run as a user runs them: ``pytest gamedays/ ...`` in its own process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT
+from tests.integration.conftest import gameday_argv, gameday_env
+
+
+def test_p0_drills_pass_and_leave_allure_results(run_gameday):
+    run = run_gameday("-m", "p0", "--time-scale", "60")
+    assert run.proc.returncode == 0, run.out
+    assert "2 passed" in run.out and "time scale 60" in run.out
+    assert "gameday summary" in run.out
+    journals = run.journals()
+    assert set(journals) == {"service-outage", "high-error-rate"}
+    for name, j in journals.items():
+        assert j["verdict"] == "PASS", (name, j["reasons"])
+        t = j["timings"]
+        assert 0 < t["ttd"] <= t["ttn"]
+        sla = next(v for k, v in j["goals"].items() if k.startswith("sla:"))
+        assert t["ttn"] <= sla and t["mttr"] <= j["goals"]["mttr"]
+        assert t["ttn"] >= j["floors"][next(k for k in j["floors"] if k.startswith("notify_floor"))] - 0.05
+        assert [p["phase"] for p in j["phases"]] == ["preflight", "steady-state", "inject", "detect", "recover",
+                                                     "resolve", "verdict"]
+        assert j["load"]["requests"] > 0
+        assert any(n["payload"]["status"] == "resolved" for n in j["notifications"])
+    results = {r["name"]: r for r in run.allure_results()}
+    assert len(results) == 2
+    for r in results.values():
+        assert r["status"] == "passed"
+        params = {p["name"]: p["value"] for p in r["parameters"]}
+        assert {"TTD", "TTN / SLA", "MTTR / goal", "TTN real-time"} <= set(params)
+        assert [s["name"] for s in r["steps"]][:3] == ["preflight", "steady-state", "inject"]
+        assert {"name": "severity", "value": "critical"} in r["labels"]
+        assert any(link["url"].endswith(".md") for link in r["links"])
+        assert {a["name"] for a in r["attachments"]} >= {"drill timeline", "notifications received", "locust stats"}
+
+
+def broken_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = (ROOT / "config/prometheus/rules/inference.yml").read_text()
+    assert "> 0.05" in text
+    (rules / "inference.yml").write_text(text.replace("> 0.05", "> 1.05"))  # a ratio never exceeds 100%
+    return rules
+
+
+def test_broken_rule_makes_its_drill_fail(run_gameday, tmp_path):
+    run = run_gameday("-k", "high-error-rate", "--time-scale", "60", "--rules", str(broken_rules(tmp_path)))
+    assert run.proc.returncode == 1, run.out
+    assert "FAIL: HighErrorRate never fired within" in run.out
+    j = run.journals()["high-error-rate"]
+    assert j["verdict"] == "FAIL" and "never fired" in j["reasons"][0]
+    assert "t_inject" in j["marks"] and "t_notified" not in j["marks"]
+    ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"], "the fault must be reverted after a FAIL"
+    assert [r["status"] for r in run.allure_results()] == ["failed"]
+
+
+def test_sla_below_the_floor_is_flagged_in_preflight(run_gameday, tmp_path):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios/service-outage.yaml").read_text()
+    (scenarios / "too-fast.yaml").write_text(text.replace("within: 1m", "within: 20s"))
+    run = run_gameday("--scenarios", str(scenarios), "--time-scale", "60")
+    assert run.proc.returncode == 1, run.out
+    assert "preflight: the SLA of 333ms for ServiceDown is below the pipeline's floor" in run.out
+    j = run.journals()["service-outage"]
+    assert j["verdict"] == "FAIL" and "t_inject" not in j["marks"], "no fault for a drill that cannot pass"
+
+
+def test_a_route_to_the_wrong_receiver_is_flagged(run_gameday, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    text = (ROOT / "config/prometheus/rules/inference.yml").read_text()
+    head, tail = text.split("alert: HighErrorRate", 1)
+    tail = tail.replace("severity: critical", "severity: warning", 1)  # this alert now goes to chat
+    (rules / "inference.yml").write_text(head + "alert: HighErrorRate" + tail)
+    run = run_gameday("-k", "high-error-rate", "--time-scale", "60", "--rules", str(rules))
+    assert run.proc.returncode == 1, run.out
+    assert "HighErrorRate's labels route to chat, not pager" in run.out
+
+
+def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
+    argv = gameday_argv(tmp_path, "-k", "high-error-rate", "--time-scale", "20")
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    seen = []
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "▸ detect" in line or time.monotonic() > deadline:
+            break
+    assert any("▸ detect" in line for line in seen), "".join(seen)
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + rest
+    assert proc.returncode != 0
+    assert "verdict ERROR: interrupted" in out
+    reports = tmp_path / "reports"
+    ledger = [json.loads(line) for line in (reports / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"]
+    journal = json.loads(next((reports / "drills").glob("high-error-rate-*.json")).read_text())
+    assert journal["verdict"] == "ERROR"
+    time.sleep(0.5)
+    leftovers = subprocess.run(["pgrep", "-f", str(reports)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], f"processes left running: {leftovers}"

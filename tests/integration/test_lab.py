@@ -1,0 +1,69 @@
+"""The embedded lab on its own: real processes, real config, as the drills use it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from gameday.lab.stack import BACKEND, GATEWAY, Lab, LabConfig
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with Lab(LabConfig(ROOT, tmp_path_factory.mktemp("lab"), time_scale=60)) as lab:
+        yield lab
+
+
+def test_gateway_serves_predictions_and_metrics(lab):
+    gw = lab.endpoints.gateway
+    resp = requests.post(f"{gw}/v1/predict", json={"inputs": [0.1, 0.2]}, timeout=5)
+    assert resp.status_code == 200 and 0 <= resp.json()["prediction"]["score"] <= 1
+    assert requests.post(f"{gw}/v1/predict", data="nope", timeout=5).status_code == 400
+    metrics = requests.get(f"{gw}/metrics", timeout=5).text
+    assert 'http_requests_total{endpoint="/v1/predict",method="POST",status="200"}' in metrics
+    assert "http_request_duration_seconds_bucket" in metrics and "process_cpu_seconds_total" in metrics
+
+
+def test_gateway_answers_502_while_the_backend_is_stopped(lab):
+    gw = lab.endpoints.gateway
+    lab.supervisor.stop(BACKEND)
+    try:
+        resp = requests.post(f"{gw}/v1/predict", json={"inputs": [1]}, timeout=5)
+        assert resp.status_code == 502 and "unreachable" in resp.json()["error"]
+    finally:
+        lab.supervisor.start(BACKEND)
+    deadline = time.monotonic() + 10
+    while not lab.service_healthy(BACKEND) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert requests.post(f"{gw}/v1/predict", json={"inputs": [1]}, timeout=5).status_code == 200
+
+
+def test_prometheus_runs_the_time_scaled_rules(lab):
+    rules = lab.prometheus.alerting_rules()
+    assert rules["HighErrorRate"].for_s == 2.0 and "[5s]" in rules["HighErrorRate"].query
+    assert rules["ServiceDown"].for_s == 0.5
+    assert rules["ServiceDown"].annotations["runbook_url"].endswith("/runbooks/003-service-down.md")
+    assert lab.prometheus.targets_up() == {GATEWAY: True, BACKEND: True}
+
+
+def test_alertmanager_runs_the_time_scaled_routes(lab):
+    config = lab.alertmanager.config()
+    assert config["route"]["group_wait"] == "167ms" and config["route"]["group_interval"] == "500ms"
+    assert set(lab.alertmanager.receivers()) >= {"pager", "chat"}
+
+
+def test_supervisor_control_api_lists_and_restarts(lab):
+    url = lab.endpoints.supervisor
+    services = requests.get(f"{url}/services", timeout=5).json()
+    assert set(services) == {GATEWAY, BACKEND, "prometheus", "alertmanager"}
+    before = services[BACKEND]["pid"]
+    resp = requests.post(f"{url}/services/{BACKEND}/restart", timeout=10)
+    assert resp.status_code == 200
+    assert requests.post(f"{url}/services/nope/start", timeout=5).status_code == 404
+    deadline = time.monotonic() + 10
+    while not lab.service_healthy(BACKEND) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lab.supervisor.pid(BACKEND) not in (None, before)

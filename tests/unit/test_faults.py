@@ -1,0 +1,109 @@
+"""Faults and the supervisor with real child processes."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from gameday.errors import InjectionError
+from gameday.faults import Fault, KillService, Ledger, StopService
+from gameday.lab.supervisor import ServiceSpec, Supervisor
+
+
+def until(pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def sup(tmp_path):
+    s = Supervisor()
+    s.add(ServiceSpec("svc", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "svc.log", 0.3))
+    assert until(lambda: s.is_running("svc"))
+    yield s
+    s.shutdown()
+
+
+def test_supervisor_restarts_a_killed_service_after_its_delay(sup):
+    first = sup.pid("svc")
+    fault = KillService(sup, "svc")
+    with fault:
+        t_kill = fault.injected_at
+        assert sup.pid("svc") != first
+        assert until(lambda: sup.pid("svc") not in (None, first), 3)
+    started = [t for t, what, _ in sup.history("svc") if what == "started"]
+    assert len(started) == 2 and started[1] - t_kill >= 0.3
+    assert sup.status()["svc"]["restarts"] == 1
+
+
+def test_kill_holds_the_service_down_for_its_duration_and_restores_the_delay(sup):
+    with KillService(sup, "svc", down_for=30) as fault:
+        time.sleep(0.5)
+        assert not sup.is_running("svc"), "down_for must outlast the normal 0.3s restart delay"
+        assert fault.active
+    assert not fault.active
+    assert until(lambda: sup.is_running("svc"), 3), "revert must bring the service back at once"
+    assert sup.status()["svc"]["restart_delay"] == 0.3
+
+
+def test_stop_keeps_the_service_down_until_revert(sup):
+    fault = StopService(sup, "svc")
+    fault.inject()
+    time.sleep(0.5)
+    assert not sup.is_running("svc")
+    fault.revert()
+    assert sup.is_running("svc")
+    fault.revert()  # idempotent
+    assert sup.is_running("svc")
+
+
+def test_failed_inject_still_reverts_and_closes_the_ledger(sup, tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    sup.stop("svc")
+    with pytest.raises(InjectionError, match="not running"), StopService(sup, "svc", ledger=ledger):
+        pass
+    assert ledger.pending() == []
+    assert [e["state"] for e in ledger.entries()] == ["injecting", "reverted"]
+
+
+def test_revert_runs_when_the_body_raises(sup, tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    with pytest.raises(KeyboardInterrupt), StopService(sup, "svc", ledger=ledger):
+        raise KeyboardInterrupt
+    assert sup.is_running("svc") and ledger.pending() == []
+
+
+def test_ledger_shows_what_a_killed_run_left_open(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    a = ledger.opened("stop-service", "model-backend", {})
+    b = ledger.opened("kill-service", "inference-gateway", {"down_for": 1.0})
+    ledger.closed(a)
+    assert [e["id"] for e in ledger.pending()] == [b]
+
+
+class Flaky(Fault):
+    kind = "flaky"
+
+    def __init__(self):
+        super().__init__("x")
+        self.undone = 0
+
+    def _apply(self):
+        raise InjectionError("could not apply")
+
+    def _undo(self):
+        self.undone += 1
+
+
+def test_half_applied_fault_is_undone_once():
+    f = Flaky()
+    with pytest.raises(InjectionError), f:
+        pass
+    f.revert()
+    assert f.undone == 1

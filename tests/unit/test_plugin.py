@@ -1,0 +1,67 @@
+"""The pytest plugin as a user meets it: options, markers, one-line errors for bad scenarios."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+DRILL_TEST = """
+def test_drill(scenario, run_drill):
+    run_drill(scenario)
+"""
+
+
+@pytest.fixture
+def project(pytester, root):
+    """A project folder with the real runbooks and locustfiles, and a scenarios/ of its own."""
+    for folder in ("runbooks", "locustfiles"):
+        shutil.copytree(root / folder, pytester.path / folder)
+    (pytester.path / "scenarios").mkdir()
+    pytester.makepyfile(test_drills=DRILL_TEST)
+    return pytester
+
+
+def test_bad_time_scale_is_a_usage_error(project):
+    result = project.runpytest("--time-scale", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--time-scale must be a positive number, not 0*"])
+
+
+def test_help_documents_the_options(project):
+    result = project.runpytest("--help")
+    result.stdout.fnmatch_lines(["*game-day drills:*", "*--time-scale=N*", "*--rules=DIR*"])
+
+
+def test_bad_scenario_is_one_line_and_the_run_goes_on(project, root):
+    good = (root / "scenarios/service-outage.yaml").read_text()
+    (project.path / "scenarios/broken.yaml").write_text(good.replace("within: 1m", "within: quickly"))
+    (project.path / "scenarios/unknown.yaml").write_text(good.replace("priority: p0", "priority: p0\nowner: me"))
+    (project.path / "scenarios/garbage.yaml").write_text("id: [\n")
+    result = project.runpytest("-m", "p0")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines([
+        "*INVALID SCENARIO: scenarios/broken.yaml: expect[[]0[]].within: not a duration: 'quickly'*",
+        "*INVALID SCENARIO: scenarios/garbage.yaml: line 2: not valid YAML*",
+        "*INVALID SCENARIO: scenarios/unknown.yaml: owner: unknown field*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    assert "starting the embedded lab" not in result.stdout.str(), "no lab for scenarios that cannot run"
+
+
+def test_priority_markers_select_scenarios(project, root):
+    text = (root / "scenarios/service-outage.yaml").read_text()
+    (project.path / "scenarios/a.yaml").write_text(text.replace("id: service-outage", "id: a"))
+    (project.path / "scenarios/b.yaml").write_text(text.replace("id: service-outage", "id: b")
+                                                   .replace("priority: p0", "priority: p2"))
+    result = project.runpytest("--collect-only", "-q", "-m", "p2")
+    result.stdout.fnmatch_lines(["*test_drill[[]b[]]*", "*1/2 tests collected (1 deselected)*"])
+
+
+def test_harness_never_imports_gevent():
+    import subprocess
+    import sys
+
+    code = "import sys, gameday.plugin, gameday.drill, gameday.load; print('gevent' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False", "Locust's gevent must stay out of the pytest process"
