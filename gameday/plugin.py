@@ -281,9 +281,8 @@ class _Suspended:
 def _console(config: pytest.Config, scale: float) -> Any:
     from gameday.report.console import ConsoleReporter
 
-    live = (not config.getoption("no_live") and sys.stdout.isatty() and os.environ.get("CI") is None
-            and config.getoption("capture") != "no" or False)
-    return ConsoleReporter(_writer(config), live=live and sys.stdout.isatty(), scale=scale)
+    live = not config.getoption("no_live") and sys.stdout.isatty() and not os.environ.get("CI")
+    return ConsoleReporter(_writer(config), live=live, scale=scale)
 
 
 # -- reporting ---------------------------------------------------------------------------------

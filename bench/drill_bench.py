@@ -1,0 +1,106 @@
+"""Benchmarks of the harness, printed as figures and ratios measured in one run.
+
+1. Lab cold start: from nothing to ready (Prometheus scraping every target, Alertmanager up and
+   linked, gateway and backend healthy), in seconds.
+2. Each P0 drill at time scale 60: its wall time divided by its floor, the least time the rendered
+   configuration allows (steady-state window + detection floor + recovery floor). Target <= 1.5.
+3. Timestamp error: the harness's page time against the receiver's own arrival stamp, and its
+   firing time against the alert's ``startsAt``. Target <= 50 ms.
+
+Run: .venv/bin/python bench/drill_bench.py [--runs N] [--scale N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gameday.drill import Drill, DrillContext  # noqa: E402
+from gameday.journal import DrillRecord  # noqa: E402
+from gameday.lab.stack import Lab, LabConfig  # noqa: E402
+from gameday.scenario import Scenario, load_scenario  # noqa: E402
+from gameday.timescale import durations_in  # noqa: E402
+
+P0 = ("service-outage", "high-error-rate")
+
+
+def cold_starts(runs: int, scale: float, workdir: Path) -> list[float]:
+    out = []
+    for i in range(runs):
+        t0 = time.monotonic()
+        with Lab(LabConfig(ROOT, workdir / f"cold-{i}", time_scale=scale)):
+            out.append(time.monotonic() - t0)
+    return out
+
+
+def recovery_floor(scenario: Scenario, fault_duration: float | None, notify_floor: float, query: str) -> float:
+    """Least time from the page to the resolved page that the fault and the rule allow."""
+    if scenario.recovery.mode == "auto":
+        # the service is down for the fault's duration, counted from the injection
+        return max(0.0, (fault_duration or 0.0) - notify_floor)
+    windows = durations_in(query)
+    threshold = re.search(r">\s*([0-9.]+)\s*$", query.strip())
+    if not windows or threshold is None:
+        return 0.0
+    # a ratio over window w with 100% errors falls below threshold q once (1 - q) * w of clean traffic is in it
+    return max(windows) / 1000 * (1 - float(threshold.group(1)))
+
+
+def drill_once(lab: Lab, scenario: Scenario, scale: float, reports: Path) -> tuple[float, float, DrillRecord]:
+    drill = Drill(scenario, DrillContext(ROOT, reports, lab, scale))
+    record = drill.run()
+    if record.verdict != "PASS":
+        raise SystemExit(f"{scenario.id}: {record.verdict}: {record.reasons}")
+    start = next(p["start"] for p in record.phases if p["phase"] == "preflight")
+    end = next(p["end"] for p in record.phases if p["phase"] == "resolve")
+    query = lab.prometheus.alerting_rules()[scenario.expect[0].alert].query
+    notify_floor = next(v for k, v in record.floors.items() if k.startswith("notify_floor"))
+    floor = (drill.scaled.steady_state + notify_floor
+             + recovery_floor(scenario, drill.scaled.fault_duration, notify_floor, query))
+    return end - start, floor, record
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument("--scale", type=float, default=60.0, help="time scale for the drills (default 60)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="gameday-bench-"))
+
+    starts = cold_starts(args.runs, args.scale, work)
+    print(f"lab cold start to ready: median {statistics.median(starts):.2f}s "
+          f"(min {min(starts):.2f}s, max {max(starts):.2f}s, {len(starts)} runs)")
+
+    page_err: list[float] = []
+    fire_err: list[float] = []
+    with Lab(LabConfig(ROOT, work / "lab", time_scale=args.scale)) as lab:
+        for sid in P0:
+            scenario = load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT)
+            ratios, walls, floors = [], [], []
+            for _ in range(args.runs):
+                wall, floor, rec = drill_once(lab, scenario, args.scale, work)
+                walls.append(wall)
+                floors.append(floor)
+                ratios.append(wall / floor)
+                page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
+                fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
+            print(f"{sid} at time scale {args.scale:g}: wall / floor = median {statistics.median(ratios):.2f} "
+                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}; wall median {statistics.median(walls):.2f}s, "
+                  f"floor {statistics.median(floors):.2f}s; target <= 1.5)")
+    print(f"timestamp error, page seen vs receiver arrival: median {statistics.median(page_err):.1f} ms, "
+          f"max {max(page_err):.1f} ms (target <= 50 ms)")
+    print(f"timestamp error, firing seen vs startsAt: median {statistics.median(fire_err):.1f} ms, "
+          f"max {max(fire_err):.1f} ms (target <= 50 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+
+from gameday.clock import Clock
+from gameday.events import DrillEvents
+from gameday.journal import DrillRecord
+from gameday.report.console import ConsoleReporter, render_summary
+from tests.conftest import ManualClock
+
+
+def record(verdict="PASS", scale=60.0, reasons=()):
+    rec = DrillRecord("service-outage", "Gateway killed", "p0", "runbooks/003-service-down.md", scale,
+                      Clock(mono=ManualClock(), wall=ManualClock(1_795_000_000.0)))
+    rec.goals = {"sla:ServiceDown": 1.0, "mttr": 10.0}
+    rec.verdict, rec.reasons = verdict, list(reasons)
+    return rec
+
+
+def test_journal_is_a_subscriber_and_computes_timings(tmp_path):
+    rec = record()
+    events = DrillEvents()
+    events.subscribe(rec)
+    events.phase_started.fire(phase="detect", t=0.5)
+    events.marked.fire(name="t_inject", t=0.5, detail="kill")
+    events.marked.fire(name="t_firing", t=1.1, detail="")
+    events.marked.fire(name="t_notified", t=1.3, detail="")
+    events.marked.fire(name="t_resolved", t=2.8, detail="")
+    events.phase_ended.fire(phase="detect", t=1.3, error=None)
+    data = json.loads(rec.write(tmp_path).read_text())
+    assert data["timings"]["ttn"] == 0.8 and data["timings_real"]["ttn"] == 48.0
+    assert data["phases"] == [{"phase": "detect", "start": 0.5, "end": 1.3, "error": None}]
+    assert list(data["marks"]) == ["t_inject", "t_firing", "t_notified", "t_resolved"]
+    assert data["marks"]["t_inject"]["wall"].startswith("2026-11-18T")
+
+
+def test_summary_shows_goals_real_time_and_reasons():
+    passed = record()
+    passed.marks = {"t_inject": 0.5, "t_firing": 1.1, "t_notified": 1.3, "t_resolved": 2.8}
+    failed = record("FAIL", reasons=["ServiceDown never fired within 2.0s of the fault"])
+    text = render_summary([passed, failed], 80)
+    assert "time scale 60" in text
+    row = next(line for line in text.splitlines() if "PASS" in line)
+    assert "800ms" in row and "1.0s" in row and "1.5s" in row and "48.0s/1m00s" in row
+    assert "service-outage FAIL: ServiceDown never fired within 2.0s of the fault" in text
+
+
+def test_console_prints_phases_marks_and_verdict():
+    lines: list[str] = []
+    console = ConsoleReporter(lambda text, **_: lines.append(text), live=False, scale=1, heartbeat=0)
+    console.on_phase_started(phase="inject", t=30.0)
+    console.on_marked(name="t_inject", t=30.0, detail="kill-service inference-gateway")
+    console.on_marked(name="t_notified", t=72.5, detail="page at pager")
+    console.on_progress(phase="resolve", t=80.0, elapsed=7.5, deadline=600.0, note="waiting")
+    console.on_finished(record=record("FAIL", scale=1, reasons=["late"]))
+    text = "".join(lines)
+    assert "▸ inject" in text and "page arrived +42.5s: page at pager" in text
+    assert "resolve 7.5s / 10m00s" in text and "verdict FAIL: late" in text
