@@ -14,11 +14,12 @@ def lab_routes(root):
 
 def test_critical_pages_the_pager_with_the_route_timers(root):
     match = route_for(lab_routes(root), {"alertname": "ServiceDown", "severity": "critical"})
-    assert match.receivers == ["pager"] and match.group_wait == 10 and match.group_interval == 30
+    assert match.receivers == ["pager"] and match.group_wait == 5 and match.group_interval == 30
 
 
 def test_warning_goes_to_chat_and_unmatched_to_the_default(root):
-    assert route_for(lab_routes(root), {"severity": "warning"}).receivers == ["chat"]
+    chat = route_for(lab_routes(root), {"severity": "warning"})
+    assert chat.receivers == ["chat"] and chat.group_wait == 10
     assert route_for(lab_routes(root), {"severity": "info"}).receivers == ["chat"]
 
 

@@ -21,10 +21,10 @@ def test_timings_missing_marks_are_none():
 
 
 def test_floor_and_ceiling_of_the_lab_service_down_rule():
-    # scrape 5s, evaluation 5s, for 30s, group_wait 10s: the figures in config/
-    p = PipelineTiming(scrape_interval=5, evaluation_interval=5, for_=30, group_wait=10, group_interval=30)
-    assert p.firing_floor == 30 and p.notify_floor == 40
-    assert p.firing_ceiling == 40 and p.notify_ceiling == 50
+    # scrape 5s, evaluation 5s, for 30s, the pager's group_wait 5s: the figures in config/
+    p = PipelineTiming(scrape_interval=5, evaluation_interval=5, for_=30, group_wait=5, group_interval=30)
+    assert p.firing_floor == 30 and p.notify_floor == 35
+    assert p.firing_ceiling == 40 and p.notify_ceiling == 45
 
 
 def test_for_rounds_up_to_whole_evaluations():
