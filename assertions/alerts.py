@@ -8,6 +8,7 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from assertions.sla import assert_within_sla
 from gameday.clock import Clock, parse_rfc3339
 from gameday.durations import human
 from gameday.errors import DrillFailed
@@ -29,6 +30,12 @@ class Watch:
 
     def arrival(self, note: Notification) -> float:
         return self.clock.from_mono(note.arrived)
+
+    def until(self, look: Callable[[], bool], timeout: float, poll: float) -> bool:
+        """Call ``look`` every ``poll`` seconds (at once when a page arrives) until it is true or ``timeout`` passes."""
+        return Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(poll),
+                        retry=retry_if_result(lambda done: not done), retry_error_callback=lambda _: False,
+                        sleep=self.webhook.nap)(look)
 
 
 @dataclass
@@ -78,8 +85,7 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
             on_poll(result)
         return result.notified is not None
 
-    Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(poll), retry=retry_if_result(lambda done: not done),
-             retry_error_callback=lambda _: False, sleep=watch.webhook.nap)(look)
+    watch.until(look, timeout, poll)
     return result
 
 
@@ -98,8 +104,7 @@ def assert_page(result: PageResult, since: float, sla: float) -> float:
         raise DrillFailed(f"{name} fired {human(result.firing_seen - since)} after the fault but no page reached "
                           f"{want} within {human(result.waited)}: check Alertmanager routes and receivers")
     ttn = result.notified - since
-    if ttn > sla:
-        raise DrillFailed(f"{name} paged {want} after {human(ttn)}, beyond its SLA of {human(sla)}")
+    assert_within_sla(name, ttn, sla, want)
     return ttn
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
-
 from assertions.alerts import Watch
 from gameday.durations import human
 from gameday.errors import DrillFailed
@@ -46,8 +44,7 @@ def wait_for_resolution(watch: Watch, alert: str, receiver: str, fingerprint: st
             on_poll(res)
         return res.resolved is not None
 
-    Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(poll), retry=retry_if_result(lambda done: not done),
-             retry_error_callback=lambda _: False, sleep=watch.webhook.nap)(look)
+    watch.until(look, timeout, poll)
     return res
 
 

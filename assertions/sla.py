@@ -14,6 +14,8 @@ def assert_feasible(alert: str, sla: float, timing: PipelineTiming) -> None:
                           f"{human(timing.notify_floor)} ({timing.explain()}); it can never pass")
 
 
-def assert_within_sla(alert: str, ttn: float, sla: float) -> None:
+def assert_within_sla(alert: str, ttn: float, sla: float, receiver: str = "") -> None:
+    """Raise ``DrillFailed`` when the page came after the SLA."""
     if ttn > sla:
-        raise DrillFailed(f"{alert} paged after {human(ttn)}, beyond its SLA of {human(sla)}")
+        paged = f"paged {receiver}" if receiver else "paged"
+        raise DrillFailed(f"{alert} {paged} after {human(ttn)}, beyond its SLA of {human(sla)}")

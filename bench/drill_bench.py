@@ -4,6 +4,8 @@
    linked, gateway and backend healthy), in seconds.
 2. Each P0 drill at time scale 60: its wall time divided by its floor, the least time the rendered
    configuration allows (steady-state window + detection floor + recovery floor). Target <= 1.5.
+   The wall time runs from the moment baseline load is flowing to the resolved page; a second
+   figure counts Locust's own start-up (about a second of imports, which no time scale shrinks).
 3. Timestamp error: the harness's page time against the receiver's own arrival stamp, and its
    firing time against the alert's ``startsAt``. Target <= 50 ms.
 
@@ -54,18 +56,19 @@ def recovery_floor(scenario: Scenario, fault_duration: float | None, notify_floo
     return max(windows) / 1000 * (1 - float(threshold.group(1)))
 
 
-def drill_once(lab: Lab, scenario: Scenario, scale: float, reports: Path) -> tuple[float, float, DrillRecord]:
+def drill_once(lab: Lab, scenario: Scenario, scale: float, reports: Path) -> tuple[float, float, float, DrillRecord]:
     drill = Drill(scenario, DrillContext(ROOT, reports, lab, scale))
     record = drill.run()
     if record.verdict != "PASS":
         raise SystemExit(f"{scenario.id}: {record.verdict}: {record.reasons}")
     start = next(p["start"] for p in record.phases if p["phase"] == "preflight")
     end = next(p["end"] for p in record.phases if p["phase"] == "resolve")
+    steady = record.marks["t_steady"]  # Locust is up and its requests are flowing
     query = lab.prometheus.alerting_rules()[scenario.expect[0].alert].query
     notify_floor = next(v for k, v in record.floors.items() if k.startswith("notify_floor"))
     floor = (drill.scaled.steady_state + notify_floor
              + recovery_floor(scenario, drill.scaled.fault_duration, notify_floor, query))
-    return end - start, floor, record
+    return end - steady, end - start, floor, record
 
 
 def main() -> int:
@@ -84,17 +87,20 @@ def main() -> int:
     with Lab(LabConfig(ROOT, work / "lab", time_scale=args.scale)) as lab:
         for sid in P0:
             scenario = load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT)
-            ratios, walls, floors = [], [], []
+            ratios, full_ratios, walls, floors = [], [], [], []
             for _ in range(args.runs):
-                wall, floor, rec = drill_once(lab, scenario, args.scale, work)
+                wall, full, floor, rec = drill_once(lab, scenario, args.scale, work)
                 walls.append(wall)
                 floors.append(floor)
                 ratios.append(wall / floor)
+                full_ratios.append(full / floor)
                 page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
                 fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
             print(f"{sid} at time scale {args.scale:g}: wall / floor = median {statistics.median(ratios):.2f} "
                   f"(min {min(ratios):.2f}, max {max(ratios):.2f}; wall median {statistics.median(walls):.2f}s, "
                   f"floor {statistics.median(floors):.2f}s; target <= 1.5)")
+            print(f"{' ' * len(sid)}   counting Locust start-up too: median {statistics.median(full_ratios):.2f} "
+                  f"(min {min(full_ratios):.2f}, max {max(full_ratios):.2f})")
     print(f"timestamp error, page seen vs receiver arrival: median {statistics.median(page_err):.1f} ms, "
           f"max {max(page_err):.1f} ms (target <= 50 ms)")
     print(f"timestamp error, firing seen vs startsAt: median {statistics.median(fire_err):.1f} ms, "

@@ -32,7 +32,7 @@ class DrillContext:
     reports: Path
     lab: Lab
     time_scale: float = 1.0
-    poll: float = 0.05
+    poll: float = 0.02
     ledger: Ledger | None = None
 
 
@@ -116,6 +116,7 @@ class Drill:
                                  sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
                 load.start()
                 load.wait_flowing()
+                self._mark("t_steady", self.clock.now(), "baseline load flowing")
                 self._steady_state()
             fault = self._make_fault()
             rec.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
@@ -152,7 +153,7 @@ class Drill:
                                         p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
                 rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)}
                                      for n in self.watch.notifications(0.0)]
-                rec.write(self.ctx.reports / "drills")
+            rec.write(self.ctx.reports / "drills")
             self.events.finished.fire(record=rec)
         if interrupted is not None:
             raise interrupted

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gameday.errors import HarnessError
 from gameday.lab.supervisor import die_with_parent
+from gameday.lifecycle import CleanOnFailure
 from gameday.safety import check_target
 
 
@@ -34,7 +35,7 @@ class LoadStats:
         return self.failures / self.requests if self.requests else 0.0
 
 
-class LocustRun:
+class LocustRun(CleanOnFailure):
     """One bounded Locust run: a context manager that always stops the process."""
 
     def __init__(self, locustfile: Path, host: str, users: int, spawn_rate: float, out_dir: Path,
@@ -48,19 +49,10 @@ class LocustRun:
         self.log_path = out_dir / "locust.log"
         self.json_path = out_dir / "locust_final"  # Locust adds .json
 
-    def __enter__(self) -> LocustRun:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in [*self.out_dir.glob(f"{self.prefix.name}_*"), self.log_path]:
+            stale.unlink(missing_ok=True)  # never read a previous run's numbers as this one's
         argv = [sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless",
                 "-u", str(self.users), "-r", str(self.spawn_rate), "-H", self.host,
                 "-t", f"{self.max_seconds}s", "--stop-timeout", "2", "--csv", str(self.prefix),

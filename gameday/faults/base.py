@@ -8,9 +8,10 @@ from typing import Any
 
 from gameday.errors import InjectionError
 from gameday.faults.ledger import Ledger
+from gameday.lifecycle import CleanOnFailure
 
 
-class Fault(ABC):
+class Fault(CleanOnFailure, ABC):
     """Apply one fault and undo it on every exit path, a failed ``inject()`` included."""
 
     kind = "fault"
@@ -61,15 +62,10 @@ class Fault(ABC):
     def active(self) -> bool:
         return not self._reverted
 
-    def __enter__(self) -> Fault:
-        try:
-            self.inject()
-        except BaseException:
-            self.revert()
-            raise
-        return self
+    def start(self) -> float:
+        return self.inject()
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self.revert()
 
     def _stamp(self) -> None:

@@ -24,6 +24,7 @@ from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
 from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
 from gameday.lab.webhook import WebhookReceiver
+from gameday.lifecycle import CleanOnFailure
 from gameday.observe import Alertmanager, Prometheus
 from gameday.timescale import scale_alertmanager, scale_prometheus, scale_rules
 
@@ -75,7 +76,7 @@ class Endpoints:
 
 
 @dataclass
-class Lab:
+class Lab(CleanOnFailure):
     """The embedded lab; a context manager that cleans up even when its own start fails."""
 
     config: LabConfig
@@ -87,17 +88,6 @@ class Lab:
     started_in: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def __enter__(self) -> Lab:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def start(self, ready_timeout: float = 60.0) -> None:
         t0 = time.monotonic()
         cfg = self.config

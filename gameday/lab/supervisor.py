@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gameday.lifecycle import LoopbackServer, QuietHandler
 
 _PR_SET_PDEATHSIG = 1
 
@@ -174,19 +177,16 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
         pass
 
 
-class ControlServer:
+class ControlServer(LoopbackServer):
     """The supervisor's HTTP control on loopback, for people following a runbook.
 
     ``GET /services`` lists services; ``POST /services/<name>/start|stop|restart`` acts on one.
     """
 
     def __init__(self, supervisor: Supervisor, host: str = "127.0.0.1", port: int = 0) -> None:
-        import json
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         sup = supervisor
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _send(self, code: int, body: object) -> None:
                 data = (json.dumps(body, indent=2) + "\n").encode()
                 self.send_response(code)
@@ -216,22 +216,4 @@ class ControlServer:
                     sup.start(name)
                 self._send(200, {name: sup.status()[name], "did": action})
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="supervisor-control", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ControlServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler, "supervisor-control", host, port)

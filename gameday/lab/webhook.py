@@ -6,8 +6,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from gameday.lifecycle import LoopbackServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Notification:
         return {"receiver": self.receiver, "arrived_wall": self.arrived_wall, "payload": self.payload}
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """An HTTP server on loopback; ``POST /<receiver>`` records the delivery."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -43,7 +44,7 @@ class WebhookReceiver:
         self._received: list[Notification] = []
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 arrived, arrived_wall = time.monotonic(), time.time()
@@ -57,26 +58,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler, "webhook", host, port)
 
     def _record(self, note: Notification) -> None:
         with self._lock:
