@@ -46,6 +46,9 @@ def test_prometheus_runs_the_time_scaled_rules(lab):
     assert rules["HighErrorRate"].for_s == 2.0 and "[5s]" in rules["HighErrorRate"].query
     assert rules["ServiceDown"].for_s == 0.5
     assert rules["ServiceDown"].annotations["runbook_url"].endswith("/runbooks/003-service-down.md")
+    deadline = time.monotonic() + 5  # an earlier test restarted the backend; wait for the next scrape
+    while lab.prometheus.targets_up() != {GATEWAY: True, BACKEND: True} and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert lab.prometheus.targets_up() == {GATEWAY: True, BACKEND: True}
 
 
