@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -281,7 +280,9 @@ class _Suspended:
 def _console(config: pytest.Config, scale: float) -> Any:
     from gameday.report.console import ConsoleReporter
 
-    live = not config.getoption("no_live") and sys.stdout.isatty() and not os.environ.get("CI")
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    on_tty = bool(tr is not None and tr.isatty())  # sys.stdout is pytest's capture by now
+    live = not config.getoption("no_live") and on_tty and not os.environ.get("CI")
     return ConsoleReporter(_writer(config), live=live, scale=scale)
 
 
