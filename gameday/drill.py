@@ -160,20 +160,27 @@ class Drill:
         return rec
 
     def _steady_state(self) -> None:
+        """Hold a clean window: no watched alert firing, predictions answered.
+
+        An alert still firing from an earlier drill is given up to the MTTR goal to clear
+        (the window starts again once it has); after that the lab is not healthy: ERROR.
+        """
         watched = [e.alert for e in self.scenario.expect] + list(self.scenario.quiet)
-        window = self.scaled.steady_state
-        start = self.clock.now()
-        while True:
+        window, settle = self.scaled.steady_state, self.scaled.steady_state + self.scaled.mttr_goal
+        first = start = self.clock.now()
+        while (elapsed := self.clock.now() - start) < window:
             firing = sorted({a.name for a in self.watch.prometheus.alerts()
                              if a.name in watched and a.state == "firing"})
+            if firing and self.clock.now() - first > settle:
+                raise HarnessError(f"steady state not reached: {', '.join(firing)} still firing after "
+                                   f"{human(settle)}; the lab is not healthy (see reports/lab/logs)")
             if firing:
-                raise HarnessError(f"steady state not reached: {', '.join(firing)} already firing before the "
-                                   "fault; the lab is not healthy (see reports/lab/logs)")
-            elapsed = self.clock.now() - start
-            if elapsed >= window:
-                break
-            self._progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)
-            time.sleep(min(self.ctx.poll, window - elapsed))
+                start = self.clock.now()
+                self._progress(f"waiting for {', '.join(firing)} to clear before the fault", deadline=settle,
+                               started=first)
+            else:
+                self._progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)
+            time.sleep(min(self.ctx.poll, max(window - elapsed, 0.001)))
         if not self._sli_healthy():
             raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
 

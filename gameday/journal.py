@@ -75,7 +75,7 @@ class DrillRecord:
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        stamp = self.clock.iso(0.0).replace(":", "").replace("-", "").split(".")[0]
+        stamp = self.clock.iso(0.0).replace(":", "").replace("-", "").split("+")[0]  # ms: repeats stay apart
         self.path = directory / f"{self.scenario_id}-{stamp}.json"
         self.path.write_text(json.dumps(self.as_dict(), indent=2, default=str))
         return self.path

@@ -42,6 +42,13 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
         assert {a["name"] for a in r["attachments"]} >= {"drill timeline", "notifications received", "locust stats"}
 
 
+def test_back_to_back_outages_each_page(run_gameday):
+    """The hand-written p1 drill: a second outage right after the first must page again."""
+    run = run_gameday("-m", "p1", "--time-scale", "60")
+    assert run.proc.returncode == 0, run.out
+    assert "test_second_outage_pages_again PASSED" in run.out or "1 passed" in run.out
+
+
 def broken_rules(tmp_path: Path) -> Path:
     rules = tmp_path / "rules"
     rules.mkdir()
