@@ -80,7 +80,8 @@ def main() -> int:
 
     starts = cold_starts(args.runs, args.scale, work)
     print(f"lab cold start to ready: median {statistics.median(starts):.2f}s "
-          f"(min {min(starts):.2f}s, max {max(starts):.2f}s, {len(starts)} runs)")
+          f"(min {min(starts):.2f}s, max {max(starts):.2f}s, {len(starts)} runs; Prometheus hands new targets "
+          "and Alertmanagers to its scrape and notify loops at most every 5s, most of this)")
 
     page_err: list[float] = []
     fire_err: list[float] = []

@@ -158,6 +158,9 @@ class CatalogEntry:
     def id(self) -> str:
         return self.scenario.id if self.scenario else self.path.stem
 
+    def __repr__(self) -> str:  # shown as the test's parameter in reports
+        return f"{self.id} ({self.path.parent.name}/{self.path.name})"
+
 
 def load_catalog(directory: Path, root: Path | None = None) -> list[CatalogEntry]:
     """Every ``*.yaml``/``*.yml`` in ``directory``, sorted, each loaded or with its error."""

@@ -41,7 +41,6 @@ class AllureReporter:
             self._steps.pop().__exit__(None, None, None)
         allure.dynamic.title(f"{record.title} [{record.scenario_id}]")
         allure.dynamic.severity(SEVERITY.get(record.priority, allure.severity_level.NORMAL))
-        allure.dynamic.tag(record.priority)
         allure.dynamic.label("priority", record.priority)
         runbook = (self.root / record.runbook).resolve()
         allure.dynamic.link(runbook.as_uri(), name=f"runbook: {record.runbook}")
