@@ -48,6 +48,7 @@ class Drill:
         self.record.goals = {**{f"sla:{a}": s for a, s in self.scaled.sla.items()}, "mttr": self.scaled.mttr_goal}
         self.events.subscribe(self.record)
         self.phase = ""
+        self.load: LocustRun | None = None
         self._last_progress = 0.0
         lab = ctx.lab
         assert lab.endpoints is not None
@@ -101,38 +102,11 @@ class Drill:
 
     # -- the drill -------------------------------------------------------------------------------
     def run(self) -> DrillRecord:
-        rec, sc = self.record, self.scenario
-        load: LocustRun | None = None
+        """Run every phase; the verdict and the journal are written on every way out."""
+        rec = self.record
         interrupted: BaseException | None = None
         try:
-            with self._phase("preflight"):
-                pre = run_preflight(sc, self.source, self.watch.prometheus, self.ctx.lab.alertmanager,
-                                    [self.ctx.lab.endpoints.gateway], self.ctx.lab.supervisor.names(),  # type: ignore[union-attr]
-                                    self.scaled.sla)
-                rec.floors = {f"notify_floor:{a}": t.notify_floor for a, t in pre.timing.items()}
-                rec.floors.update({f"notify_ceiling:{a}": t.notify_ceiling for a, t in pre.timing.items()})
-            with self._phase("steady-state"):
-                load = LocustRun(self.ctx.root / sc.load.locustfile, self.ctx.lab.endpoints.gateway,  # type: ignore[union-attr]
-                                 sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
-                load.start()
-                load.wait_flowing()
-                self._mark("t_steady", self.clock.now(), "baseline load flowing")
-                self._steady_state()
-            fault = self._make_fault()
-            rec.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
-            try:
-                with self._phase("inject"):
-                    t_inject = self.clock.from_mono(fault.inject())
-                    self._mark("t_inject", t_inject, fault.describe())
-                with self._phase("detect"):
-                    pages = self._detect(t_inject)
-                with self._phase("recover"):
-                    self._recover(fault, t_inject)
-            finally:
-                fault.revert()
-            with self._phase("resolve"):
-                self._resolve(pages)
-                assert_quiet(self.watch, sc.quiet, 0.0)
+            self._phases()
             rec.verdict = "PASS"
         except DrillFailed as exc:
             rec.verdict, rec.reasons = "FAIL", [str(exc)]
@@ -143,21 +117,58 @@ class Drill:
         except KeyboardInterrupt as exc:
             rec.verdict, rec.reasons = "ERROR", ["interrupted (Ctrl-C or SIGTERM); the fault was reverted"]
             interrupted = exc
+        except Exception as exc:  # a bug in the harness: keep the record, then let the traceback show
+            rec.verdict, rec.reasons = "ERROR", [f"harness error: {type(exc).__name__}: {exc}"]
+            raise
         finally:
-            with self._phase("verdict"):
-                if load is not None:
-                    stats = load.stop()
-                    rec.load = {"log": str(load.log_path), "json": f"{load.json_path}.json"}
-                    if stats:
-                        rec.load.update(requests=stats.requests, failures=stats.failures, rps=stats.rps,
-                                        p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
-                rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)}
-                                     for n in self.watch.notifications(0.0)]
-            rec.write(self.ctx.reports / "drills")
-            self.events.finished.fire(record=rec)
+            self._finish()
         if interrupted is not None:
             raise interrupted
         return rec
+
+    def _phases(self) -> None:
+        sc, lab = self.scenario, self.ctx.lab
+        with self._phase("preflight"):
+            pre = run_preflight(sc, self.source, self.watch.prometheus, lab.alertmanager,
+                                [lab.endpoints.gateway], lab.supervisor.names(), self.scaled.sla)  # type: ignore[union-attr]
+            self.record.floors = {f"notify_floor:{a}": t.notify_floor for a, t in pre.timing.items()}
+            self.record.floors.update({f"notify_ceiling:{a}": t.notify_ceiling for a, t in pre.timing.items()})
+        with self._phase("steady-state"):
+            self.load = LocustRun(self.ctx.root / sc.load.locustfile, lab.endpoints.gateway,  # type: ignore[union-attr]
+                                  sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
+            self.load.start()
+            self.load.wait_flowing()
+            self._mark("t_steady", self.clock.now(), "baseline load flowing")
+            self._steady_state()
+        fault = self._make_fault()
+        self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
+        try:
+            with self._phase("inject"):
+                t_inject = self.clock.from_mono(fault.inject())
+                self._mark("t_inject", t_inject, fault.describe())
+            with self._phase("detect"):
+                pages = self._detect(t_inject)
+            with self._phase("recover"):
+                self._recover(fault, t_inject)
+        finally:
+            fault.revert()
+        with self._phase("resolve"):
+            self._resolve(pages)
+            assert_quiet(self.watch, sc.quiet, 0.0)
+
+    def _finish(self) -> None:
+        """Stop the load, gather the evidence, write the journal, tell the subscribers."""
+        rec = self.record
+        with self._phase("verdict"):
+            if self.load is not None:
+                stats = self.load.stop()
+                rec.load = {"log": str(self.load.log_path), "json": f"{self.load.json_path}.json"}
+                if stats:
+                    rec.load.update(requests=stats.requests, failures=stats.failures, rps=stats.rps,
+                                    p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
+            rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)} for n in self.watch.notifications(0.0)]
+        rec.write(self.ctx.reports / "drills")
+        self.events.finished.fire(record=rec)
 
     def _steady_state(self) -> None:
         """Hold a clean window: no watched alert firing, predictions answered.
@@ -198,9 +209,9 @@ class Drill:
             if result.firing_seen is not None:
                 self._mark("t_firing_seen", result.firing_seen, f"{exp.alert} seen firing in Prometheus")
             if result.starts_at is not None:
-                self._mark("t_firing", result.starts_at, f"{exp.alert} startsAt")
+                self._mark("t_firing", result.starts_at, exp.alert)
             if result.notified is not None:
-                self._mark("t_notified", result.notified, f"page at {exp.receiver}")
+                self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}")
                 self._mark("t_notified_seen", result.notified_seen or result.notified, "harness saw the page")
             assert_page(result, t_inject, sla)
             pages.append(result)
@@ -241,5 +252,5 @@ class Drill:
             res = wait_for_resolution(self.watch, page.alert, page.receiver, page.fingerprint, page.notified,
                                       goal * 1.5, self._sli_healthy, self.ctx.poll, tick)
             if res.resolved is not None:
-                self._mark("t_resolved", res.resolved, f"{page.alert} resolved at {page.receiver}")
+                self._mark("t_resolved", res.resolved, f"{page.alert} at {page.receiver}, service healthy")
             assert_mttr(page.alert, res, page.notified, goal)

@@ -50,9 +50,9 @@ def test_console_prints_phases_marks_and_verdict():
     console = ConsoleReporter(lambda text, **_: lines.append(text), live=False, scale=1, heartbeat=0)
     console.on_phase_started(phase="inject", t=30.0)
     console.on_marked(name="t_inject", t=30.0, detail="kill-service inference-gateway")
-    console.on_marked(name="t_notified", t=72.5, detail="page at pager")
+    console.on_marked(name="t_notified", t=72.5, detail="ServiceDown at pager")
     console.on_progress(phase="resolve", t=80.0, elapsed=7.5, deadline=600.0, note="waiting")
     console.on_finished(record=record("FAIL", scale=1, reasons=["late"]))
     text = "".join(lines)
-    assert "▸ inject" in text and "page arrived +42.5s: page at pager" in text
+    assert "▸ inject" in text and "page arrived +42.5s: ServiceDown at pager" in text
     assert "resolve 7.5s / 10m00s" in text and "verdict FAIL: late" in text
