@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="model-backend", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--lab", default="", help="the lab folder that started this process (for finding leftovers)")
     parser.add_argument("--work-ms", type=float, default=3.0)
     args = parser.parse_args(argv)
     web.run_app(make_app(args.work_ms), host=args.host, port=args.port, print=None, access_log=None)

@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="inference-gateway", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--lab", default="", help="the lab folder that started this process (for finding leftovers)")
     parser.add_argument("--backend", required=True, help="base URL of the model backend")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the backend")
     args = parser.parse_args(argv)

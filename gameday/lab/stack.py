@@ -107,14 +107,16 @@ class Lab(CleanOnFailure):
         svc = self.settings["services"]
         scale = cfg.time_scale
         logs = cfg.workdir / "logs"
-        py = sys.executable
-        self.supervisor.add(ServiceSpec(BACKEND, [py, "-m", "gameday.lab.backend", "--port", str(ports["backend"]),
-                                                  "--work-ms", str(svc[BACKEND].get("work_ms", 3))],
-                                        logs / f"{BACKEND}.log", seconds(svc[BACKEND]["restart_delay"]) / scale))
-        self.supervisor.add(ServiceSpec(GATEWAY, [py, "-m", "gameday.lab.gateway", "--port", str(ports["gateway"]),
-                                                  "--backend", self.endpoints.backend,
-                                                  "--timeout", str(seconds(svc[GATEWAY]["backend_timeout"]))],
-                                        logs / f"{GATEWAY}.log", seconds(svc[GATEWAY]["restart_delay"]) / scale))
+        tag = ["--lab", str(cfg.workdir)]  # lets a leftover process be traced to its lab
+        self.supervisor.add(ServiceSpec(
+            BACKEND, [sys.executable, "-m", "gameday.lab.backend", "--port", str(ports["backend"]),
+                      "--work-ms", str(svc[BACKEND].get("work_ms", 3)), *tag],
+            logs / f"{BACKEND}.log", seconds(svc[BACKEND]["restart_delay"]) / scale))
+        self.supervisor.add(ServiceSpec(
+            GATEWAY, [sys.executable, "-m", "gameday.lab.gateway", "--port", str(ports["gateway"]),
+                      "--backend", self.endpoints.backend,
+                      "--timeout", str(seconds(svc[GATEWAY]["backend_timeout"])), *tag],
+            logs / f"{GATEWAY}.log", seconds(svc[GATEWAY]["restart_delay"]) / scale))
         resend = seconds(self.settings["prometheus"]["resend_delay"]) / scale
         self.supervisor.add(ServiceSpec("alertmanager", [
             am_bin, f"--config.file={rendered['alertmanager']}", f"--storage.path={cfg.workdir / 'am-data'}",
