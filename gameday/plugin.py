@@ -68,6 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not scale > 0:
         raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
     config.stash[RECORDS] = []
+    for option, what in (("scenarios", "--scenarios"), ("gameday_rules", "--rules"), ("lab_config", "--lab-config")):
+        value = config.getoption(option)
+        if value is not None and not Path(value).is_dir():
+            raise pytest.UsageError(f"{what} {value}: no such folder")
     if hasattr(signal, "SIGTERM") and _in_main_thread():
         previous = signal.getsignal(signal.SIGTERM)
         config._gameday_sigterm = previous  # type: ignore[attr-defined]
@@ -102,9 +106,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 # -- scenarios as tests ------------------------------------------------------------------------
 def _catalog(config: pytest.Config) -> list[CatalogEntry]:
     directory = Path(config.getoption("scenarios") or _root(config) / "scenarios")
-    if not directory.is_dir():
-        raise pytest.UsageError(f"--scenarios {directory}: no such folder")
-    return load_catalog(directory, _root(config))
+    return load_catalog(directory, _root(config)) if directory.is_dir() else []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

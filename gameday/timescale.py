@@ -127,22 +127,44 @@ def _signed_scale(ms: int, factor: float) -> int:
     return -scale_ms(-ms, factor) if ms < 0 else scale_ms(ms, factor)
 
 
+class RuleError(ValueError):
+    """A rule that cannot be read or scaled; ``field`` says where (``groups[0].rules[1].expr``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
 def scale_rules(doc: dict[str, Any], factor: float) -> dict[str, Any]:
-    """A Prometheus rule file with every duration divided by ``factor``."""
+    """A Prometheus rule file with every duration divided by ``factor``; raises ``RuleError``.
+
+    Every expression is parsed, at factor 1 too, so a broken rule is named in its own file.
+    """
     out = copy.deepcopy(doc)
-    if factor == 1:
-        return out
-    for group in out.get("groups", []):
+    for gi, group in enumerate(out.get("groups") or []):
         if "interval" in group:
-            group["interval"] = _scale_token(group["interval"], factor)
-        for rule in group.get("rules", []):
+            group["interval"] = _scale_field(group["interval"], factor, f"groups[{gi}].interval")
+        for ri, rule in enumerate(group.get("rules") or []):
+            where = f"groups[{gi}].rules[{ri}]"
             for key in ("for", "keep_firing_for"):
                 if key in rule:
-                    rule[key] = _scale_token(str(rule[key]), factor)
-            scaled = scale_promql(rule["expr"], factor)
-            check_scaled(rule["expr"], scaled, factor)
+                    rule[key] = _scale_field(str(rule[key]), factor, f"{where}.{key}")
+            if "expr" not in rule:
+                raise RuleError(where, "no expr")
+            try:
+                scaled = scale_promql(str(rule["expr"]), factor)
+                check_scaled(str(rule["expr"]), scaled, factor)
+            except ValueError as exc:
+                raise RuleError(f"{where}.expr", str(exc)) from None
             rule["expr"] = scaled
     return out
+
+
+def _scale_field(value: str, factor: float, where: str) -> str:
+    try:
+        return _scale_token(value, factor)
+    except ValueError as exc:
+        raise RuleError(where, str(exc)) from None
 
 
 def scale_prometheus(doc: dict[str, Any], factor: float) -> dict[str, Any]:

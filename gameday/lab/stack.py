@@ -26,7 +26,7 @@ from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
 from gameday.lab.webhook import WebhookReceiver
 from gameday.lifecycle import CleanOnFailure
 from gameday.observe import Alertmanager, Prometheus
-from gameday.timescale import scale_alertmanager, scale_prometheus, scale_rules
+from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, scale_rules
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
@@ -169,8 +169,10 @@ class Lab(CleanOnFailure):
             doc = _load_yaml(src, {"runbooks": runbooks})
             try:
                 scaled = scale_rules(doc, scale)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ConfigError(str(src), "groups", f"cannot time-scale: {exc}") from None
+            except RuleError as exc:
+                raise ConfigError(str(src), exc.field, exc.reason) from None
+            except (AttributeError, TypeError) as exc:
+                raise ConfigError(str(src), "groups", f"not a Prometheus rule file: {exc}") from None
             (rules_out / (src.stem + ".yml")).write_text(yaml.safe_dump(scaled, sort_keys=False))
         _promtool_check(rules_out)
         addrs = {k: f"127.0.0.1:{p}" for k, p in ports.items()}

@@ -65,3 +65,10 @@ def test_harness_never_imports_gevent():
     code = "import sys, gameday.plugin, gameday.drill, gameday.load; print('gevent' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False", "Locust's gevent must stay out of the pytest process"
+
+
+@pytest.mark.parametrize("option", ["--scenarios", "--rules", "--lab-config"])
+def test_a_missing_folder_is_a_usage_error(project, option):
+    result = project.runpytest(option, "/no/such/folder")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} /no/such/folder: no such folder*"])

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from gameday.timescale import (
+    RuleError,
     check_scaled,
     durations_in,
     scale_alertmanager,
@@ -72,3 +73,17 @@ def test_prometheus_and_alertmanager_timers_scale():
                                        "routes": [{"group_wait": "10s"}]}}, 60)
     assert am["route"]["group_wait"] == "500ms" and am["route"]["group_interval"] == "5s"
     assert am["route"]["repeat_interval"] == "4m" and am["route"]["routes"][0]["group_wait"] == "167ms"
+
+
+@pytest.mark.parametrize("factor", [1, 60])
+def test_a_broken_rule_is_named_by_its_place_in_the_file(factor):
+    doc = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0"},
+                                              {"alert": "B", "expr": "rate(x[5m]", "for": "1m"}]}]}
+    with pytest.raises(RuleError) as err:
+        scale_rules(doc, factor)
+    assert err.value.field == "groups[0].rules[1].expr" and "parenthesis" in err.value.reason
+
+
+def test_a_bad_for_is_named():
+    with pytest.raises(RuleError, match=r"groups\[0\].rules\[0\].for: not a duration"):
+        scale_rules({"groups": [{"rules": [{"alert": "A", "expr": "up", "for": "soon"}]}]}, 60)
