@@ -174,7 +174,8 @@ class Lab(CleanOnFailure):
             except (AttributeError, TypeError) as exc:
                 raise ConfigError(str(src), "groups", f"not a Prometheus rule file: {exc}") from None
             (rules_out / (src.stem + ".yml")).write_text(yaml.safe_dump(scaled, sort_keys=False))
-        _promtool_check(rules_out)
+        _check("promtool", ["check", "rules", *sorted(str(p) for p in rules_out.glob("*.yml"))],
+               str(cfg.rules_dir), "rules")
         addrs = {k: f"127.0.0.1:{p}" for k, p in ports.items()}
         prom = scale_prometheus(_load_yaml(cfg.config_dir / "prometheus" / "prometheus.yml",  # type: ignore[operator]
                                            {**addrs, "rules_dir": str(rules_out)}), scale)
@@ -183,6 +184,8 @@ class Lab(CleanOnFailure):
         paths = {"prometheus": out / "prometheus.yml", "alertmanager": out / "alertmanager.yml", "rules": rules_out}
         paths["prometheus"].write_text(yaml.safe_dump(prom, sort_keys=False))
         paths["alertmanager"].write_text(yaml.safe_dump(am, sort_keys=False))
+        _check("amtool", ["check-config", str(paths["alertmanager"])],
+               str(cfg.config_dir / "alertmanager" / "alertmanager.yml"), "route/receivers")  # type: ignore[operator]
         return paths
 
     # -- readiness -------------------------------------------------------------------------------
@@ -252,15 +255,17 @@ def _load_yaml(path: Path, values: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def _promtool_check(rules_dir: Path) -> None:
-    promtool = shutil.which("promtool")
-    if not promtool:
+def _check(tool: str, args: list[str], source: str, field: str) -> None:
+    """Run Prometheus's own checker on a rendered config; its complaint becomes one line."""
+    binary = shutil.which(tool)
+    if not binary:
         return
-    files = sorted(str(p) for p in rules_dir.glob("*.yml"))
-    res = subprocess.run([promtool, "check", "rules", *files], capture_output=True, text=True)
+    res = subprocess.run([binary, *args], capture_output=True, text=True)
     if res.returncode != 0:
-        detail = " ".join((res.stderr or res.stdout).split())
-        raise ConfigError(str(rules_dir), "rules", f"promtool check rules failed: {detail}")
+        lines = [ln.strip() for ln in (res.stdout + res.stderr).splitlines()]
+        wanted = [ln.split("FAILED:", 1)[-1].strip() for ln in lines if "FAILED" in ln]
+        detail = " ".join(wanted) or " ".join(" ".join(lines).split())
+        raise ConfigError(source, field, f"{tool} {args[0]} failed: {detail}")
 
 
 def reap_leftovers(workdir: Path) -> list[int]:

@@ -70,3 +70,20 @@ def test_supervisor_control_api_lists_and_restarts(lab):
     while not lab.service_healthy(BACKEND) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert lab.supervisor.pid(BACKEND) not in (None, before)
+
+
+def test_a_route_to_an_unknown_receiver_is_one_line_before_anything_starts(tmp_path):
+    import shutil
+
+    from gameday.errors import ConfigError
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    routes = config / "alertmanager/alertmanager.yml"
+    routes.write_text(routes.read_text().replace("receiver: pager", "receiver: pagr"))
+    lab = Lab(LabConfig(ROOT, tmp_path / "lab", time_scale=60, config_dir=config))
+    with pytest.raises(ConfigError) as err:
+        lab.__enter__()
+    want = 'route/receivers: amtool check-config failed: undefined receiver "pagr" used in route'
+    assert str(err.value) == f"{routes}: {want}"
+    assert lab.supervisor.names() == [], "no service starts on a config that cannot work"
