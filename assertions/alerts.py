@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -56,7 +55,6 @@ class PageResult:
     other_receivers: set[str] = field(default_factory=set)
     last_state: str = "inactive"
     waited: float = 0.0
-    page: dict[str, Any] | None = None
 
 
 def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout: float, poll: float = 0.05,
@@ -68,10 +66,11 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
     def look() -> bool:
         now = watch.clock.now()
         result.waited = now - start
-        states = [a.state for a in watch.prometheus.alerts() if a.name == alert]
-        result.last_state = "firing" if "firing" in states else ("pending" if "pending" in states else "inactive")
-        if result.firing_seen is None and result.last_state == "firing":
-            result.firing_seen = now
+        if result.firing_seen is None:  # once seen firing, only the page is left to wait for
+            states = [a.state for a in watch.prometheus.alerts() if a.name == alert]
+            result.last_state = "firing" if "firing" in states else ("pending" if "pending" in states else "inactive")
+            if result.last_state == "firing":
+                result.firing_seen = now
         for note in watch.notifications(since):
             for a in note.alerts_named(alert, "firing"):
                 if note.receiver != receiver:
@@ -80,7 +79,6 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
                     result.notified, result.notified_seen = watch.arrival(note), watch.clock.now()
                     result.starts_at = watch.clock.from_wall(parse_rfc3339(a["startsAt"]))
                     result.fingerprint = a.get("fingerprint")
-                    result.page = a
         if on_poll is not None:
             on_poll(result)
         return result.notified is not None

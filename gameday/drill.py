@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, wait_for_page
 from assertions.mttr import Resolution, assert_mttr, wait_for_resolution
 from gameday.clock import Clock
@@ -18,8 +16,9 @@ from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError
 from gameday.events import DrillEvents
 from gameday.faults import Fault, KillService, Ledger, StopService
 from gameday.journal import DrillRecord
-from gameday.lab.stack import Lab
+from gameday.lab.stack import GATEWAY, Lab
 from gameday.load import LocustRun
+from gameday.observe import probe
 from gameday.preflight import run_preflight
 from gameday.scenario import Scenario
 
@@ -87,12 +86,9 @@ class Drill:
 
     def _sli_healthy(self) -> bool:
         """The user's view: the gateway answers health checks and a prediction succeeds."""
-        gw = self.ctx.lab.endpoints.gateway  # type: ignore[union-attr]
-        try:
-            return (requests.get(f"{gw}/health", timeout=1).status_code == 200
-                    and requests.post(f"{gw}/v1/predict", json={"inputs": [0.1]}, timeout=2).status_code == 200)
-        except requests.RequestException:
-            return False
+        lab = self.ctx.lab
+        return lab.service_healthy(GATEWAY) and probe(f"{lab.endpoints.gateway}/v1/predict", "POST",  # type: ignore[union-attr]
+                                                      json={"inputs": [0.1]}, timeout=2)
 
     def _make_fault(self) -> Fault:
         f, sup = self.scenario.fault, self.ctx.lab.supervisor
@@ -179,6 +175,7 @@ class Drill:
         watched = [e.alert for e in self.scenario.expect] + list(self.scenario.quiet)
         window, settle = self.scaled.steady_state, self.scaled.steady_state + self.scaled.mttr_goal
         first = start = self.clock.now()
+        poll = max(self.ctx.poll, window / 50)  # a clean window needs no 20 ms resolution
         while (elapsed := self.clock.now() - start) < window:
             firing = sorted({a.name for a in self.watch.prometheus.alerts()
                              if a.name in watched and a.state == "firing"})
@@ -191,7 +188,7 @@ class Drill:
                                started=first)
             else:
                 self._progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)
-            time.sleep(min(self.ctx.poll, max(window - elapsed, 0.001)))
+            time.sleep(min(poll, max(window - elapsed, 0.001)))
         if not self._sli_healthy():
             raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
 

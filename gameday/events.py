@@ -19,10 +19,6 @@ class EventHook:
         self._listeners.append(fn)
         return fn
 
-    def remove_listener(self, fn: Callable[..., Any]) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
     def fire(self, **kwargs: Any) -> None:
         for fn in list(self._listeners):
             fn(**kwargs)
@@ -50,12 +46,6 @@ class DrillEvents:
             fn = getattr(listener, f"on_{hook.name}", None)
             if fn is not None:
                 hook.add_listener(fn)
-
-    def unsubscribe(self, listener: object) -> None:
-        for hook in self._hooks():
-            fn = getattr(listener, f"on_{hook.name}", None)
-            if fn is not None:
-                hook.remove_listener(fn)
 
     def _hooks(self) -> list[EventHook]:
         return [self.phase_started, self.phase_ended, self.marked, self.progress, self.finished]

@@ -38,6 +38,11 @@ class DrillRecord:
     def timings(self) -> Timings:
         return Timings.from_marks(self.marks)
 
+    @property
+    def sla(self) -> float | None:
+        """The detection SLA of the first expected alert (the one the timings are of)."""
+        return next((v for k, v in self.goals.items() if k.startswith("sla:")), None)
+
     def real(self, seconds: float | None) -> float | None:
         """A drill-clock duration in real-time equivalent (times the time scale)."""
         return None if seconds is None else seconds * self.time_scale

@@ -30,10 +30,6 @@ class LoadStats:
     p95_ms: float | None
     rows: list[dict[str, str]]
 
-    @property
-    def failure_ratio(self) -> float:
-        return self.failures / self.requests if self.requests else 0.0
-
 
 class LocustRun(CleanOnFailure):
     """One bounded Locust run: a context manager that always stops the process."""

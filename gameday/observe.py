@@ -9,6 +9,7 @@ import requests
 import yaml
 
 from gameday.clock import parse_rfc3339
+from gameday.durations import parse_ms
 from gameday.errors import StackUnreachable
 
 
@@ -16,6 +17,17 @@ def _session() -> requests.Session:
     s = requests.Session()
     s.trust_env = False  # loopback only: never route through a proxy from the environment
     return s
+
+
+_PROBE = _session()
+
+
+def probe(url: str, method: str = "GET", json: Any = None, timeout: float = 1.0) -> bool:
+    """True when ``url`` answers 200; any connection error or other status is False."""
+    try:
+        return _PROBE.request(method, url, json=json, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 class _Api:
@@ -83,15 +95,10 @@ class Prometheus(_Api):
                             parse_rfc3339(a["activeAt"]) if a.get("activeAt") else None)
                 for a in self._data("/api/v1/alerts")["alerts"]]
 
-    def firing(self, name: str) -> list[ActiveAlert]:
-        return [a for a in self.alerts() if a.name == name and a.state == "firing"]
-
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        return self._data("/api/v1/query", query=promql)["result"]
-
-    def scalar(self, promql: str) -> float | None:
-        result = self.query(promql)
-        return float(result[0]["value"][1]) if result else None
+    def scrape_interval(self) -> float:
+        """The global scrape interval of the configuration Prometheus runs, in seconds."""
+        config = yaml.safe_load(self._data("/api/v1/status/config")["yaml"])
+        return parse_ms(str(config.get("global", {}).get("scrape_interval", "1m"))) / 1000
 
     def targets_up(self) -> dict[str, bool]:
         return {t["labels"].get("job", "?"): t["health"] == "up"
@@ -109,6 +116,3 @@ class Alertmanager(_Api):
 
     def receivers(self) -> list[str]:
         return [r["name"] for r in self._get("/api/v2/receivers")]
-
-    def alerts(self) -> list[dict[str, Any]]:
-        return self._get("/api/v2/alerts")

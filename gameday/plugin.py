@@ -7,6 +7,7 @@ starts once per session, on first use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -209,23 +210,15 @@ def run_drill(request: pytest.FixtureRequest, gameday_lab_on_demand: _LabOnDeman
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
         lab = gameday_lab_on_demand.get()
         ctx = DrillContext(_root(config), gameday_reports, lab, _time_scale(config), ledger=gameday_ledger)
-        events = DrillEvents()
+        events = DrillEvents()  # this drill's own: its subscribers go with it
         events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
-        console = _console(config, ctx.time_scale)
-        events.subscribe(console)
-        allure_reporter = None
+        events.subscribe(_console(config))
         if config.pluginmanager.hasplugin("allure_pytest") and getattr(config.option, "allure_report_dir", None):
             from gameday.report.allure import AllureReporter
 
-            allure_reporter = AllureReporter(ctx.root)
-            events.subscribe(allure_reporter)
+            events.subscribe(AllureReporter(ctx.root))
         _say(config, f"  drill {scenario.id} [{scenario.priority}] {scenario.title}")
-        try:
-            record = Drill(scenario, ctx, source=source, events=events).run()
-        finally:
-            events.unsubscribe(console)
-            if allure_reporter is not None:
-                events.unsubscribe(allure_reporter)
+        record = Drill(scenario, ctx, source=source, events=events).run()
         reason = "; ".join(record.reasons)
         if record.verdict == "FAIL":
             raise DrillFailed(reason)
@@ -238,54 +231,40 @@ def run_drill(request: pytest.FixtureRequest, gameday_lab_on_demand: _LabOnDeman
     return run
 
 
+def _suspended(config: pytest.Config) -> Any:
+    """Output capture off, so drill progress reaches the terminal while the test runs."""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    return capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+
+
 def _writer(config: pytest.Config) -> Callable[..., None]:
     tr = config.pluginmanager.get_plugin("terminalreporter")
-    capman = config.pluginmanager.get_plugin("capturemanager")
 
     def write(text: str, **markup: bool) -> None:
-        if tr is None:
-            return
-        if capman is not None:
-            with capman.global_and_fixture_disabled():
+        if tr is not None:
+            with _suspended(config):
                 tr.write(text, **markup)
                 tr.flush()  # type: ignore[attr-defined]
-        else:
-            tr.write(text, **markup)
 
     return write
 
 
 def _say(config: pytest.Config, text: str) -> None:
-    write = _writer(config)
+    """One line of its own in the terminal, even in the middle of pytest's progress line."""
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
-        with _Suspended(config):
+        with _suspended(config):
             tr.ensure_newline()
-    write(text + "\n")
+            tr.write_line(text)
 
 
-class _Suspended:
-    def __init__(self, config: pytest.Config) -> None:
-        self.capman = config.pluginmanager.get_plugin("capturemanager")
-        self._cm: Any = None
-
-    def __enter__(self) -> None:
-        if self.capman is not None:
-            self._cm = self.capman.global_and_fixture_disabled()
-            self._cm.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._cm is not None:
-            self._cm.__exit__(*exc)
-
-
-def _console(config: pytest.Config, scale: float) -> Any:
+def _console(config: pytest.Config) -> Any:
     from gameday.report.console import ConsoleReporter
 
     tr = config.pluginmanager.get_plugin("terminalreporter")
     on_tty = bool(tr is not None and tr.isatty())  # sys.stdout is pytest's capture by now
     live = not config.getoption("no_live") and on_tty and not os.environ.get("CI")
-    return ConsoleReporter(_writer(config), live=live, scale=scale)
+    return ConsoleReporter(_writer(config), live=live)
 
 
 # -- reporting ---------------------------------------------------------------------------------

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from assertions.sla import assert_feasible
-from gameday.durations import parse_ms
 from gameday.errors import DrillFailed, ScenarioError, StackUnreachable
 from gameday.observe import Alertmanager, Prometheus, Rule
 from gameday.routing import route_for
@@ -20,11 +17,6 @@ from gameday.timing import PipelineTiming
 class Preflight:
     rules: dict[str, Rule]
     timing: dict[str, PipelineTiming]
-
-
-def scrape_interval(prometheus: Prometheus) -> float:
-    config = yaml.safe_load(prometheus._data("/api/v1/status/config")["yaml"])
-    return parse_ms(str(config.get("global", {}).get("scrape_interval", "1m"))) / 1000
 
 
 def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alertmanager: Alertmanager,
@@ -46,7 +38,7 @@ def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alert
         raise DrillFailed(f"preflight: no alerting rule named {', '.join(missing)} is loaded in Prometheus")
     receivers = alertmanager.receivers()
     am_config = alertmanager.config()
-    interval = scrape_interval(prometheus)
+    interval = prometheus.scrape_interval()
     timing = {}
     for exp in scenario.expect:
         if exp.receiver not in receivers:

@@ -13,8 +13,6 @@ from gameday.durations import parse_ms
 from gameday.errors import ConfigError, ScenarioError
 
 PRIORITIES = ("p0", "p1", "p2", "p3")
-FAULT_KINDS = ("kill-service", "stop-service")
-RECOVERY_MODES = ("auto", "revert")
 
 
 def _duration(value: Any) -> float:

@@ -17,7 +17,7 @@ import promql_parser
 from gameday.durations import DURATION_RE, format_ms, parse_ms, scale_ms
 
 PROMETHEUS_DURATION_KEYS = ("scrape_interval", "scrape_timeout", "evaluation_interval")
-ALERTMANAGER_DURATION_KEYS = ("group_wait", "group_interval", "repeat_interval", "resolve_timeout")
+ALERTMANAGER_DURATION_KEYS = ("group_wait", "group_interval", "repeat_interval")
 
 
 def _scale_token(token: str, factor: float) -> str:

@@ -6,8 +6,6 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MARKS = ("t_inject", "t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_mitigated", "t_resolved")
-
 
 @dataclass(frozen=True)
 class Timings:

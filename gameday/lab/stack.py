@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from string import Template
 from typing import Any
 
-import requests
 import yaml
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -25,7 +25,7 @@ from gameday.errors import ConfigError, HarnessError
 from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
 from gameday.lab.webhook import WebhookReceiver
 from gameday.lifecycle import CleanOnFailure
-from gameday.observe import Alertmanager, Prometheus
+from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, scale_rules
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
@@ -189,12 +189,12 @@ class Lab(CleanOnFailure):
         return paths
 
     # -- readiness -------------------------------------------------------------------------------
-    @property
+    @cached_property
     def prometheus(self) -> Prometheus:
         assert self.endpoints
         return Prometheus(self.endpoints.prometheus)
 
-    @property
+    @cached_property
     def alertmanager(self) -> Alertmanager:
         assert self.endpoints
         return Alertmanager(self.endpoints.alertmanager)
@@ -202,10 +202,7 @@ class Lab(CleanOnFailure):
     def service_healthy(self, name: str) -> bool:
         assert self.endpoints
         url = self.endpoints.gateway if name == GATEWAY else self.endpoints.backend
-        try:
-            return requests.get(f"{url}/health", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
+        return probe(f"{url}/health")
 
     def readiness(self) -> dict[str, bool]:
         """What is ready now: each service, Prometheus with every target up, the Alertmanager link."""

@@ -45,7 +45,7 @@ class AllureReporter:
         runbook = (self.root / record.runbook).resolve()
         allure.dynamic.link(runbook.as_uri(), name=f"runbook: {record.runbook}")
         t, goals = record.timings, record.goals
-        sla = next((v for k, v in goals.items() if k.startswith("sla:")), None)
+        sla = record.sla
         allure.dynamic.parameter("verdict", record.verdict)
         allure.dynamic.parameter("time scale", f"{record.time_scale:g}")
         allure.dynamic.parameter("TTD", human(t.ttd))

@@ -17,9 +17,9 @@ MARK_TEXT = {"t_inject": "fault injected", "t_firing": "alert firing", "t_notifi
 class ConsoleReporter:
     """Subscriber to one drill's events; writes through pytest's terminal writer."""
 
-    def __init__(self, write: Any, live: bool, scale: float, heartbeat: float = 10.0) -> None:
+    def __init__(self, write: Any, live: bool, heartbeat: float = 10.0) -> None:
         self._write = write  # write(text, **markup) with capture suspended
-        self.live, self.scale, self.heartbeat = live, scale, heartbeat
+        self.live, self.heartbeat = live, heartbeat
         self._status_shown = False
         self._last_beat = 0.0
         self._t_inject: float | None = None
@@ -29,9 +29,6 @@ class ConsoleReporter:
             self._write("\r\x1b[2K")
             self._status_shown = False
         self._write(text + "\n", **markup)
-
-    def _real(self, seconds: float) -> str:
-        return f" (~{human(seconds * self.scale)} real)" if self.scale != 1 else ""
 
     def on_phase_started(self, phase: str, t: float, **_: Any) -> None:
         self._line(f"    {human(t):>7}  ▸ {phase}", cyan=True)
@@ -67,7 +64,7 @@ def summary_rows(records: list[DrillRecord], real: bool = False) -> list[list[st
     rows = []
     for r in records:
         t = r.timings
-        sla = next((v for k, v in r.goals.items() if k.startswith("sla:")), None)
+        sla = r.sla
         row = [r.scenario_id, r.priority, r.verdict, human(t.ttd), human(t.ttn), human(sla), human(t.mttr),
                human(r.goals.get("mttr"))]
         if real:

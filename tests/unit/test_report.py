@@ -47,7 +47,7 @@ def test_summary_shows_goals_real_time_and_reasons():
 
 def test_console_prints_phases_marks_and_verdict():
     lines: list[str] = []
-    console = ConsoleReporter(lambda text, **_: lines.append(text), live=False, scale=1, heartbeat=0)
+    console = ConsoleReporter(lambda text, **_: lines.append(text), live=False, heartbeat=0)
     console.on_phase_started(phase="inject", t=30.0)
     console.on_marked(name="t_inject", t=30.0, detail="kill-service inference-gateway")
     console.on_marked(name="t_notified", t=72.5, detail="ServiceDown at pager")
