@@ -11,8 +11,10 @@ from assertions.sla import assert_within_sla
 from gameday.clock import Clock, parse_rfc3339
 from gameday.durations import human
 from gameday.errors import DrillFailed
+from gameday.groups import GroupPage, GroupState
 from gameday.lab.webhook import Notification, WebhookReceiver
 from gameday.observe import Prometheus
+from gameday.timing import PipelineTiming
 
 
 @dataclass
@@ -29,6 +31,11 @@ class Watch:
 
     def arrival(self, note: Notification) -> float:
         return self.clock.from_mono(note.arrived)
+
+    def group_pages(self, receiver: str, since_mono: float = float("-inf")) -> list[GroupPage]:
+        """Pages ``receiver`` has had since ``since_mono`` (``time.monotonic()``), with their group labels."""
+        return [GroupPage(self.arrival(n), n.status, n.payload.get("groupLabels") or {})
+                for n in self.webhook.received(since=since_mono) if n.receiver == receiver]
 
     def until(self, look: Callable[[], bool], timeout: float, poll: float) -> bool:
         """Call ``look`` every ``poll`` seconds (at once when a page arrives) until it is true or ``timeout`` passes."""
@@ -87,8 +94,38 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
     return result
 
 
-def assert_page(result: PageResult, since: float, sla: float) -> float:
-    """Raise ``DrillFailed`` unless the page reached its receiver within ``sla``; return the TTN."""
+def late_page_reason(result: PageResult, since: float, timing: PipelineTiming | None,
+                     group: GroupState | None) -> str:
+    """Where the time went between the fault and a page: firing, then the wait in Alertmanager."""
+    if result.starts_at is None or result.notified is None:
+        return ""
+    fired, held = result.starts_at - since, result.notified - result.starts_at
+    text = f"it fired {human(fired)} after the fault and the page followed {human(held)} later"
+    if timing is None:
+        return text
+    if fired > timing.firing_ceiling:
+        text += (f"; firing took longer than the pipeline's ceiling of {human(timing.firing_ceiling)}: check "
+                 "Prometheus's evaluation and scrape health")
+    if held <= timing.group_wait + 0.5 * timing.evaluation_interval:
+        return text
+    text += f", longer than group_wait {human(timing.group_wait)}"
+    if group is not None and group.joins_group:
+        when = ("" if group.last_resolved is None
+                else f" (its resolved page came {human(since - group.last_resolved)} before the fault)")
+        text += (f": the alert joined the group of the previous {result.alert} incident, which Alertmanager "
+                 f"still held{when}, so the page waited for that group's next group_interval tick (every "
+                 f"{human(timing.group_interval)}); Prometheus resends a resolved alert for 15 min, each resend "
+                 "re-creates its group, and Alertmanager drops an empty group only on its 30s maintenance tick")
+    elif group is not None:
+        text += f", though Alertmanager held no group for it before the fault ({group.detail})"
+    return text
+
+
+def assert_page(result: PageResult, since: float, sla: float, why_late: str = "") -> float:
+    """Raise ``DrillFailed`` unless the page reached its receiver within ``sla``; return the TTN.
+
+    ``why_late`` (see ``late_page_reason``) is added to the reason of a late page.
+    """
     name, want = result.alert, result.receiver
     if result.notified is None:
         if result.other_receivers:
@@ -102,7 +139,7 @@ def assert_page(result: PageResult, since: float, sla: float) -> float:
         raise DrillFailed(f"{name} fired {human(result.firing_seen - since)} after the fault but no page reached "
                           f"{want} within {human(result.waited)}: check Alertmanager routes and receivers")
     ttn = result.notified - since
-    assert_within_sla(name, ttn, sla, want)
+    assert_within_sla(name, ttn, sla, want, why_late)
     return ttn
 
 

@@ -8,19 +8,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, wait_for_page
+from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, late_page_reason, wait_for_page
 from assertions.mttr import Resolution, assert_mttr, wait_for_resolution
 from gameday.clock import Clock
 from gameday.durations import human
 from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError
 from gameday.events import DrillEvents
 from gameday.faults import Fault, KillService, Ledger, StopService
+from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
 from gameday.lab.stack import GATEWAY, Lab
 from gameday.load import LocustRun
 from gameday.observe import probe
-from gameday.preflight import run_preflight
+from gameday.preflight import Preflight, run_preflight
 from gameday.scenario import Scenario
+from gameday.timing import PipelineTiming
 
 
 @dataclass
@@ -48,6 +50,11 @@ class Drill:
         self.events.subscribe(self.record)
         self.phase = ""
         self.load: LocustRun | None = None
+        self.pre: Preflight | None = None
+        self.groups: dict[str, GroupState] = {}
+        """Per expected alert, the Alertmanager group its page meets, read just before the fault."""
+        self.timing: dict[str, PipelineTiming] = {}
+        """Per expected alert, the pipeline's timing for the group case that applies."""
         self._last_progress = 0.0
         lab = ctx.lab
         assert lab.endpoints is not None
@@ -125,10 +132,9 @@ class Drill:
     def _phases(self) -> None:
         sc, lab = self.scenario, self.ctx.lab
         with self._phase("preflight"):
-            pre = run_preflight(sc, self.source, self.watch.prometheus, lab.alertmanager,
-                                [lab.endpoints.gateway], lab.supervisor.names(), self.scaled.sla)  # type: ignore[union-attr]
-            self.record.floors = {f"notify_floor:{a}": t.notify_floor for a, t in pre.timing.items()}
-            self.record.floors.update({f"notify_ceiling:{a}": t.notify_ceiling for a, t in pre.timing.items()})
+            self.pre = run_preflight(sc, self.source, self.watch.prometheus, lab.alertmanager,
+                                     [lab.endpoints.gateway], lab.supervisor.names(), self.scaled.sla)  # type: ignore[union-attr]
+            self._settle_groups("preflight")
         with self._phase("steady-state"):
             self.load = LocustRun(self.ctx.root / sc.load.locustfile, lab.endpoints.gateway,  # type: ignore[union-attr]
                                   sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
@@ -136,6 +142,7 @@ class Drill:
             self.load.wait_flowing()
             self._mark("t_steady", self.clock.now(), "baseline load flowing")
             self._steady_state()
+            self._settle_groups("at the fault")
         fault = self._make_fault()
         self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         try:
@@ -166,12 +173,81 @@ class Drill:
         rec.write(self.ctx.reports / "drills")
         self.events.finished.fire(record=rec)
 
-    def _steady_state(self) -> None:
-        """Hold a clean window: no watched alert firing, predictions answered.
+    def _read_groups(self) -> dict[str, GroupState]:
+        """The Alertmanager group each expected alert's page would meet now."""
+        assert self.pre is not None
+        lab = self.ctx.lab
+        active, total, now = lab.alertmanager.groups(), lab.alertmanager.aggregation_groups(), self.clock.now()
+        return {e.alert: group_state(e.alert, e.receiver, self.pre.group_labels[e.alert], active, total,
+                                     self.watch.group_pages(e.receiver, lab.alerting_epoch), now)
+                for e in self.scenario.expect}
 
-        An alert still firing from an earlier drill is given up to the MTTR goal to clear
-        (the window starts again once it has); after that the lab is not healthy: ERROR.
+    def _settle_groups(self, when: str) -> None:
+        """Record the group case and the floor and ceiling that go with it."""
+        assert self.pre is not None
+        self.groups = self._read_groups()
+        self.timing = {a: t.with_group(self.groups[a].joins_group) for a, t in self.pre.timing.items()}
+        rec = self.record
+        for alert, state in self.groups.items():
+            rec.alert_groups.setdefault(alert, {})[when] = state.as_dict()
+            rec.floors[f"notify_floor:{alert}"] = self.timing[alert].notify_floor
+            rec.floors[f"notify_ceiling:{alert}"] = self.timing[alert].notify_ceiling
+
+    def _lingering(self) -> list[GroupState]:
+        if self.scenario.alert_group == "repeat":
+            return []
+        return [g for g in self._read_groups().values() if g.joins_group]
+
+    def _clean_slate(self) -> None:
+        """Make this page a first incident's: no group of an earlier incident may be there for it to join.
+
+        Where the harness owns the monitoring stack it restarts Prometheus and Alertmanager, which
+        forget the earlier incident; elsewhere it waits until the earlier group can no longer exist.
         """
+        lingering = self._lingering()
+        if not lingering:
+            return
+        names = ", ".join(g.alert for g in lingering)
+        reset = getattr(self.ctx.lab, "reset_alerting", None)
+        if reset is not None:
+            self._progress(f"restarting Prometheus and Alertmanager: they still hold the last {names} incident "
+                           f"({lingering[0].detail})")
+            t0 = self.clock.now()
+            reset()
+            self._mark("t_alerting_reset", self.clock.now(), f"Prometheus and Alertmanager restarted in "
+                                                             f"{human(self.clock.now() - t0)} to forget the last "
+                                                             f"{names} incident")
+            if left := self._lingering():
+                raise HarnessError(f"steady state not reached: after a restart Alertmanager still holds the group "
+                                   f"of {left[0].alert} ({left[0].detail})")
+            return
+        started = self.clock.now()
+        while left := self._lingering():
+            clear_by = max(g.clear_by or self.clock.now() + LINGER for g in left)
+            if self.clock.now() - started > LINGER:
+                raise HarnessError(f"steady state not reached: Alertmanager may still hold the group of "
+                                   f"{left[0].alert} after {human(LINGER)} ({left[0].detail})")
+            self._progress(f"waiting until Alertmanager can hold no group of the last {names} incident (Prometheus "
+                           "resends a resolved alert for 15 min; not time-scaled)", deadline=clear_by - started,
+                           started=started)
+            time.sleep(1.0)
+
+    def _steady_state(self) -> None:
+        """Hold a clean window: no watched alert firing, no earlier incident's group, predictions answered.
+
+        An alert still firing from an earlier drill is given up to the MTTR goal to clear (the window
+        starts again once it has); after that the lab is not healthy: ERROR. Then, unless the scenario
+        drills a repeat on purpose, an earlier incident's Alertmanager group is cleared (see
+        ``_clean_slate``) and the window is held once more.
+        """
+        self._hold_window()
+        if self._lingering():
+            self._clean_slate()
+            self._hold_window()
+        if not self._sli_healthy():
+            raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
+
+    def _hold_window(self) -> None:
         watched = [e.alert for e in self.scenario.expect] + list(self.scenario.quiet)
         window, settle = self.scaled.steady_state, self.scaled.steady_state + self.scaled.mttr_goal
         first = start = self.clock.now()
@@ -189,8 +265,6 @@ class Drill:
             else:
                 self._progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)
             time.sleep(min(poll, max(window - elapsed, 0.001)))
-        if not self._sli_healthy():
-            raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
 
     def _detect(self, t_inject: float) -> list[PageResult]:
         pages = []
@@ -210,7 +284,8 @@ class Drill:
             if result.notified is not None:
                 self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}")
                 self._mark("t_notified_seen", result.notified_seen or result.notified, "harness saw the page")
-            assert_page(result, t_inject, sla)
+            why = late_page_reason(result, t_inject, self.timing.get(exp.alert), self.groups.get(exp.alert))
+            assert_page(result, t_inject, sla, why)
             pages.append(result)
         return pages
 

@@ -27,6 +27,8 @@ class DrillRecord:
     phases: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     floors: dict[str, float] = field(default_factory=dict)
+    alert_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per expected alert, the Alertmanager group its page met: read at preflight and at the fault."""
     verdict: str = "ERROR"
     reasons: list[str] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -70,6 +72,7 @@ class DrillRecord:
             "scenario": self.scenario_id, "title": self.title, "priority": self.priority, "runbook": self.runbook,
             "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": self.verdict,
             "reasons": self.reasons, "goals": self.goals, "floors": self.floors,
+            "alert_groups": self.alert_groups,
             "timings": timings,
             "timings_real": {k: self.real(v) for k, v in timings.items()},
             "marks": {k: {"t": v, "wall": self.clock.iso(v)}

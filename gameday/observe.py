@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.clock import parse_rfc3339
 from gameday.durations import parse_ms
@@ -108,8 +109,36 @@ class Prometheus(_Api):
         return [a["url"] for a in self._data("/api/v1/alertmanagers")["activeAlertmanagers"]]
 
 
+@dataclass(frozen=True)
+class AlertGroup:
+    """An aggregation group that holds active alerts, as ``/api/v2/alerts/groups`` lists it."""
+
+    labels: dict[str, str]
+    receiver: str
+    alerts: list[str]
+    """Names of the group's active alerts."""
+
+
 class Alertmanager(_Api):
     name = "Alertmanager"
+
+    def groups(self) -> list[AlertGroup]:
+        """Groups with active alerts; a group whose alerts have all resolved is not listed, though it may linger."""
+        return [AlertGroup(g.get("labels", {}), g.get("receiver", {}).get("name", ""),
+                           [a.get("labels", {}).get("alertname", "") for a in g.get("alerts", [])])
+                for g in self._get("/api/v2/alerts/groups")]
+
+    def aggregation_groups(self) -> int | None:
+        """Every aggregation group the dispatcher holds, empty ones included; None when the metric is absent."""
+        try:
+            resp = self._http.get(f"{self.base_url}/metrics", timeout=self.timeout)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: {exc}") from exc
+        for family in text_string_to_metric_families(resp.text):
+            if family.name == "alertmanager_dispatcher_aggregation_groups":
+                return int(sum(s.value for s in family.samples))
+        return None
 
     def config(self) -> dict[str, Any]:
         return yaml.safe_load(self._get("/api/v2/status")["config"]["original"])

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from assertions.sla import assert_feasible
 from gameday.errors import DrillFailed, ScenarioError, StackUnreachable
+from gameday.groups import known_group_labels
 from gameday.observe import Alertmanager, Prometheus, Rule
-from gameday.routing import route_for
+from gameday.routing import RouteMatch, route_for
 from gameday.safety import check_target
 from gameday.scenario import Scenario
 from gameday.timing import PipelineTiming
@@ -17,6 +18,10 @@ from gameday.timing import PipelineTiming
 class Preflight:
     rules: dict[str, Rule]
     timing: dict[str, PipelineTiming]
+    """Per expected alert, for a page that opens a new Alertmanager group."""
+    routes: dict[str, RouteMatch]
+    group_labels: dict[str, dict[str, str]]
+    """Per expected alert, the labels of its Alertmanager group that are known before it fires."""
 
 
 def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alertmanager: Alertmanager,
@@ -39,7 +44,7 @@ def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alert
     receivers = alertmanager.receivers()
     am_config = alertmanager.config()
     interval = prometheus.scrape_interval()
-    timing = {}
+    timing, routes, group_labels = {}, {}, {}
     for exp in scenario.expect:
         if exp.receiver not in receivers:
             raise DrillFailed(f"preflight: Alertmanager has no receiver {exp.receiver!r} "
@@ -52,5 +57,7 @@ def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alert
         timing[exp.alert] = PipelineTiming(scrape_interval=interval, evaluation_interval=rule.group_interval_s,
                                            for_=rule.for_s, group_wait=route.group_wait,
                                            group_interval=route.group_interval)
-        assert_feasible(exp.alert, slas[exp.alert], timing[exp.alert])
-    return Preflight(rules, timing)
+        routes[exp.alert] = route
+        group_labels[exp.alert] = known_group_labels(exp.alert, rule.labels, route.group_by)
+        assert_feasible(exp.alert, slas[exp.alert], timing[exp.alert], repeat=scenario.alert_group == "repeat")
+    return Preflight(rules, timing, routes, group_labels)

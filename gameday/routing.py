@@ -17,6 +17,8 @@ class RouteMatch:
     receivers: list[str]
     group_wait: float
     group_interval: float
+    group_by: tuple[str, ...] | None = ()
+    """Labels that make the group; None for ``...`` (every label)."""
 
 
 def _matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -46,18 +48,20 @@ def route_for(config: dict[str, Any], labels: dict[str, str]) -> RouteMatch:
     def walk(route: dict[str, Any], inherited: dict[str, str]) -> bool:
         timers = {k: str(route.get(k, inherited[k])) for k in DEFAULTS}
         receiver = route.get("receiver", inherited.get("receiver", ""))
+        group_by = route.get("group_by", inherited.get("group_by", []))
         matched_child = False
         for child in route.get("routes") or []:
-            if _matches(child, labels) and walk(child, {**timers, "receiver": receiver}):
+            if _matches(child, labels) and walk(child, {**timers, "receiver": receiver, "group_by": group_by}):
                 matched_child = True
                 if not child.get("continue", False):
                     break
         if not matched_child:
-            found.append((receiver, timers))
+            found.append((receiver, {**timers, "group_by": group_by}))
         return True
 
     root = config.get("route") or {}
-    walk(root, {**DEFAULTS, "receiver": root.get("receiver", "")})
-    timers = found[0][1]
-    return RouteMatch([r for r, _ in found], parse_ms(timers["group_wait"]) / 1000,
-                      parse_ms(timers["group_interval"]) / 1000)
+    walk(root, {**DEFAULTS, "receiver": root.get("receiver", ""), "group_by": []})
+    first = found[0][1]
+    group_by = None if "..." in (first["group_by"] or []) else tuple(first["group_by"] or ())
+    return RouteMatch([r for r, _ in found], parse_ms(first["group_wait"]) / 1000,
+                      parse_ms(first["group_interval"]) / 1000, group_by)

@@ -77,6 +77,10 @@ class Scenario(_Model):
     expect: list[ExpectedAlert] = Field(min_length=1)
     quiet: list[str] = []
     recovery: Recovery
+    alert_group: Literal["new", "repeat"] = "new"
+    """new: steady state waits until Alertmanager holds no group for the expected alerts, so the page
+    is a first incident's; repeat: a flapping service, drilled while the last incident's group may
+    linger, and held to the ceiling that includes the group's group_interval."""
 
     _dur = field_validator("steady_state", mode="before")(_duration)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -44,6 +44,9 @@ class PipelineTiming:
     group_interval: float
     expression_lag: float = 0.0
     scrape_fail_time: float = 0.0
+    joins_group: bool = False
+    """The page joins a group Alertmanager still holds: it goes out on that group's next ``group_interval``
+    tick, which may come at once or a whole interval later, instead of after ``group_wait``."""
 
     def _for_evaluations(self) -> float:
         if self.for_ <= 0:
@@ -61,13 +64,20 @@ class PipelineTiming:
 
     @property
     def notify_floor(self) -> float:
-        return self.firing_floor + self.group_wait
+        return self.firing_floor + (0.0 if self.joins_group else self.group_wait)
 
     @property
     def notify_ceiling(self) -> float:
-        """For a new group; an existing group can add up to one group_interval."""
-        return self.firing_ceiling + self.group_wait
+        """A new group waits ``group_wait``; a joined group up to one ``group_interval`` (or ``group_wait``,
+        should the maintenance tick remove the old group just before the alert arrives)."""
+        wait = max(self.group_wait, self.group_interval) if self.joins_group else self.group_wait
+        return self.firing_ceiling + wait
+
+    def with_group(self, joins_group: bool) -> PipelineTiming:
+        return replace(self, joins_group=joins_group)
 
     def explain(self) -> str:
+        then = (f"then up to group_interval {self.group_interval:g}s of a group that lingers" if self.joins_group
+                else f"+ group_wait {self.group_wait:g}s")
         return (f"for {self.for_:g}s rounded up to evaluations every {self.evaluation_interval:g}s, "
-                f"+ expression lag {self.expression_lag:g}s + group_wait {self.group_wait:g}s")
+                f"+ expression lag {self.expression_lag:g}s {then}")

@@ -86,6 +86,8 @@ class Lab(CleanOnFailure):
     control: ControlServer | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     started_in: float | None = None
+    alerting_epoch: float = 0.0
+    """``time.monotonic()`` when Prometheus and Alertmanager last started, holding no alert state."""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 60.0) -> None:
@@ -127,6 +129,7 @@ class Lab(CleanOnFailure):
             f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
             f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn"],
             logs / "prometheus.log", 1.0))
+        self.alerting_epoch = time.monotonic()
         self._write_pids()
         self.wait_ready(ready_timeout)
         self.started_in = time.monotonic() - t0
@@ -141,6 +144,21 @@ class Lab(CleanOnFailure):
             self.webhook.stop()
         for name in ("pids.json", "endpoints.json"):
             (self.config.workdir / name).unlink(missing_ok=True)
+
+    def reset_alerting(self, timeout: float = 60.0) -> float:
+        """Restart Prometheus and Alertmanager so that neither holds state of an earlier incident.
+
+        Prometheus forgets the resolved alerts it would resend for 15 minutes, Alertmanager its
+        aggregation groups; the TSDB and the notification log stay. Returns the new epoch.
+        """
+        for name in ("prometheus", "alertmanager"):
+            self.supervisor.stop(name)
+        self.alerting_epoch = time.monotonic()
+        for name in ("alertmanager", "prometheus"):
+            self.supervisor.start(name)
+        self._write_pids()
+        self.wait_ready(timeout)
+        return self.alerting_epoch
 
     # -- configuration ---------------------------------------------------------------------------
     def _load_settings(self) -> dict[str, Any]:

@@ -51,6 +51,9 @@ class AllureReporter:
         allure.dynamic.parameter("TTD", human(t.ttd))
         allure.dynamic.parameter("TTN / SLA", f"{human(t.ttn)} / {human(sla)}")
         allure.dynamic.parameter("MTTR / goal", f"{human(t.mttr)} / {human(goals.get('mttr'))}")
+        for alert, seen in record.alert_groups.items():
+            group = seen.get("at the fault") or seen.get("preflight") or {}
+            allure.dynamic.parameter(f"Alertmanager group of {alert}", group.get("state", "-"))
         if record.time_scale != 1:
             allure.dynamic.parameter("TTN real-time", human(record.real(t.ttn)))
             allure.dynamic.parameter("MTTR real-time", human(record.real(t.mttr)))

@@ -10,7 +10,8 @@ from gameday.journal import DrillRecord
 
 COLORS = {"PASS": {"green": True, "bold": True}, "FAIL": {"red": True, "bold": True},
           "ERROR": {"red": True, "bold": True}, "SKIPPED": {"yellow": True, "bold": True}}
-MARK_TEXT = {"t_inject": "fault injected", "t_firing": "alert firing", "t_notified": "page arrived",
+MARK_TEXT = {"t_alerting_reset": "clean slate", "t_inject": "fault injected", "t_firing": "alert firing",
+             "t_notified": "page arrived",
              "t_mitigated": "mitigated", "t_resolved": "resolved page"}
 
 

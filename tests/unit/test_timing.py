@@ -58,3 +58,20 @@ def test_clock_maps_wall_stamps_onto_the_monotonic_clock():
 def test_rfc3339_with_nanoseconds():
     assert parse_rfc3339("2026-11-26T17:55:47.123456789Z") == pytest.approx(1795715747.123456, abs=1e-6)
     assert parse_rfc3339("2026-11-26T17:55:47Z") == 1795715747.0
+
+
+def test_a_page_that_joins_a_lingering_group_waits_for_its_group_interval():
+    new = PipelineTiming(scrape_interval=5, evaluation_interval=5, for_=30, group_wait=5, group_interval=30)
+    joined = new.with_group(True)
+    # the group's next tick may come at once, or a whole group_interval after the alert fired
+    assert joined.notify_floor == new.firing_floor == 30
+    assert joined.notify_ceiling == new.firing_ceiling + 30 == 70
+    assert "group_interval 30s" in joined.explain() and "group_wait" not in joined.explain()
+
+
+def test_a_repeat_incident_is_held_to_the_ceiling_that_includes_group_interval():
+    p = PipelineTiming(scrape_interval=5, evaluation_interval=5, for_=30, group_wait=5, group_interval=30)
+    assert_feasible("ServiceDown", 60, p)  # a first incident: 60s is above the 45s ceiling
+    with pytest.raises(DrillFailed, match="below the ceiling of a repeat incident, 1m10s.*by chance"):
+        assert_feasible("ServiceDown", 60, p, repeat=True)
+    assert_feasible("ServiceDown", 90, p, repeat=True)
