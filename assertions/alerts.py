@@ -12,8 +12,8 @@ from gameday.clock import Clock, parse_rfc3339
 from gameday.durations import human
 from gameday.errors import DrillFailed
 from gameday.groups import GroupPage, GroupState
-from gameday.lab.webhook import Notification, WebhookReceiver
 from gameday.observe import Prometheus
+from gameday.receiver import Notification, WebhookReceiver
 from gameday.timing import PipelineTiming
 
 

@@ -14,24 +14,23 @@ from gameday.clock import Clock
 from gameday.durations import human
 from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError
 from gameday.events import DrillEvents
-from gameday.faults import Fault, KillService, Ledger, StopService
+from gameday.faults import Fault, Ledger
 from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
-from gameday.lab.stack import GATEWAY, Lab
 from gameday.load import LocustRun
-from gameday.observe import probe
 from gameday.preflight import Preflight, run_preflight
 from gameday.scenario import Scenario
+from gameday.target import Target
 from gameday.timing import PipelineTiming
 
 
 @dataclass
 class DrillContext:
-    """What a drill runs against: the project, the lab, the time scale, where reports go."""
+    """What a drill runs against: the project, the target, the time scale, where reports go."""
 
     root: Path
     reports: Path
-    lab: Lab
+    target: Target
     time_scale: float = 1.0
     poll: float = 0.02
     ledger: Ledger | None = None
@@ -56,9 +55,8 @@ class Drill:
         self.timing: dict[str, PipelineTiming] = {}
         """Per expected alert, the pipeline's timing for the group case that applies."""
         self._last_progress = 0.0
-        lab = ctx.lab
-        assert lab.endpoints is not None
-        self.watch = Watch(lab.prometheus, lab.webhook, self.clock)
+        self.target = ctx.target
+        self.watch = Watch(self.target.prometheus, self.target.receiver, self.clock)
 
     # -- helpers ---------------------------------------------------------------------------------
     @contextmanager
@@ -92,16 +90,11 @@ class Drill:
             time.sleep(min(left, self.ctx.poll))
 
     def _sli_healthy(self) -> bool:
-        """The user's view: the gateway answers health checks and a prediction succeeds."""
-        lab = self.ctx.lab
-        return lab.service_healthy(GATEWAY) and probe(f"{lab.endpoints.gateway}/v1/predict", "POST",  # type: ignore[union-attr]
-                                                      json={"inputs": [0.1]}, timeout=2)
+        """The user's view: the target's SLI probe answers."""
+        return self.target.sli_healthy()
 
     def _make_fault(self) -> Fault:
-        f, sup = self.scenario.fault, self.ctx.lab.supervisor
-        if f.kind == "kill-service":
-            return KillService(sup, f.target, down_for=self.scaled.fault_duration, ledger=self.ctx.ledger)
-        return StopService(sup, f.target, ledger=self.ctx.ledger)
+        return self.target.faults.build(self.target, self.scenario.fault, self.scaled.fault_duration, self.ctx.ledger)
 
     # -- the drill -------------------------------------------------------------------------------
     def run(self) -> DrillRecord:
@@ -130,13 +123,12 @@ class Drill:
         return rec
 
     def _phases(self) -> None:
-        sc, lab = self.scenario, self.ctx.lab
+        sc, target = self.scenario, self.target
         with self._phase("preflight"):
-            self.pre = run_preflight(sc, self.source, self.watch.prometheus, lab.alertmanager,
-                                     [lab.endpoints.gateway], lab.supervisor.names(), self.scaled.sla)  # type: ignore[union-attr]
+            self.pre = run_preflight(sc, self.source, target, self.scaled.sla)
             self._settle_groups("preflight")
         with self._phase("steady-state"):
-            self.load = LocustRun(self.ctx.root / sc.load.locustfile, lab.endpoints.gateway,  # type: ignore[union-attr]
+            self.load = LocustRun(self.ctx.root / sc.load.locustfile, target.url(target.sli.service),
                                   sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
             self.load.start()
             self.load.wait_flowing()
@@ -176,10 +168,10 @@ class Drill:
     def _read_groups(self) -> dict[str, GroupState]:
         """The Alertmanager group each expected alert's page would meet now."""
         assert self.pre is not None
-        lab = self.ctx.lab
-        active, total, now = lab.alertmanager.groups(), lab.alertmanager.aggregation_groups(), self.clock.now()
+        am = self.target.alertmanager
+        active, total, now = am.groups(), am.aggregation_groups(), self.clock.now()
         return {e.alert: group_state(e.alert, e.receiver, self.pre.group_labels[e.alert], active, total,
-                                     self.watch.group_pages(e.receiver, lab.alerting_epoch), now)
+                                     self.watch.group_pages(e.receiver, self.target.alerting_epoch), now)
                 for e in self.scenario.expect}
 
     def _settle_groups(self, when: str) -> None:
@@ -208,7 +200,7 @@ class Drill:
         if not lingering:
             return
         names = ", ".join(g.alert for g in lingering)
-        reset = getattr(self.ctx.lab, "reset_alerting", None)
+        reset = getattr(self.target, "reset_alerting", None) if self.target.owns_monitoring else None
         if reset is not None:
             self._progress(f"restarting Prometheus and Alertmanager: they still hold the last {names} incident "
                            f"({lingering[0].detail})")
@@ -290,7 +282,7 @@ class Drill:
         return pages
 
     def _recover(self, fault: Fault, t_inject: float) -> None:
-        sc, sup = self.scenario, self.ctx.lab.supervisor
+        sc, target = self.scenario, self.target
         if sc.recovery.mode == "revert":
             hold = self.scaled.fault_duration or 0.0
             if (left := t_inject + hold - self.clock.now()) > 0:
@@ -298,18 +290,21 @@ class Drill:
             fault.revert()
             self._mark("t_mitigated", self.clock.now(), f"harness reverted {fault.describe()}")
             return
-        # auto: the platform heals itself (the supervisor's restart policy)
+        # auto: the platform heals itself (a restart policy)
         start = self.clock.now()
         limit = self.scaled.mttr_goal + (self.scaled.fault_duration or 0.0)
+        poll = max(self.ctx.poll, 0.05)  # each look is an HTTP probe: no need to spin
         while self.clock.now() - start < limit:
-            if sup.is_running(sc.fault.target) and self._sli_healthy():
-                restarts = [t for t, what, _ in sup.history(sc.fault.target)
-                            if what == "started" and self.clock.from_mono(t) > t_inject]
-                t_back = self.clock.from_mono(restarts[0]) if restarts else self.clock.now()
-                self._mark("t_mitigated", t_back, f"{sc.fault.target} restarted by the supervisor")
+            if target.is_running(sc.fault.target) and self._sli_healthy():
+                started = target.last_started(sc.fault.target)
+                if started is not None and self.clock.from_mono(started) > t_inject:
+                    self._mark("t_mitigated", self.clock.from_mono(started),
+                               f"{sc.fault.target} restarted by its platform ({target.name})")
+                else:
+                    self._mark("t_mitigated", self.clock.now(), f"{sc.fault.target} answering again")
                 return
             self._progress(f"waiting for {sc.fault.target} to come back by itself", deadline=limit, started=start)
-            time.sleep(self.ctx.poll)
+            time.sleep(poll)
         raise DrillFailed(f"{sc.fault.target} did not come back by itself within {human(limit)} (recovery: auto)")
 
     def _resolve(self, pages: list[PageResult]) -> None:

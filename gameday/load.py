@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gameday.errors import HarnessError
-from gameday.lab.supervisor import die_with_parent
-from gameday.lifecycle import CleanOnFailure
+from gameday.lifecycle import CleanOnFailure, die_with_parent
 from gameday.safety import check_target
 
 

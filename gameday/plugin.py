@@ -42,9 +42,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the lab's config folder (default: config/ under the project root)")
     group.addoption("--reports", dest="gameday_reports", default=None, metavar="DIR",
                     help="where journals, load stats and lab logs go (default: reports/)")
+    group.addoption("--target", dest="gameday_target", default=None, metavar="NAME",
+                    help="what the drills run against: lab (the embedded lab, the default) or compose (the "
+                         "docker-compose.yml stack); a plugin can add its own through pytest_gameday_make_target")
+    group.addoption("--compose-keep", action="store_true", default=False,
+                    help="compose target: use the stack if it is already up, and leave it up at the end")
     group.addoption("--no-live", action="store_true", default=False,
                     help="no live status line; print a progress line every 10s instead (default off a TTY)")
     parser.addini("gameday_time_scale", "default for --time-scale", default="1")
+    parser.addini("gameday_target", "default for --target", default="lab")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from gameday import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def _target_name(config: pytest.Config) -> str:
+    return str(config.getoption("gameday_target") or config.getini("gameday_target"))
 
 
 def _root(config: pytest.Config) -> Path:
@@ -64,7 +80,7 @@ def _time_scale(config: pytest.Config) -> float:
 def pytest_configure(config: pytest.Config) -> None:
     for prio in PRIORITIES:
         config.addinivalue_line("markers", f"{prio}: drills of priority {PRIORITY_TEXT[prio]}")
-    config.addinivalue_line("markers", "gameday: a drill on the embedded lab")
+    config.addinivalue_line("markers", "gameday: a drill from the scenario catalog")
     scale = _time_scale(config)
     if not scale > 0:
         raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
@@ -101,7 +117,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     text = f"gameday: time scale {scale:g}"
     if scale != 1:
         text += f" (1m of rule time runs in {60 / scale:g}s; reports show real-time equivalents)"
-    return [text]
+    return [text + f"; target {_target_name(config)}"]
 
 
 # -- scenarios as tests ------------------------------------------------------------------------
@@ -150,45 +166,48 @@ def gameday_ledger(gameday_reports: Path) -> Ledger:
     return ledger
 
 
-class _LabOnDemand:
-    """Starts the lab at its first use, so a session of invalid scenarios never starts one."""
+class _TargetOnDemand:
+    """Starts the target at its first use, so a session of invalid scenarios never starts one."""
 
     def __init__(self, config: pytest.Config, reports: Path) -> None:
         self.config, self.reports = config, reports
-        self.lab: Any = None
+        self.target: Any = None
         self.error: BaseException | None = None
 
     def get(self) -> Any:
         if self.error is not None:
             raise self.error
-        if self.lab is None:
-            from gameday.lab.stack import Lab, LabConfig
-
-            config = self.config
-            rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
-            cfg = LabConfig(_root(config), self.reports / "lab", _time_scale(config),
-                            rules_dir=Path(rules).resolve() if rules else None,
-                            config_dir=Path(lab_config).resolve() if lab_config else None)
-            _say(config, f"gameday: starting the embedded lab (time scale {cfg.time_scale:g}) ...")
-            lab = Lab(cfg)
+        if self.target is None:
+            config, name, scale = self.config, _target_name(self.config), _time_scale(self.config)
+            target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
+                                                             time_scale=scale)
+            if target is None:
+                self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose; "
+                                               "a plugin adds others through pytest_gameday_make_target)")
+                raise self.error
+            if scale != 1 and not target.owns_monitoring:
+                self.error = pytest.UsageError(f"--time-scale {scale:g}: the {name} target's monitoring config is "
+                                               "not the harness's to scale; use --time-scale 1")
+                raise self.error
+            _say(config, f"gameday: starting the {name} target (time scale {scale:g}) ...")
             try:
-                lab.__enter__()
+                target.__enter__()
             except GamedayError as exc:
                 self.error = exc
                 raise
-            self.lab = lab
-            _say(config, f"gameday: lab ready in {lab.started_in:.1f}s; logs and configs in {cfg.workdir}")
-        return self.lab
+            self.target = target
+            _say(config, f"gameday: {name} ready in {target.started_in:.1f}s")
+        return self.target
 
     def close(self) -> None:
-        if self.lab is not None:
-            self.lab.__exit__(None, None, None)
-            self.lab = None
+        if self.target is not None:
+            self.target.__exit__(None, None, None)
+            self.target = None
 
 
 @pytest.fixture(scope="session")
-def gameday_lab_on_demand(pytestconfig: pytest.Config, gameday_reports: Path) -> Iterator[_LabOnDemand]:
-    holder = _LabOnDemand(pytestconfig, gameday_reports)
+def gameday_target_on_demand(pytestconfig: pytest.Config, gameday_reports: Path) -> Iterator[_TargetOnDemand]:
+    holder = _TargetOnDemand(pytestconfig, gameday_reports)
     try:
         yield holder
     finally:
@@ -196,20 +215,20 @@ def gameday_lab_on_demand(pytestconfig: pytest.Config, gameday_reports: Path) ->
 
 
 @pytest.fixture(scope="session")
-def gameday_lab(gameday_lab_on_demand: _LabOnDemand) -> Any:
-    """The embedded lab, started once per session on free loopback ports and stopped at the end."""
-    return gameday_lab_on_demand.get()
+def gameday_target(gameday_target_on_demand: _TargetOnDemand) -> Any:
+    """The target of this session (the embedded lab by default), started once and stopped at the end."""
+    return gameday_target_on_demand.get()
 
 
 @pytest.fixture
-def run_drill(request: pytest.FixtureRequest, gameday_lab_on_demand: _LabOnDemand, gameday_reports: Path,
+def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetOnDemand, gameday_reports: Path,
               gameday_ledger: Ledger) -> Callable[[Scenario], DrillRecord]:
     """Run a scenario as a drill; PASS returns the journal, FAIL/ERROR/SKIPPED raise with the reason."""
     config = request.config
 
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
-        lab = gameday_lab_on_demand.get()
-        ctx = DrillContext(_root(config), gameday_reports, lab, _time_scale(config), ledger=gameday_ledger)
+        target = gameday_target_on_demand.get()
+        ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger)
         events = DrillEvents()  # this drill's own: its subscribers go with it
         events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
         events.subscribe(_console(config))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from assertions.sla import assert_feasible
 from gameday.errors import DrillFailed, ScenarioError, StackUnreachable
 from gameday.groups import known_group_labels
-from gameday.observe import Alertmanager, Prometheus, Rule
+from gameday.observe import Rule
 from gameday.routing import RouteMatch, route_for
 from gameday.safety import check_target
 from gameday.scenario import Scenario
+from gameday.target import Target
 from gameday.timing import PipelineTiming
 
 
@@ -24,18 +25,20 @@ class Preflight:
     """Per expected alert, the labels of its Alertmanager group that are known before it fires."""
 
 
-def run_preflight(scenario: Scenario, source: str, prometheus: Prometheus, alertmanager: Alertmanager,
-                  targets: list[str], services: list[str], slas: dict[str, float]) -> Preflight:
+def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[str, float]) -> Preflight:
     """Check everything that can be known before injecting; raise ``DrillFailed`` or a harness error."""
+    prometheus, alertmanager, services = target.prometheus, target.alertmanager, target.services()
     if not prometheus.ready():
         raise StackUnreachable(f"Prometheus at {prometheus.base_url} is not ready")
     if not alertmanager.ready():
         raise StackUnreachable(f"Alertmanager at {alertmanager.base_url} is not ready")
-    for url in targets:
+    for url in target.allowlist():
         check_target(url)
     if scenario.fault.target not in services:
-        raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} here; "
-                                                  f"known: {', '.join(services)}")
+        raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} of the system under test "
+                                                  f"on the {target.name} target; it has: {', '.join(services)}")
+    if (why := target.faults.why_not(scenario.fault.kind, target.name)) is not None:
+        raise ScenarioError(source, "fault.kind", why)
     rules = prometheus.alerting_rules()
     missing = [e.alert for e in scenario.expect if e.alert not in rules]
     missing += [q for q in scenario.quiet if q not in rules]

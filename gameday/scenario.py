@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -38,14 +38,76 @@ class Load(_Model):
     spawn_rate: float = Field(5, gt=0, le=200)
 
 
-class Fault(_Model):
-    kind: Literal["kill-service", "stop-service"]
+class _FaultSpec(_Model):
     target: str
+    """A service of the system under test."""
     duration: float | None = None
-    """kill-service: how long the service stays down before the supervisor restarts it;
-    stop-service: the least time the fault holds before recovery may revert it."""
+    """kill-service: how long the service stays down before its restart; other kinds: the least time the
+    fault holds before recovery may revert it."""
 
     _dur = field_validator("duration", mode="before")(lambda v: None if v is None else _duration(v))
+
+
+class KillServiceFault(_FaultSpec):
+    """The service's main process dies as in a crash (SIGKILL); its restart policy brings it back."""
+
+    kind: Literal["kill-service"]
+
+
+class StopServiceFault(_FaultSpec):
+    """The service is stopped on purpose (a dependency outage); revert starts it."""
+
+    kind: Literal["stop-service"]
+
+
+class PauseServiceFault(_FaultSpec):
+    """The service hangs: every process frozen (cgroup freezer); revert thaws it."""
+
+    kind: Literal["pause-service"]
+
+
+class CpuStressFault(_FaultSpec):
+    """CPU stress inside the service's cgroup."""
+
+    kind: Literal["cpu-stress"]
+    workers: int = Field(1, ge=1, le=8, strict=True)
+    load: int = Field(100, ge=1, le=100, strict=True)
+    """Percent of each worker's core."""
+
+
+class MemoryStressFault(_FaultSpec):
+    """Memory held inside the service's cgroup."""
+
+    kind: Literal["memory-stress"]
+    megabytes: int = Field(256, ge=1, le=8192, strict=True)
+
+
+class PacketLossFault(_FaultSpec):
+    """A share of the service's outgoing packets dropped (nftables in its network namespace)."""
+
+    kind: Literal["packet-loss"]
+    percent: float = Field(gt=0, le=100)
+
+
+class LatencyFault(_FaultSpec):
+    """Delay added to the service's outgoing packets (netem, where the kernel has it)."""
+
+    kind: Literal["latency"]
+    delay: float
+
+    _delay = field_validator("delay", mode="before")(_duration)
+
+
+class NetworkDisconnectFault(_FaultSpec):
+    """The service cut off its network."""
+
+    kind: Literal["network-disconnect"]
+
+
+FaultSpec = Annotated[KillServiceFault | StopServiceFault | PauseServiceFault | CpuStressFault | MemoryStressFault
+                      | PacketLossFault | LatencyFault | NetworkDisconnectFault, Field(discriminator="kind")]
+FAULT_KINDS = ("kill-service", "stop-service", "pause-service", "cpu-stress", "memory-stress", "packet-loss",
+               "latency", "network-disconnect")
 
 
 class ExpectedAlert(_Model):
@@ -73,7 +135,7 @@ class Scenario(_Model):
     description: str = ""
     load: Load = Load()
     steady_state: float = 30.0
-    fault: Fault
+    fault: FaultSpec
     expect: list[ExpectedAlert] = Field(min_length=1)
     quiet: list[str] = []
     recovery: Recovery
@@ -104,8 +166,12 @@ class ScaledTimes:
     fault_duration: float | None
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
+def _field_path(loc: tuple[Any, ...], err_type: str = "") -> str:
     out = ""
+    if len(loc) > 2 and loc[0] == "fault" and loc[1] in FAULT_KINDS:
+        loc = (loc[0], *loc[2:])  # the union's tag is no field of the file
+    if loc == ("fault",) and err_type in ("union_tag_invalid", "union_tag_not_found"):
+        loc = ("fault", "kind")
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
@@ -117,6 +183,10 @@ def _reason(err: dict[str, Any]) -> str:
         return "unknown field"
     if err["type"] == "literal_error":
         return msg.replace("Input should be", "must be one of").replace("'", "")
+    if err["type"] == "union_tag_invalid":
+        return f"must be one of {', '.join(FAULT_KINDS)}"
+    if err["type"] == "union_tag_not_found":
+        return "missing: the fault's kind"
     return msg.removeprefix("Value error, ")
 
 
@@ -137,7 +207,7 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ScenarioError(shown, _field_path(err["loc"]), _reason(err)) from None
+        raise ScenarioError(shown, _field_path(err["loc"], err["type"]), _reason(err)) from None
     if root is not None:
         for field, rel in (("runbook", scenario.runbook), ("load.locustfile", scenario.load.locustfile)):
             if not (root / rel).is_file():

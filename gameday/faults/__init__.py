@@ -1,9 +1,8 @@
-"""Faults: context managers that inject and always revert."""
+"""Faults: context managers that inject and always revert; each target builds the kinds it can do."""
 
 from __future__ import annotations
 
 from gameday.faults.base import Fault
-from gameday.faults.lab import KillService, StopService
 from gameday.faults.ledger import Ledger
 
-__all__ = ["Fault", "KillService", "Ledger", "StopService"]
+__all__ = ["Fault", "Ledger"]

@@ -8,13 +8,11 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import yaml
@@ -22,11 +20,13 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
+from gameday.lab.faults import lab_fault_kinds
 from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
-from gameday.lab.webhook import WebhookReceiver
 from gameday.lifecycle import CleanOnFailure
+from gameday.monitoring import render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
-from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, scale_rules
+from gameday.receiver import WebhookReceiver
+from gameday.target import FaultKinds, SliProbe
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
@@ -77,7 +77,12 @@ class Endpoints:
 
 @dataclass
 class Lab(CleanOnFailure):
-    """The embedded lab; a context manager that cleans up even when its own start fails."""
+    """The embedded lab, a target (``gameday.target.Target``); a context manager that cleans up even when
+    its own start fails."""
+
+    name = "lab"
+    owns_monitoring = True
+    sli = SliProbe(GATEWAY, "POST", "/v1/predict", {"inputs": [0.1]})
 
     config: LabConfig
     supervisor: Supervisor = field(default_factory=Supervisor)
@@ -88,6 +93,35 @@ class Lab(CleanOnFailure):
     started_in: float | None = None
     alerting_epoch: float = 0.0
     """``time.monotonic()`` when Prometheus and Alertmanager last started, holding no alert state."""
+    faults: FaultKinds = field(default_factory=lab_fault_kinds)
+
+    # -- the target ------------------------------------------------------------------------------
+    @property
+    def receiver(self) -> WebhookReceiver:
+        return self.webhook
+
+    def services(self) -> list[str]:
+        return [GATEWAY, BACKEND]
+
+    def url(self, service: str) -> str:
+        assert self.endpoints is not None
+        urls = {GATEWAY: self.endpoints.gateway, BACKEND: self.endpoints.backend}
+        return urls[service]
+
+    def is_running(self, service: str) -> bool:
+        return self.supervisor.is_running(service)
+
+    def last_started(self, service: str) -> float | None:
+        starts = [t for t, what, _ in self.supervisor.history(service) if what == "started"]
+        return starts[-1] if starts else None
+
+    def allowlist(self) -> list[str]:
+        assert self.endpoints is not None
+        return [self.endpoints.gateway, self.endpoints.backend, self.endpoints.prometheus,
+                self.endpoints.alertmanager]
+
+    def sli_healthy(self) -> bool:
+        return self.service_healthy(GATEWAY) and self.sli.check(self.url(GATEWAY))
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 60.0) -> None:
@@ -174,37 +208,10 @@ class Lab(CleanOnFailure):
 
     def render(self, ports: dict[str, int]) -> dict[str, Path]:
         """Write the time-scaled, address-filled configs into the workdir and check them."""
-        cfg, scale = self.config, self.config.time_scale
-        out = cfg.workdir / "config"
-        rules_out = out / "rules"
-        shutil.rmtree(out, ignore_errors=True)
-        rules_out.mkdir(parents=True)
-        runbooks = (cfg.root / "runbooks").resolve().as_uri()
-        rule_files = sorted([*cfg.rules_dir.glob("*.yml"), *cfg.rules_dir.glob("*.yaml")])  # type: ignore[union-attr]
-        if not rule_files:
-            raise ConfigError(str(cfg.rules_dir), "(directory)", "holds no rule files (*.yml)")
-        for src in rule_files:
-            doc = _load_yaml(src, {"runbooks": runbooks})
-            try:
-                scaled = scale_rules(doc, scale)
-            except RuleError as exc:
-                raise ConfigError(str(src), exc.field, exc.reason) from None
-            except (AttributeError, TypeError) as exc:
-                raise ConfigError(str(src), "groups", f"not a Prometheus rule file: {exc}") from None
-            (rules_out / (src.stem + ".yml")).write_text(yaml.safe_dump(scaled, sort_keys=False))
-        _check("promtool", ["check", "rules", *sorted(str(p) for p in rules_out.glob("*.yml"))],
-               str(cfg.rules_dir), "rules")
+        cfg = self.config
         addrs = {k: f"127.0.0.1:{p}" for k, p in ports.items()}
-        prom = scale_prometheus(_load_yaml(cfg.config_dir / "prometheus" / "prometheus.yml",  # type: ignore[operator]
-                                           {**addrs, "rules_dir": str(rules_out)}), scale)
-        am = scale_alertmanager(_load_yaml(cfg.config_dir / "alertmanager" / "alertmanager.yml",  # type: ignore[operator]
-                                           {"webhook": self.webhook.url}), scale)
-        paths = {"prometheus": out / "prometheus.yml", "alertmanager": out / "alertmanager.yml", "rules": rules_out}
-        paths["prometheus"].write_text(yaml.safe_dump(prom, sort_keys=False))
-        paths["alertmanager"].write_text(yaml.safe_dump(am, sort_keys=False))
-        _check("amtool", ["check-config", str(paths["alertmanager"])],
-               str(cfg.config_dir / "alertmanager" / "alertmanager.yml"), "route/receivers")  # type: ignore[operator]
-        return paths
+        return render_monitoring(cfg.config_dir, cfg.rules_dir, cfg.workdir / "config", cfg.time_scale,  # type: ignore[arg-type]
+                                 addrs, self.webhook.url, (cfg.root / "runbooks").resolve().as_uri())
 
     # -- readiness -------------------------------------------------------------------------------
     @cached_property
@@ -255,32 +262,6 @@ class Lab(CleanOnFailure):
         status = self.supervisor.status()
         pids = {n: s["pid"] for n, s in status.items() if s["pid"]}
         (self.config.workdir / "pids.json").write_text(json.dumps({"harness": os.getpid(), "pids": pids}))
-
-
-def _load_yaml(path: Path, values: dict[str, str]) -> dict[str, Any]:
-    try:
-        text = Template(path.read_text()).safe_substitute(values)
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        raise ConfigError(str(path), "(file)", exc.strerror or str(exc)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "(file)", f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "(top level)", "expected a mapping")
-    return data
-
-
-def _check(tool: str, args: list[str], source: str, field: str) -> None:
-    """Run Prometheus's own checker on a rendered config; its complaint becomes one line."""
-    binary = shutil.which(tool)
-    if not binary:
-        return
-    res = subprocess.run([binary, *args], capture_output=True, text=True)
-    if res.returncode != 0:
-        lines = [ln.strip() for ln in (res.stdout + res.stderr).splitlines()]
-        wanted = [ln.split("FAILED:", 1)[-1].strip() for ln in lines if "FAILED" in ln]
-        detail = " ".join(wanted) or " ".join(" ".join(lines).split())
-        raise ConfigError(source, field, f"{tool} {args[0]} failed: {detail}")
 
 
 def reap_leftovers(workdir: Path) -> list[int]:

@@ -6,26 +6,15 @@ It plays the part of a container restart policy. ``stop`` is a deliberate stop (
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gameday.lifecycle import LoopbackServer, QuietHandler
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Children get SIGKILL if the harness thread that started them dies, so none are left over."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+from gameday.lifecycle import LoopbackServer, QuietHandler, die_with_parent
 
 
 @dataclass

@@ -11,8 +11,8 @@ import requests
 from assertions import Watch, assert_mttr, assert_page, assert_quiet, wait_for_page, wait_for_resolution
 from gameday.clock import Clock
 from gameday.errors import DrillFailed
-from gameday.lab.webhook import WebhookReceiver
 from gameday.observe import ActiveAlert
+from gameday.receiver import WebhookReceiver
 
 
 @dataclass

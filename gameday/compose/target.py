@@ -1,0 +1,20 @@
+"""The Compose stack as a gameday target: a pytest plugin (entry point ``pytest11``) for ``--target compose``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float) -> Any:
+    if name != "compose":
+        return None
+    from gameday.compose.stack import ComposeConfig, ComposeStack
+
+    rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
+    return ComposeStack(ComposeConfig(Path(config.rootpath), reports / "compose", time_scale,
+                                      rules_dir=Path(rules).resolve() if rules else None,
+                                      config_dir=Path(lab_config).resolve() if lab_config else None,
+                                      keep=bool(config.getoption("compose_keep"))))

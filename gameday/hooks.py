@@ -1,0 +1,17 @@
+"""Hooks that plugins implement for gameday."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float) -> Any:
+    """Return the target called ``name`` (not yet started), or None when this plugin has no such target.
+
+    The object implements ``gameday.target.Target`` and is a context manager: gameday enters it on the
+    first drill of the session and exits it at the end. ``reports`` is the session's reports folder.
+    """

@@ -1,0 +1,80 @@
+"""The monitoring config as a stack the harness owns runs it: rules, Prometheus and Alertmanager rendered
+from ``config/`` with addresses filled in, every duration divided by the time scale, and checked by
+Prometheus's own tools."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import yaml
+
+from gameday.errors import ConfigError
+from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, scale_rules
+
+
+def render_monitoring(config_dir: Path, rules_dir: Path, out: Path, scale: float, addrs: dict[str, str],
+                      webhook: str, runbooks: str, rules_seen_at: str | None = None) -> dict[str, Path]:
+    """Write the rules, ``prometheus.yml`` and ``alertmanager.yml`` into ``out``; return their paths.
+
+    ``addrs`` fills ``${gateway}``, ``${backend}`` and ``${alertmanager}`` in the Prometheus config;
+    ``webhook`` is the receiver's base URL; ``rules_seen_at`` is where Prometheus will find the rules
+    folder (a container's mount point), by default where it is written.
+    """
+    rules_out = out / "rules"
+    shutil.rmtree(out, ignore_errors=True)
+    rules_out.mkdir(parents=True)
+    rule_files = sorted([*rules_dir.glob("*.yml"), *rules_dir.glob("*.yaml")])
+    if not rule_files:
+        raise ConfigError(str(rules_dir), "(directory)", "holds no rule files (*.yml)")
+    for src in rule_files:
+        doc = load_yaml_template(src, {"runbooks": runbooks})
+        try:
+            scaled = scale_rules(doc, scale)
+        except RuleError as exc:
+            raise ConfigError(str(src), exc.field, exc.reason) from None
+        except (AttributeError, TypeError) as exc:
+            raise ConfigError(str(src), "groups", f"not a Prometheus rule file: {exc}") from None
+        (rules_out / (src.stem + ".yml")).write_text(yaml.safe_dump(scaled, sort_keys=False))
+    check_with("promtool", ["check", "rules", *sorted(str(p) for p in rules_out.glob("*.yml"))],
+               str(rules_dir), "rules")
+    prom = scale_prometheus(load_yaml_template(config_dir / "prometheus" / "prometheus.yml",
+                                               {**addrs, "rules_dir": rules_seen_at or str(rules_out)}), scale)
+    am = scale_alertmanager(load_yaml_template(config_dir / "alertmanager" / "alertmanager.yml",
+                                               {"webhook": webhook}), scale)
+    paths = {"prometheus": out / "prometheus.yml", "alertmanager": out / "alertmanager.yml", "rules": rules_out}
+    paths["prometheus"].write_text(yaml.safe_dump(prom, sort_keys=False))
+    paths["alertmanager"].write_text(yaml.safe_dump(am, sort_keys=False))
+    check_with("amtool", ["check-config", str(paths["alertmanager"])],
+               str(config_dir / "alertmanager" / "alertmanager.yml"), "route/receivers")
+    return paths
+
+
+def load_yaml_template(path: Path, values: dict[str, str]) -> dict[str, Any]:
+    """A YAML mapping from ``path`` after ``${name}`` substitution; one ``ConfigError`` line otherwise."""
+    try:
+        text = Template(path.read_text()).safe_substitute(values)
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", exc.strerror or str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "(file)", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(top level)", "expected a mapping")
+    return data
+
+
+def check_with(tool: str, args: list[str], source: str, field: str) -> None:
+    """Run Prometheus's own checker on a rendered config; its complaint becomes one line."""
+    binary = shutil.which(tool)
+    if not binary:
+        return
+    res = subprocess.run([binary, *args], capture_output=True, text=True)
+    if res.returncode != 0:
+        lines = [ln.strip() for ln in (res.stdout + res.stderr).splitlines()]
+        wanted = [ln.split("FAILED:", 1)[-1].strip() for ln in lines if "FAILED" in ln]
+        detail = " ".join(wanted) or " ".join(" ".join(lines).split())
+        raise ConfigError(source, field, f"{tool} {args[0]} failed: {detail}")
