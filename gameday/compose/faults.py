@@ -219,9 +219,10 @@ class PacketLoss(SidecarFault):
 
     def _apply(self) -> None:
         share = max(1, min(100, round(self.percent)))
+        match = "" if share >= 100 else f"numgen random mod 100 '<' {share} "
         code, out = self._nft(f"nft add table inet {NFT_TABLE} && "
                               f"nft 'add chain inet {NFT_TABLE} out {{ type filter hook output priority 0; }}' && "
-                              f"nft add rule inet {NFT_TABLE} out numgen random mod 100 '<' {share} drop")
+                              f"nft add rule inet {NFT_TABLE} out {match}drop")
         if code != 0:
             raise InjectionError(f"packet-loss {self.target}: nft failed: {out.strip()}")
         self._stamp()

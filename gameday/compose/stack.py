@@ -21,7 +21,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from gameday.clock import parse_rfc3339
 from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
-from gameday.lifecycle import CleanOnFailure
+from gameday.lifecycle import CleanOnFailure, free_port
 from gameday.monitoring import render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.receiver import WebhookReceiver
@@ -89,6 +89,7 @@ class ComposeStack(CleanOnFailure):
     alerting_epoch: float = 0.0
     started_in: float | None = None
     urls: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
     _client: Any = None
     _started_here: bool = False
 
@@ -100,6 +101,7 @@ class ComposeStack(CleanOnFailure):
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
         self._client = engine()
+        self.ports = self._choose_ports()
         self.ensure_image()
         self._compose("create", "--no-recreate" if cfg.keep else "--force-recreate", "--quiet-pull")
         self._started_here = True
@@ -151,12 +153,23 @@ class ComposeStack(CleanOnFailure):
             raise HarnessError(f"could not make the base image debian:bookworm-slim: {res.stderr.strip()[-400:]}")
         self._compose("build", "--quiet", timeout=1200)
 
+    def _choose_ports(self) -> dict[str, int]:
+        """Free loopback ports for the published services; a stack that is up keeps the ones it has."""
+        ports = {svc: free_port() for svc in PORTS}
+        for c in self._containers():
+            svc = c.labels.get("com.docker.compose.service")
+            bindings = (c.attrs["HostConfig"].get("PortBindings") or {}).get(f"{PORTS.get(svc, 0)}/tcp") or []
+            if svc in ports and bindings and bindings[0].get("HostPort"):
+                ports[svc] = int(bindings[0]["HostPort"])
+        return ports
+
     def _env(self) -> dict[str, str]:
         cfg = self.config
         settings = self._settings()
         svc = settings["services"]
         resend = seconds(settings["prometheus"]["resend_delay"]) / cfg.time_scale
-        return {**os.environ, "GAMEDAY_IMAGE_TAG": self.image_tag(),
+        ports = {f"GAMEDAY_{svc.split('-')[-1].upper()}_PORT": str(port) for svc, port in self.ports.items()}
+        return {**os.environ, **ports, "GAMEDAY_IMAGE_TAG": self.image_tag(),
                 "GAMEDAY_CONFIG": str((cfg.workdir / "config").resolve()),
                 "GAMEDAY_GATEWAY_RESTART_DELAY": f"{seconds(svc[GATEWAY]['restart_delay']) / cfg.time_scale:g}",
                 "GAMEDAY_BACKEND_RESTART_DELAY": f"{seconds(svc[BACKEND]['restart_delay']) / cfg.time_scale:g}",

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
 from gameday.lab.faults import lab_fault_kinds
 from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
-from gameday.lifecycle import CleanOnFailure
+from gameday.lifecycle import CleanOnFailure, free_port
 from gameday.monitoring import render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.receiver import WebhookReceiver
@@ -31,12 +30,6 @@ from gameday.target import FaultKinds, SliProbe
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
 INSTALL_HINT = "install them with `apt-get install prometheus prometheus-alertmanager` (or run ./run, which does)"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def find_binary(*names: str) -> str:
