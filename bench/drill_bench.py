@@ -8,8 +8,14 @@
    figure counts Locust's own start-up (about a second of imports, which no time scale shrinks).
 3. Timestamp error: the harness's page time against the receiver's own arrival stamp, and its
    firing time against the alert's ``startsAt``. Target <= 50 ms.
+4. With ``--compose``: the Compose stack's cold start (images cached) to ready, and each P0 drill
+   on it at the same time scale, wall / floor beside the lab's in the same run, and their ratio
+   (target: the compose drill within 1.3x of the lab drill).
 
-Run: .venv/bin/python bench/drill_bench.py [--runs N] [--scale N]
+A repeat of the same drill first clears the earlier incident (Prometheus and Alertmanager restart);
+the wall time starts after that clean slate, which the floor does not count.
+
+Run: .venv/bin/python bench/drill_bench.py [--runs N] [--scale N] [--compose]
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gameday.compose.stack import ComposeConfig, ComposeStack  # noqa: E402
 from gameday.drill import Drill, DrillContext  # noqa: E402
 from gameday.journal import DrillRecord  # noqa: E402
 from gameday.lab.stack import Lab, LabConfig  # noqa: E402
@@ -34,11 +41,19 @@ from gameday.timescale import durations_in  # noqa: E402
 P0 = ("service-outage", "high-error-rate")
 
 
-def cold_starts(runs: int, scale: float, workdir: Path) -> list[float]:
+def lab_at(workdir: Path, scale: float) -> Lab:
+    return Lab(LabConfig(ROOT, workdir, time_scale=scale))
+
+
+def compose_at(workdir: Path, scale: float) -> ComposeStack:
+    return ComposeStack(ComposeConfig(ROOT, workdir, time_scale=scale, project="gameday-bench"))
+
+
+def cold_starts(make, runs: int, scale: float, workdir: Path) -> list[float]:
     out = []
     for i in range(runs):
         t0 = time.monotonic()
-        with Lab(LabConfig(ROOT, workdir / f"cold-{i}", time_scale=scale)):
+        with make(workdir / f"cold-{i}", scale):
             out.append(time.monotonic() - t0)
     return out
 
@@ -56,14 +71,16 @@ def recovery_floor(scenario: Scenario, fault_duration: float | None, notify_floo
     return max(windows) / 1000 * (1 - float(threshold.group(1)))
 
 
-def drill_once(lab: Lab, scenario: Scenario, scale: float, reports: Path) -> tuple[float, float, float, DrillRecord]:
+def drill_once(lab, scenario: Scenario, scale: float, reports: Path) -> tuple[float, float, float, DrillRecord]:
     drill = Drill(scenario, DrillContext(ROOT, reports, lab, scale))
     record = drill.run()
     if record.verdict != "PASS":
         raise SystemExit(f"{scenario.id}: {record.verdict}: {record.reasons}")
     start = next(p["start"] for p in record.phases if p["phase"] == "preflight")
     end = next(p["end"] for p in record.phases if p["phase"] == "resolve")
-    steady = record.marks["t_steady"]  # Locust is up and its requests are flowing
+    # Locust is up and its requests are flowing, and any clean slate is done
+    steady = max(record.marks["t_steady"], record.marks.get("t_alerting_reset", 0.0))
+    start = max(start, record.marks.get("t_alerting_reset", start))
     query = lab.prometheus.alerting_rules()[scenario.expect[0].alert].query
     notify_floor = next(v for k, v in record.floors.items() if k.startswith("notify_floor"))
     floor = (drill.scaled.steady_state + notify_floor
@@ -71,37 +88,57 @@ def drill_once(lab: Lab, scenario: Scenario, scale: float, reports: Path) -> tup
     return end - steady, end - start, floor, record
 
 
+def drills(target, runs: int, scale: float, work: Path, page_err: list[float], fire_err: list[float]
+           ) -> dict[str, float]:
+    """Run each P0 drill ``runs`` times on ``target``; print its figures; return the median wall / floor."""
+    medians = {}
+    for sid in P0:
+        scenario = load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT)
+        ratios, full_ratios, walls, floors = [], [], [], []
+        for _ in range(runs):
+            wall, full, floor, rec = drill_once(target, scenario, scale, work)
+            walls.append(wall)
+            floors.append(floor)
+            ratios.append(wall / floor)
+            full_ratios.append(full / floor)
+            page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
+            fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
+        medians[sid] = statistics.median(full_ratios)
+        print(f"[{target.name}] {sid} at time scale {scale:g}: wall / floor = median {statistics.median(ratios):.2f} "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f}; wall median {statistics.median(walls):.2f}s, "
+              f"floor {statistics.median(floors):.2f}s; target <= 1.5)")
+        print(f"{' ' * (len(sid) + len(target.name) + 3)}   counting Locust start-up too: median "
+              f"{statistics.median(full_ratios):.2f} (min {min(full_ratios):.2f}, max {max(full_ratios):.2f})")
+    return medians
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement (default 3)")
     parser.add_argument("--scale", type=float, default=60.0, help="time scale for the drills (default 60)")
+    parser.add_argument("--compose", action="store_true", help="also the Compose stack, beside the lab")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gameday-bench-"))
 
-    starts = cold_starts(args.runs, args.scale, work)
+    starts = cold_starts(lab_at, args.runs, args.scale, work / "lab-cold")
     print(f"lab cold start to ready: median {statistics.median(starts):.2f}s "
           f"(min {min(starts):.2f}s, max {max(starts):.2f}s, {len(starts)} runs; Prometheus hands new targets "
           "and Alertmanagers to its scrape and notify loops at most every 5s, most of this)")
+    if args.compose:
+        starts = cold_starts(compose_at, args.runs, args.scale, work / "compose-cold")
+        print(f"compose cold start to ready (image cached): median {statistics.median(starts):.2f}s "
+              f"(min {min(starts):.2f}s, max {max(starts):.2f}s, {len(starts)} runs; create, up, ready, and down)")
 
     page_err: list[float] = []
     fire_err: list[float] = []
-    with Lab(LabConfig(ROOT, work / "lab", time_scale=args.scale)) as lab:
+    with lab_at(work / "lab", args.scale) as lab:
+        on_lab = drills(lab, args.runs, args.scale, work, page_err, fire_err)
+    if args.compose:
+        with compose_at(work / "compose", args.scale) as stack:
+            on_compose = drills(stack, args.runs, args.scale, work, page_err, fire_err)
         for sid in P0:
-            scenario = load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT)
-            ratios, full_ratios, walls, floors = [], [], [], []
-            for _ in range(args.runs):
-                wall, full, floor, rec = drill_once(lab, scenario, args.scale, work)
-                walls.append(wall)
-                floors.append(floor)
-                ratios.append(wall / floor)
-                full_ratios.append(full / floor)
-                page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
-                fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
-            print(f"{sid} at time scale {args.scale:g}: wall / floor = median {statistics.median(ratios):.2f} "
-                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}; wall median {statistics.median(walls):.2f}s, "
-                  f"floor {statistics.median(floors):.2f}s; target <= 1.5)")
-            print(f"{' ' * len(sid)}   counting Locust start-up too: median {statistics.median(full_ratios):.2f} "
-                  f"(min {min(full_ratios):.2f}, max {max(full_ratios):.2f})")
+            print(f"{sid}: compose / lab, wall over floor counting load start-up: "
+                  f"{on_compose[sid] / on_lab[sid]:.2f} (target <= 1.3)")
     print(f"timestamp error, page seen vs receiver arrival: median {statistics.median(page_err):.1f} ms, "
           f"max {max(page_err):.1f} ms (target <= 50 ms)")
     print(f"timestamp error, firing seen vs startsAt: median {statistics.median(fire_err):.1f} ms, "

@@ -157,11 +157,17 @@ def gameday_reports(pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture(scope="session")
-def gameday_ledger(gameday_reports: Path) -> Ledger:
-    """The fault ledger; faults an earlier, killed run left open are closed here first."""
+def gameday_ledger(pytestconfig: pytest.Config, gameday_reports: Path) -> Ledger:
+    """The fault ledger. Lab faults an earlier, killed run left open died with that run's lab (its processes
+    were reaped) and are closed here; a container fault outlives the harness, so it stays open and is named."""
     ledger = Ledger(gameday_reports / "fault-ledger.jsonl")
     for entry in ledger.pending():
-        # lab faults die with the lab that held them; the reaper has already ended its processes
+        detail = entry.get("detail") or {}
+        if "container" in detail:
+            _say(pytestconfig, f"gameday: WARNING: a {entry.get('kind')} fault on {entry.get('target')} (container "
+                               f"{str(detail['container'])[:12]}) from an earlier run was never reverted; to revert "
+                               f"it: {detail.get('revert', 'see the ledger')} ({ledger.path})")
+            continue
         ledger.closed(entry["id"], note="closed at start: the lab of that run no longer exists")
     return ledger
 
