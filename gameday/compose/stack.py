@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gameday.clock import parse_rfc3339
 from gameday.durations import format_ms, seconds
@@ -24,6 +23,7 @@ from gameday.errors import ConfigError, HarnessError
 from gameday.lifecycle import CleanOnFailure, free_port
 from gameday.monitoring import render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
+from gameday.readiness import wait_ready
 from gameday.receiver import WebhookReceiver
 from gameday.target import FaultKinds, SliProbe
 
@@ -192,7 +192,7 @@ class ComposeStack(CleanOnFailure):
             return ""
         with contextlib.suppress(Exception):
             for c in self._containers():
-                if c.status not in ("running", "created"):
+                if c.status in ("exited", "dead", "restarting") and c.labels.get(FAULT_LABEL) is None:
                     tail = c.logs(tail=5).decode(errors="replace").strip().splitlines()
                     return f"; {c.labels.get('com.docker.compose.service')} is {c.status}: " + " | ".join(tail)
         return ""
@@ -306,31 +306,5 @@ class ComposeStack(CleanOnFailure):
     def sli_healthy(self) -> bool:
         return self.service_healthy(GATEWAY) and self.sli.check(self.urls[GATEWAY])
 
-    # -- readiness -------------------------------------------------------------------------------
-    def readiness(self) -> dict[str, bool]:
-        state = {GATEWAY: self.service_healthy(GATEWAY), BACKEND: self.service_healthy(BACKEND),
-                 "alertmanager": self.alertmanager.ready(), "prometheus": self.prometheus.ready()}
-        if state["prometheus"]:
-            try:
-                up = self.prometheus.targets_up()
-                state["scrapes up"] = bool(up) and all(up.values()) and len(up) >= 2
-                state["alertmanager linked"] = bool(self.prometheus.alertmanagers())
-            except HarnessError:
-                state["scrapes up"] = False
-        return state
-
     def wait_ready(self, timeout: float) -> None:
-        seen: dict[str, bool] = {}
-
-        def check() -> bool:
-            seen.clear()
-            seen.update(self.readiness())
-            return all(seen.values()) and len(seen) == 6
-
-        try:
-            Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.2),
-                     retry=retry_if_result(lambda ok: not ok))(check)
-        except RetryError:
-            missing = ", ".join(k for k, v in seen.items() if not v) or "nothing answered yet"
-            raise HarnessError(f"the compose stack was not ready within {timeout:.0f}s: not ready: {missing}"
-                               f"{self._failed_service_logs()}") from None
+        wait_ready(self, timeout, "the compose stack", self._failed_service_logs, broken=self._failed_service_logs)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
@@ -24,6 +23,7 @@ from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
 from gameday.lifecycle import CleanOnFailure, free_port
 from gameday.monitoring import render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
+from gameday.readiness import wait_ready
 from gameday.receiver import WebhookReceiver
 from gameday.target import FaultKinds, SliProbe
 
@@ -222,34 +222,8 @@ class Lab(CleanOnFailure):
         url = self.endpoints.gateway if name == GATEWAY else self.endpoints.backend
         return probe(f"{url}/health")
 
-    def readiness(self) -> dict[str, bool]:
-        """What is ready now: each service, Prometheus with every target up, the Alertmanager link."""
-        state = {GATEWAY: self.service_healthy(GATEWAY), BACKEND: self.service_healthy(BACKEND),
-                 "alertmanager": self.alertmanager.ready(), "prometheus": self.prometheus.ready()}
-        if state["prometheus"]:
-            try:
-                up = self.prometheus.targets_up()
-                state["scrapes up"] = bool(up) and all(up.values()) and len(up) >= 2
-                state["alertmanager linked"] = bool(self.prometheus.alertmanagers())
-            except HarnessError:
-                state["scrapes up"] = False
-        return state
-
     def wait_ready(self, timeout: float) -> None:
-        seen: dict[str, bool] = {}
-
-        def check() -> bool:
-            seen.clear()
-            seen.update(self.readiness())
-            return all(seen.values()) and len(seen) == 6
-
-        try:
-            Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.1),
-                     retry=retry_if_result(lambda ok: not ok))(check)
-        except RetryError:
-            missing = ", ".join(k for k, v in seen.items() if not v) or "nothing answered yet"
-            raise HarnessError(f"the lab was not ready within {timeout:.0f}s: not ready: {missing}. "
-                               f"Logs: {self.config.workdir / 'logs'}") from None
+        wait_ready(self, timeout, "the lab", lambda: f". Logs: {self.config.workdir / 'logs'}")
 
     def _write_pids(self) -> None:
         status = self.supervisor.status()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import pytest
@@ -159,3 +160,21 @@ def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):
     line = next(ln for ln in run.out.splitlines() if "cannot do fault kind" in ln)
     assert "the lab target cannot do fault kind 'pause-service'" in line and "--target compose" in line
     assert "Traceback" not in run.out
+
+
+def test_a_failed_start_is_torn_down_and_names_the_service(tmp_path):
+    docker_or_skip()
+    import shutil
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    prom = config / "prometheus" / "prometheus.yml"
+    prom.write_text(prom.read_text() + "\nno_such_setting: true\n")  # Prometheus refuses to start on it
+    cfg = ComposeConfig(ROOT, tmp_path / "work", time_scale=60, config_dir=config,
+                        project=f"gameday-broken-{os.getpid()}")
+    stack = ComposeStack(cfg)
+    with pytest.raises(HarnessError) as err:
+        stack.__enter__()
+    assert re.search(r"did not start; prometheus is (exited|restarting): ", str(err.value)), err.value
+    assert "no_such_setting" in str(err.value), "the service's last log lines say why"
+    assert not stack._client.containers.list(all=True, filters={"label": f"com.docker.compose.project={cfg.project}"})

@@ -1,0 +1,47 @@
+"""When a target is ready for a drill: its services answer, Prometheus scrapes them all, Alertmanager is linked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from gameday.errors import HarnessError
+
+
+def readiness(target: Any) -> dict[str, bool]:
+    """What is ready now: each service, Prometheus with every target up, the Alertmanager link."""
+    state = {svc: target.service_healthy(svc) for svc in target.services()}
+    state |= {"alertmanager": target.alertmanager.ready(), "prometheus": target.prometheus.ready()}
+    if state["prometheus"]:
+        try:
+            up = target.prometheus.targets_up()
+            state["scrapes up"] = bool(up) and all(up.values()) and len(up) >= len(target.services())
+            state["alertmanager linked"] = bool(target.prometheus.alertmanagers())
+        except HarnessError:
+            state["scrapes up"] = False
+    return state
+
+
+def wait_ready(target: Any, timeout: float, what: str, hint: Callable[[], str] = str,
+               broken: Callable[[], str] = str) -> None:
+    """Wait until everything in ``readiness`` holds; the timeout names what was not ready, then ``hint()``.
+
+    ``broken()`` says why a service can no longer come up (it exited); then the wait ends at once.
+    """
+    seen: dict[str, bool] = {}
+    expected = len(target.services()) + 4
+
+    def check() -> bool:
+        if why := broken():
+            raise HarnessError(f"{what} did not start{why}")
+        seen.clear()
+        seen.update(readiness(target))
+        return all(seen.values()) and len(seen) == expected
+
+    try:
+        Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.1), retry=retry_if_result(lambda ok: not ok))(check)
+    except RetryError:
+        missing = ", ".join(k for k, v in seen.items() if not v) or "nothing answered yet"
+        raise HarnessError(f"{what} was not ready within {timeout:.0f}s: not ready: {missing}{hint()}") from None
