@@ -102,6 +102,13 @@ class LocustRun(CleanOnFailure):
                 self.proc.wait()
         return self.final_stats() or self.stats()
 
+    def _tail(self, lines: int = 3) -> str:
+        """The last lines of Locust's log: where a locustfile that fails to load says why."""
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])[-600:]
+        except OSError:
+            return "(no log)"
+
     def final_stats(self) -> LoadStats | None:
         """The whole run's stats, from the JSON Locust writes as it exits."""
         path = Path(f"{self.json_path}.json")
@@ -138,9 +145,3 @@ def _percentile(hist: dict[float, int], q: float) -> float | None:
         if seen >= q * total:
             return ms
     return max(hist)
-
-    def _tail(self, lines: int = 3) -> str:
-        try:
-            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
