@@ -50,6 +50,7 @@ class Drill:
         self.phase = ""
         self.load: LocustRun | None = None
         self.pre: Preflight | None = None
+        self.fault: Fault | None = None
         self.groups: dict[str, GroupState] = {}
         """Per expected alert, the Alertmanager group its page meets, read just before the fault."""
         self.timing: dict[str, PipelineTiming] = {}
@@ -111,7 +112,7 @@ class Drill:
         except GamedayError as exc:
             rec.verdict, rec.reasons = "ERROR", [str(exc)]
         except KeyboardInterrupt as exc:
-            rec.verdict, rec.reasons = "ERROR", ["interrupted (Ctrl-C or SIGTERM); the fault was reverted"]
+            rec.verdict, rec.reasons = "ERROR", [self._interruption(exc)]
             interrupted = exc
         except Exception as exc:  # a bug in the harness: keep the record, then let the traceback show
             rec.verdict, rec.reasons = "ERROR", [f"harness error: {type(exc).__name__}: {exc}"]
@@ -121,6 +122,16 @@ class Drill:
         if interrupted is not None:
             raise interrupted
         return rec
+
+    def _interruption(self, exc: BaseException) -> str:
+        """What an interruption cut short, and what became of the fault."""
+        how = f"interrupted ({exc})" if str(exc).startswith("signal") else "interrupted (Ctrl-C)"
+        fault = self.fault
+        if fault is None or not fault.attempted:
+            return f"{how} during {self.phase}, before any fault was injected"
+        if fault.active:
+            return f"{how} during {self.phase}, after {fault.describe()} was injected; its revert did not complete"
+        return f"{how} during {self.phase}, after {fault.describe()} was injected; the fault was reverted"
 
     def _phases(self) -> None:
         sc, target = self.scenario, self.target
@@ -135,7 +146,7 @@ class Drill:
             self._mark("t_steady", self.clock.now(), "baseline load flowing")
             self._steady_state()
             self._settle_groups("at the fault")
-        fault = self._make_fault()
+        fault = self.fault = self._make_fault()
         self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         try:
             with self._phase("inject"):

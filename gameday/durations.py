@@ -9,16 +9,16 @@ from datetime import timedelta
 _UNITS_MS = {"y": 365 * 86_400_000, "w": 7 * 86_400_000, "d": 86_400_000, "h": 3_600_000,
              "m": 60_000, "s": 1000, "ms": 1}
 _ORDER = ["y", "w", "d", "h", "m", "s", "ms"]
-_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
-DURATION_RE = re.compile(r"(?:\d+(?:ms|y|w|d|h|m|s))+")
+_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+DURATION_RE = re.compile(r"(?:[0-9]+(?:ms|y|w|d|h|m|s))+")
 
 
 
 def parse_ms(text: str) -> int:
     """Milliseconds in a Prometheus duration such as ``1h30m`` or ``250ms``."""
     text = text.strip()
-    if not text or DURATION_RE.fullmatch(text) is None:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 2m, 1h30m, 250ms)")
+    if not text or len(text) > 64 or DURATION_RE.fullmatch(text) is None:
+        raise ValueError(f"not a duration: {text[:40]!r} (use e.g. 30s, 2m, 1h30m, 250ms)")
     return sum(int(n) * _UNITS_MS[u] for n, u in _PART.findall(text))
 
 

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+
+def printable(text: object, limit: int = 300) -> str:
+    """``text`` safe for a terminal line: control and format characters escaped, cut to ``limit`` characters."""
+    out = []
+    for ch in str(text):
+        if ch == "\n":
+            out.append("\\n")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    safe = "".join(out)
+    if len(safe) > limit:
+        safe = f"{safe[:limit]}… ({len(safe) - limit} more characters)"
+    return safe
+
 
 class GamedayError(Exception):
     """Root of every error the harness raises on purpose."""
@@ -11,8 +29,8 @@ class ConfigError(GamedayError):
     """A scenario or config file is invalid: names the file, the field and the reason."""
 
     def __init__(self, path: str, field: str, reason: str) -> None:
-        self.path, self.field, self.reason = path, field, reason
-        super().__init__(f"{path}: {field}: {reason}")
+        self.path, self.field, self.reason = printable(path, 200), printable(field, 100), printable(reason, 300)
+        super().__init__(f"{self.path}: {self.field}: {self.reason}")
 
 
 class ScenarioError(ConfigError):

@@ -243,7 +243,14 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
 
             events.subscribe(AllureReporter(ctx.root))
         _say(config, f"  drill {scenario.id} [{scenario.priority}] {scenario.title}")
-        record = Drill(scenario, ctx, source=source, events=events).run()
+        drill = Drill(scenario, ctx, source=source, events=events)
+        try:
+            record = drill.run()
+        except KeyboardInterrupt:
+            # the drill did not finish: it is this test's ERROR (Allure: broken), counted in the summary, and
+            # the session stops after it, tearing the target down as usual
+            request.session.shouldstop = "gameday: a drill was interrupted (Ctrl-C or SIGTERM)"
+            raise HarnessError("; ".join(drill.record.reasons)) from None
         reason = "; ".join(record.reasons)
         if record.verdict == "FAIL":
             raise DrillFailed(reason)

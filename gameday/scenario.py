@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,22 +12,39 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gameday.durations import parse_ms
-from gameday.errors import ConfigError, ScenarioError
+from gameday.errors import ConfigError, ScenarioError, printable
 
 PRIORITIES = ("p0", "p1", "p2", "p3")
+MAX_DURATION = 7 * 86_400.0
+"""The longest duration a scenario may name: a week, in seconds."""
+MAX_FILE_BYTES = 256 * 1024
+NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+"""A Prometheus alert name; receiver names follow the same shape here."""
 
 
 def _duration(value: Any) -> float:
-    """Seconds from ``30s``/``2m`` strings or plain numbers of seconds."""
-    if isinstance(value, bool):
+    """Seconds from ``30s``/``2m`` strings or plain numbers of seconds: finite, positive, at most a week."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("expected a duration such as 30s or 2m")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("must not be negative")
-        return float(value)
     if isinstance(value, str):
-        return parse_ms(value) / 1000
-    raise ValueError("expected a duration such as 30s or 2m")
+        seconds = parse_ms(value) / 1000
+    else:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite duration such as 30s or 2m")
+        seconds = float(value)
+    if not seconds > 0:
+        raise ValueError("must be longer than zero")
+    if seconds > MAX_DURATION:
+        raise ValueError("must be at most a week (7d)")
+    return seconds
+
+
+def _rate(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
 
 
 class _Model(BaseModel):
@@ -33,13 +52,15 @@ class _Model(BaseModel):
 
 
 class Load(_Model):
-    locustfile: str = "locustfiles/baseline.py"
-    users: int = Field(5, ge=1, le=200)
+    locustfile: str = Field("locustfiles/baseline.py", max_length=512)
+    users: int = Field(5, ge=1, le=200, strict=True)
     spawn_rate: float = Field(5, gt=0, le=200)
+
+    _rate = field_validator("spawn_rate", mode="before")(_rate)
 
 
 class _FaultSpec(_Model):
-    target: str
+    target: str = Field(max_length=128)
     """A service of the system under test."""
     duration: float | None = None
     """kill-service: how long the service stays down before its restart; other kinds: the least time the
@@ -88,6 +109,8 @@ class PacketLossFault(_FaultSpec):
     kind: Literal["packet-loss"]
     percent: float = Field(gt=0, le=100)
 
+    _rate = field_validator("percent", mode="before")(_rate)
+
 
 class LatencyFault(_FaultSpec):
     """Delay added to the service's outgoing packets (netem, where the kernel has it)."""
@@ -111,8 +134,8 @@ FAULT_KINDS = ("kill-service", "stop-service", "pause-service", "cpu-stress", "m
 
 
 class ExpectedAlert(_Model):
-    alert: str
-    receiver: str
+    alert: str = Field(pattern=NAME, max_length=200)
+    receiver: str = Field(max_length=200)
     within: float
     """Detection SLA: from injection to the page at the receiver."""
 
@@ -128,16 +151,16 @@ class Recovery(_Model):
 
 
 class Scenario(_Model):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    title: str
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
+    title: str = Field(max_length=200)
     priority: Literal["p0", "p1", "p2", "p3"]
-    runbook: str
-    description: str = ""
+    runbook: str = Field(max_length=512)
+    description: str = Field("", max_length=4000)
     load: Load = Load()
     steady_state: float = 30.0
     fault: FaultSpec
-    expect: list[ExpectedAlert] = Field(min_length=1)
-    quiet: list[str] = []
+    expect: list[ExpectedAlert] = Field(min_length=1, max_length=20)
+    quiet: list[Annotated[str, Field(pattern=NAME, max_length=200)]] = Field([], max_length=50)
     recovery: Recovery
     alert_group: Literal["new", "repeat"] = "new"
     """new: steady state waits until Alertmanager holds no group for the expected alerts, so the page
@@ -190,17 +213,72 @@ def _reason(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def load_scenario(path: Path, root: Path | None = None) -> Scenario:
-    """Read and validate one scenario file; raise ``ConfigError`` naming file, field and reason."""
-    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "a key that is not a plain value",
+                                                        key_node.start_mark) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {printable(key, 60)!r}",
+                                                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+# Plain numbers as YAML 1.2 reads them: no base-60 (``1:30`` stays text, not 90), no ``0b``/``0o``-less octal.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
+                                    list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+               r"|\.(?:nan|NaN|NAN))$"), list("-+.0123456789"))
+
+
+def read_yaml(path: Path, shown: str) -> Any:
+    """The YAML document in ``path``, or ``ScenarioError`` naming the file and why, whatever its bytes."""
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(shown, "(file)", exc.strerror or type(exc).__name__) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(shown, "(file)", f"{len(raw)} bytes, more than a scenario may have ({MAX_FILE_BYTES})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(shown, "(file)", f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ScenarioError(shown, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise ScenarioError(shown, "(file)", exc.strerror or str(exc)) from None
+        raise ScenarioError(shown, where, f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except RecursionError:
+        raise ScenarioError(shown, "(file)", "nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a tag such as !!float on a value it does not fit
+        raise ScenarioError(shown, "(file)", f"not valid YAML: {type(exc).__name__}: {exc}") from None
+
+
+def _inside(root: Path, rel: str) -> bool:
+    try:
+        return (root / rel).resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def load_scenario(path: Path, root: Path | None = None) -> Scenario:
+    """Read and validate one scenario file; raise ``ConfigError`` naming file, field and reason."""
+    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    data = read_yaml(path, shown)
     if not isinstance(data, dict):
         raise ScenarioError(shown, "(top level)", "expected a mapping of fields")
     try:
@@ -208,9 +286,17 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ScenarioError(shown, _field_path(err["loc"], err["type"]), _reason(err)) from None
+    except RecursionError:
+        raise ScenarioError(shown, "(file)", "nested too deeply") from None
     if root is not None:
         for field, rel in (("runbook", scenario.runbook), ("load.locustfile", scenario.load.locustfile)):
-            if not (root / rel).is_file():
+            if "\0" in rel or not _inside(root, rel):
+                raise ScenarioError(shown, field, f"{rel!r} is outside the project ({root})")
+            try:
+                found = (root / rel).is_file()
+            except (OSError, ValueError):
+                found = False
+            if not found:
                 raise ScenarioError(shown, field, f"no such file: {rel}")
     if scenario.fault.kind == "stop-service" and scenario.recovery.mode == "auto":
         raise ScenarioError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
@@ -228,7 +314,8 @@ class CatalogEntry:
 
     @property
     def id(self) -> str:
-        return self.scenario.id if self.scenario else self.path.stem
+        """The test id: the scenario's id, or ``INVALID-<file name>`` (printable, bounded) for a bad file."""
+        return self.scenario.id if self.scenario else f"INVALID-{printable(self.path.stem, 60)}"
 
     def __repr__(self) -> str:  # shown as the test's parameter in reports
         return f"{self.id} ({self.path.parent.name}/{self.path.name})"
@@ -236,20 +323,33 @@ class CatalogEntry:
 
 def load_catalog(directory: Path, root: Path | None = None) -> list[CatalogEntry]:
     """Every ``*.yaml``/``*.yml`` in ``directory``, sorted, each loaded or with its error."""
-    entries = []
+    entries: list[CatalogEntry] = []
+    seen: dict[str, Path] = {}
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         try:
-            entries.append(CatalogEntry(path, load_scenario(path, root), None, None))
+            scenario = load_scenario(path, root)
         except ConfigError as err:
             entries.append(CatalogEntry(path, None, err, _priority_hint(path)))
+            continue
+        except Exception as exc:  # never one file's surprise for the whole catalog  # noqa: BLE001
+            err = ScenarioError(str(path), "(file)", f"unreadable: {type(exc).__name__}: {exc}")
+            entries.append(CatalogEntry(path, None, err, None))
+            continue
+        if scenario.id in seen:
+            err = ScenarioError(str(path.relative_to(root) if root and path.is_relative_to(root) else path), "id",
+                                f"{scenario.id!r} is already the id of {seen[scenario.id].name}")
+            entries.append(CatalogEntry(path, None, err, scenario.priority))
+            continue
+        seen[scenario.id] = path
+        entries.append(CatalogEntry(path, scenario, None, None))
     return entries
 
 
 def _priority_hint(path: Path) -> str | None:
     """The priority of a file that failed validation, when it can still be read."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, OSError):
+        data = read_yaml(path, str(path))
+    except ConfigError:
         return None
     value = data.get("priority") if isinstance(data, dict) else None
-    return value if value in PRIORITIES else None
+    return value if isinstance(value, str) and value in PRIORITIES else None

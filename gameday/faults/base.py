@@ -22,6 +22,8 @@ class Fault(CleanOnFailure, ABC):
         self.injected_at: float | None = None
         self._entry: str | None = None
         self._reverted = True
+        self.attempted = False
+        """True once ``inject()`` began: the fault may have (partly) taken effect."""
 
     def detail(self) -> dict[str, Any]:
         """What a later run needs to revert this fault if this run dies."""
@@ -45,6 +47,7 @@ class Fault(CleanOnFailure, ABC):
         if self.ledger is not None:
             self._entry = self.ledger.opened(self.kind, self.target, self.detail())
         self._reverted = False
+        self.attempted = True
         self._apply()
         assert self.injected_at is not None, "a fault must stamp injected_at when it applies"
         return self.injected_at

@@ -117,7 +117,13 @@ def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
     rest, _ = proc.communicate(timeout=60)
     out = "".join(seen) + rest
     assert proc.returncode != 0
-    assert "verdict ERROR: interrupted" in out
+    assert "verdict ERROR: interrupted (signal 15) during detect, after stop-service model-backend was injected; " \
+           "the fault was reverted" in out
+    assert "1 failed" in out, "an interrupted drill is counted in pytest's summary"
+    assert "a drill was interrupted" in out
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    assert [r["status"] for r in results] == ["broken"], "an interrupted drill never reads passed in Allure"
+    assert "interrupted" in results[0]["statusDetails"]["message"]
     reports = tmp_path / "reports"
     ledger = [json.loads(line) for line in (reports / "fault-ledger.jsonl").read_text().splitlines()]
     assert [e["state"] for e in ledger] == ["injecting", "reverted"]

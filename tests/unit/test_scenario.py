@@ -77,7 +77,7 @@ def test_catalog_keeps_bad_files_with_their_error_and_priority(tmp_path, root):
     write(tmp_path, GOOD.replace("within: 1m", "within: never"), "b.yaml")
     write(tmp_path, ": : :", "c.yaml")
     entries = load_catalog(tmp_path, root)
-    assert [e.id for e in entries] == ["demo", "b", "c"]
+    assert [e.id for e in entries] == ["demo", "INVALID-b", "INVALID-c"]
     assert entries[0].error is None
     assert entries[1].error is not None and entries[1].priority_hint == "p1"
     assert entries[2].error is not None and entries[2].priority_hint is None
