@@ -12,7 +12,7 @@ from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, late
 from assertions.mttr import Resolution, assert_mttr, wait_for_resolution
 from gameday.clock import Clock
 from gameday.durations import human
-from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError
+from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError, StackUnreachable
 from gameday.events import DrillEvents
 from gameday.faults import Fault, Ledger
 from gameday.groups import LINGER, GroupState, group_state
@@ -20,6 +20,7 @@ from gameday.journal import DrillRecord
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.scenario import Scenario
+from gameday.stackhealth import StackHealth
 from gameday.target import Target
 from gameday.timing import PipelineTiming
 
@@ -58,6 +59,8 @@ class Drill:
         self._last_progress = 0.0
         self.target = ctx.target
         self.watch = Watch(self.target.prometheus, self.target.receiver, self.clock)
+        self.health = StackHealth({}, self.clock)
+        """Watches Prometheus and Alertmanager from the fault on (see ``_watch_stack``)."""
 
     # -- helpers ---------------------------------------------------------------------------------
     @contextmanager
@@ -77,6 +80,7 @@ class Drill:
         self.events.marked.fire(name=name, t=t, detail=detail)
 
     def _progress(self, note: str, deadline: float | None = None, started: float | None = None) -> None:
+        self.health.check(self.phase)
         now = self.clock.now()
         if now - self._last_progress < 0.2:
             return
@@ -109,6 +113,11 @@ class Drill:
             rec.verdict, rec.reasons = "FAIL", [str(exc)]
         except DrillSkipped as exc:
             rec.verdict, rec.reasons = "SKIPPED", [str(exc)]
+        except StackUnreachable as exc:
+            text = str(exc)
+            if "says nothing about the alert" not in text:
+                text += f" (during {self.phase}); this says nothing about the alert"
+            rec.verdict, rec.reasons = "ERROR", [text]
         except GamedayError as exc:
             rec.verdict, rec.reasons = "ERROR", [str(exc)]
         except KeyboardInterrupt as exc:
@@ -122,6 +131,12 @@ class Drill:
         if interrupted is not None:
             raise interrupted
         return rec
+
+    def _watch_stack(self) -> None:
+        """From here to the end, Prometheus or Alertmanager failing or restarting is ERROR."""
+        self.health = StackHealth({"Prometheus": self.target.prometheus, "Alertmanager": self.target.alertmanager},
+                                  self.clock)
+        self.health.baseline()
 
     def _interruption(self, exc: BaseException) -> str:
         """What an interruption cut short, and what became of the fault."""
@@ -146,6 +161,7 @@ class Drill:
             self._mark("t_steady", self.clock.now(), "baseline load flowing")
             self._steady_state()
             self._settle_groups("at the fault")
+            self._watch_stack()
         fault = self.fault = self._make_fault()
         self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         try:
@@ -288,7 +304,11 @@ class Drill:
                 self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}")
                 self._mark("t_notified_seen", result.notified_seen or result.notified, "harness saw the page")
             why = late_page_reason(result, t_inject, self.timing.get(exp.alert), self.groups.get(exp.alert))
-            assert_page(result, t_inject, sla, why)
+            try:
+                assert_page(result, t_inject, sla, why)
+            except DrillFailed:
+                self.health.check(self.phase, force=True)  # a broken stack is ERROR, not a verdict on the alert
+                raise
             pages.append(result)
         return pages
 
@@ -331,4 +351,8 @@ class Drill:
                                       goal * 1.5, self._sli_healthy, self.ctx.poll, tick)
             if res.resolved is not None:
                 self._mark("t_resolved", res.resolved, f"{page.alert} at {page.receiver}, service healthy")
-            assert_mttr(page.alert, res, page.notified, goal)
+            try:
+                assert_mttr(page.alert, res, page.notified, goal)
+            except DrillFailed:
+                self.health.check(self.phase, force=True)
+                raise

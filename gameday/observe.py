@@ -31,6 +31,17 @@ def probe(url: str, method: str = "GET", json: Any = None, timeout: float = 1.0)
         return False
 
 
+def _why(exc: requests.RequestException, timeout: float) -> str:
+    """A request's failure in a few words."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g}s"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or reset"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
 class _Api:
     name = "api"
 
@@ -45,7 +56,8 @@ class _Api:
             resp = self._http.get(url, params=params or None, timeout=self.timeout)
             resp.raise_for_status()
         except requests.RequestException as exc:
-            raise StackUnreachable(f"{self.name} at {self.base_url} did not answer {path}: {exc}") from exc
+            raise StackUnreachable(f"{self.name} at {self.base_url} did not answer {path}: {_why(exc, self.timeout)}"
+                                   ) from None
         return resp.json()
 
     def ready(self) -> bool:
@@ -108,6 +120,10 @@ class Prometheus(_Api):
     def alertmanagers(self) -> list[str]:
         return [a["url"] for a in self._data("/api/v1/alertmanagers")["activeAlertmanagers"]]
 
+    def started(self) -> float:
+        """Wall seconds when this Prometheus process started."""
+        return parse_rfc3339(self._data("/api/v1/status/runtimeinfo")["startTime"])
+
 
 @dataclass(frozen=True)
 class AlertGroup:
@@ -134,7 +150,8 @@ class Alertmanager(_Api):
             resp = self._http.get(f"{self.base_url}/metrics", timeout=self.timeout)
             resp.raise_for_status()
         except requests.RequestException as exc:
-            raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: {exc}") from exc
+            raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: "
+                                   f"{_why(exc, self.timeout)}") from None
         for family in text_string_to_metric_families(resp.text):
             if family.name == "alertmanager_dispatcher_aggregation_groups":
                 return int(sum(s.value for s in family.samples))
@@ -145,3 +162,7 @@ class Alertmanager(_Api):
 
     def receivers(self) -> list[str]:
         return [r["name"] for r in self._get("/api/v2/receivers")]
+
+    def started(self) -> float:
+        """Wall seconds when this Alertmanager process started."""
+        return parse_rfc3339(self._get("/api/v2/status")["uptime"])

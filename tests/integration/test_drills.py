@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 from tests.integration.conftest import gameday_argv, gameday_env
@@ -143,3 +147,34 @@ def processes_mentioning(text: str) -> list[str]:
         if text in args:
             found.append(args)
     return found
+
+
+def drill_until_detect(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(gameday_argv(tmp_path, *args), cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "▸ detect" in line or time.monotonic() > deadline:
+            break
+    assert any("▸ detect" in line for line in seen), "".join(seen)
+    return proc, seen
+
+
+@pytest.mark.parametrize("component, binary", [("Alertmanager", "prometheus-alertmanager"),
+                                               ("Prometheus", "prometheus")])
+def test_a_monitoring_component_dying_mid_drill_is_error_naming_it(tmp_path, component, binary):
+    proc, seen = drill_until_detect(tmp_path, "-k", "high-error-rate", "--time-scale", "20")
+    pids = json.loads((tmp_path / "reports" / "lab" / "pids.json").read_text())["pids"]
+    os.kill(pids[component.lower()], signal.SIGKILL)
+    rest, _ = proc.communicate(timeout=120)
+    out = "".join(seen) + rest
+    assert proc.returncode == 1, out
+    assert re.search(rf"verdict ERROR: {component} (stopped answering|restarted|at \S+ did not answer)", out), out
+    assert "this says nothing about the alert" in out and "verdict FAIL" not in out
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    assert [r["status"] for r in results] == ["broken"]
+    ledger = [json.loads(line) for line in (tmp_path / "reports" / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"]
