@@ -47,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "docker-compose.yml stack); a plugin can add its own through pytest_gameday_make_target")
     group.addoption("--compose-keep", action="store_true", default=False,
                     help="compose target: use the stack if it is already up, and leave it up at the end")
+    group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",
+                    help="a fault that outlives the harness (containers) is reverted by a watchdog process when the "
+                         "harness sends no heartbeat for this long (default 10; 0 turns the watchdog off)")
     group.addoption("--no-live", action="store_true", default=False,
                     help="no live status line; print a progress line every 10s instead (default off a TTY)")
     parser.addini("gameday_time_scale", "default for --time-scale", default="1")
@@ -158,17 +161,12 @@ def gameday_reports(pytestconfig: pytest.Config) -> Path:
 
 @pytest.fixture(scope="session")
 def gameday_ledger(pytestconfig: pytest.Config, gameday_reports: Path) -> Ledger:
-    """The fault ledger. Lab faults an earlier, killed run left open died with that run's lab (its processes
-    were reaped) and are closed here; a container fault outlives the harness, so it stays open and is named."""
-    ledger = Ledger(gameday_reports / "fault-ledger.jsonl")
-    for entry in ledger.pending():
-        detail = entry.get("detail") or {}
-        if "container" in detail:
-            _say(pytestconfig, f"gameday: WARNING: a {entry.get('kind')} fault on {entry.get('target')} (container "
-                               f"{str(detail['container'])[:12]}) from an earlier run was never reverted; to revert "
-                               f"it: {detail.get('revert', 'see the ledger')} ({ledger.path})")
-            continue
-        ledger.closed(entry["id"], note="closed at start: the lab of that run no longer exists")
+    """The fault ledger. Faults that a run killed outright left open are reverted first (as ``gameday revert``
+    does), each recorded as reverted only when the revert was checked, else as abandoned with the reason."""
+    from gameday.cli import revert_orphans
+
+    ledger = Ledger(gameday_reports / "fault-ledger.jsonl", watchdog_bound=pytestconfig.getoption("watchdog"))
+    revert_orphans(ledger, lambda line: _say(pytestconfig, line))
     return ledger
 
 

@@ -40,7 +40,9 @@ def _wait(pred: Any, timeout: float, poll: float = 0.05) -> bool:
 
 
 class ContainerFault(Fault):
-    """A fault on one service's container of the Compose stack."""
+    """A fault on one service's container of the Compose stack; it outlives the harness, so a watchdog guards it."""
+
+    outlives_harness = True
 
     def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
         super().__init__(service, ledger)
@@ -241,6 +243,9 @@ class DisconnectNetwork(ContainerFault):
     kind = "network-disconnect"
     revert_action = "connect the container to the stack's network with its service alias"
 
+    def detail(self) -> dict[str, Any]:
+        return super().detail() | {"network": self.stack.network().name}
+
     def _apply(self) -> None:
         self.network = self.stack.network()
         self.network.disconnect(self.container)
@@ -290,3 +295,60 @@ def netem_missing() -> str:
         return ("this kernel has no netem (sch_netem), so tc cannot delay packets; latency needs a fault proxy in "
                 "the request path, which gameday does not have yet")
     return "latency through netem is not built yet"
+
+
+def revert_left(entry: dict[str, Any], client: Any = None) -> tuple[str, str]:
+    """Revert a container fault that a dead run left open, from its ledger entry, and check it took effect.
+
+    Returns the ledger state (``reverted`` or ``abandoned``) and a note saying what was done or why not.
+    """
+    import docker
+
+    detail, kind = entry.get("detail") or {}, entry.get("kind")
+    try:
+        client = client or docker.from_env(timeout=30)
+        try:
+            container = client.containers.get(detail["container"])
+        except docker.errors.NotFound:
+            container = None
+        if sidecar := detail.get("sidecar"):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.containers.get(sidecar).remove(force=True)
+            with contextlib.suppress(docker.errors.NotFound):
+                client.containers.get(sidecar)
+                return "abandoned", f"the sidecar {sidecar} is still there after removing it"
+        if container is None:
+            return ("reverted", f"{kind}: the sidecar is gone and the container no longer exists") if sidecar else (
+                "abandoned", f"{kind}: container {detail['container'][:12]} no longer exists; nothing to check")
+        container.reload()
+        state = container.attrs["State"]
+        if kind == "pause-service" and state.get("Paused"):
+            container.unpause()
+        elif kind in ("kill-service", "stop-service") and not state.get("Running"):
+            container.start()
+        elif kind == "network-disconnect":
+            network = client.networks.get(detail["network"])
+            if network.name not in (container.attrs["NetworkSettings"]["Networks"] or {}):
+                network.connect(container, aliases=[entry.get("target")])
+        elif kind == "packet-loss":
+            side = client.containers.run(container.image.id, ["sleep", "60"], detach=True, entrypoint=[],
+                                         network_mode=f"container:{container.id}", cap_add=["NET_ADMIN"],
+                                         labels={SIDECAR_LABEL: "revert"})
+            try:
+                side.exec_run(["sh", "-c", f"nft delete table inet {NFT_TABLE} 2>/dev/null || true"])
+                if side.exec_run(["nft", "list", "table", "inet", NFT_TABLE]).exit_code == 0:
+                    return "abandoned", "packet-loss: the nftables table is still there after deleting it"
+            finally:
+                side.remove(force=True)
+        container.reload()
+        state = container.attrs["State"]
+        if kind == "pause-service" and state.get("Paused"):
+            return "abandoned", "pause-service: the container is still paused after unpause"
+        if kind in ("kill-service", "stop-service") and not state.get("Running"):
+            return "abandoned", f"{kind}: the container did not start again"
+        if kind == "network-disconnect" and detail["network"] not in (
+                container.attrs["NetworkSettings"]["Networks"] or {}):
+            return "abandoned", "network-disconnect: the container is still off its network"
+        return "reverted", f"{kind}: {detail.get('revert', 'reverted')}, checked"
+    except Exception as exc:  # an engine that does not answer, a missing network ...  # noqa: BLE001
+        return "abandoned", f"{kind}: could not revert: {type(exc).__name__}: {exc}"

@@ -15,6 +15,8 @@ class Fault(CleanOnFailure, ABC):
     """Apply one fault and undo it on every exit path, a failed ``inject()`` included."""
 
     kind = "fault"
+    outlives_harness = False
+    """True for a fault that stays when the harness dies (a paused container, a sidecar): a watchdog guards it."""
 
     def __init__(self, target: str, ledger: Ledger | None = None) -> None:
         self.target = target
@@ -23,6 +25,7 @@ class Fault(CleanOnFailure, ABC):
         self._entry: str | None = None
         self._reverted = True
         self.attempted = False
+        self._watchdog: Any = None
         """True once ``inject()`` began: the fault may have (partly) taken effect."""
 
     def detail(self) -> dict[str, Any]:
@@ -46,6 +49,10 @@ class Fault(CleanOnFailure, ABC):
             raise InjectionError(f"{self.describe()}: already injected")
         if self.ledger is not None:
             self._entry = self.ledger.opened(self.kind, self.target, self.detail())
+            if self.outlives_harness and self.ledger.watchdog_bound:
+                from gameday.watchdog import Watchdog
+
+                self._watchdog = Watchdog(self.ledger, self._entry, self.ledger.watchdog_bound).start()
         self._reverted = False
         self.attempted = True
         self._apply()
@@ -60,6 +67,9 @@ class Fault(CleanOnFailure, ABC):
         self._reverted = True
         if self.ledger is not None and self._entry is not None:
             self.ledger.closed(self._entry)
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
 
     @property
     def active(self) -> bool:

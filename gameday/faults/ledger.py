@@ -13,10 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+CLOSED = ("reverted", "abandoned", "gone")
+
+
+def alive(pid: int | None) -> bool:
+    """True when process ``pid`` still exists."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 @dataclass
 class Ledger:
     path: Path
+    watchdog_bound: float = 10.0
+    """Seconds without the harness's heartbeat after which a watchdog reverts a fault that outlives it (0: none)."""
 
     def _append(self, entry: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,8 +48,11 @@ class Ledger:
                       "pid": os.getpid(), "wall": time.time()})
         return entry_id
 
-    def closed(self, entry_id: str, note: str = "reverted") -> None:
-        self._append({"id": entry_id, "state": "reverted", "note": note, "wall": time.time()})
+    def closed(self, entry_id: str, note: str = "reverted", state: str = "reverted") -> None:
+        """Close an entry: ``reverted`` (the revert was checked), ``abandoned`` (it could not be: ``note`` says
+        why) or ``gone`` (nothing was left to revert: what held the fault died with it)."""
+        assert state in CLOSED, state
+        self._append({"id": entry_id, "state": state, "note": note, "pid": os.getpid(), "wall": time.time()})
 
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -45,7 +65,16 @@ class Ledger:
                 continue
         return out
 
+    def state_of(self, entry_id: str) -> str | None:
+        """The last state written for an entry (``injecting`` while it is open)."""
+        states = [e.get("state") for e in self.entries() if e.get("id") == entry_id]
+        return states[-1] if states else None
+
+    def orphans(self) -> list[dict[str, Any]]:
+        """Open entries whose harness is gone: a run that was killed outright left them."""
+        return [e for e in self.pending() if not alive(e.get("pid"))]
+
     def pending(self) -> list[dict[str, Any]]:
         """Faults injected and never reverted, oldest first."""
-        closed = {e["id"] for e in self.entries() if e.get("state") == "reverted"}
+        closed = {e["id"] for e in self.entries() if e.get("state") in CLOSED}
         return [e for e in self.entries() if e.get("state") == "injecting" and e["id"] not in closed]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
-from gameday.compose.stack import ComposeConfig, ComposeStack, engine
+from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, engine
 from gameday.errors import HarnessError
 from gameday.faults import Ledger
 from gameday.scenario import (
@@ -23,6 +25,7 @@ from gameday.scenario import (
     StopServiceFault,
 )
 from tests.conftest import ROOT
+from tests.integration.conftest import gameday_argv, gameday_env
 from tests.integration.test_drills import broken_rules
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
@@ -155,7 +158,7 @@ def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):
     text = text.replace("kind: kill-service", "kind: pause-service").replace("mode: auto", "mode: revert")
     (scenarios / "hang.yaml").write_text(text.replace("duration: 75s           # down this long, then the "
                                                       "supervisor restarts it", "duration: 10s"))
-    run = run_gameday("--scenarios", str(scenarios), "--time-scale", "60")
+    run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60")
     assert run.proc.returncode == 1, run.out
     line = next(ln for ln in run.out.splitlines() if "cannot do fault kind" in ln)
     assert "the lab target cannot do fault kind 'pause-service'" in line and "--target compose" in line
@@ -178,3 +181,71 @@ def test_a_failed_start_is_torn_down_and_names_the_service(tmp_path):
     assert re.search(r"did not start; prometheus is (exited|restarting): ", str(err.value)), err.value
     assert "no_such_setting" in str(err.value), "the service's last log lines say why"
     assert not stack._client.containers.list(all=True, filters={"label": f"com.docker.compose.project={cfg.project}"})
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_gameday_revert_reverts_what_a_killed_run_left_and_says_when_it_cannot(stack, tmp_path):
+    ledger = Ledger(tmp_path / "fault-ledger.jsonl")
+    backend = stack.container(BACKEND)
+    backend.pause()
+    ledger._append({"id": "left1", "state": "injecting", "kind": "pause-service", "target": BACKEND,
+                    "detail": {"container": backend.id, "revert": "unpause the container"}, "pid": dead_pid()})
+    ledger._append({"id": "left2", "state": "injecting", "kind": "pause-service", "target": GATEWAY,
+                    "detail": {"container": "0" * 64, "revert": "unpause the container"}, "pid": dead_pid()})
+    run = subprocess.run([sys.executable, "-m", "gameday.cli", "revert", "--reports", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr  # one could not be reverted
+    assert not stack.state(BACKEND)["Paused"]
+    states = {e["id"]: e for e in ledger.entries() if e["state"] != "injecting"}
+    assert states["left1"]["state"] == "reverted" and "checked" in states["left1"]["note"]
+    assert states["left2"]["state"] == "abandoned" and "no longer exists" in states["left2"]["note"]
+    assert ledger.pending() == []
+
+
+def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
+    docker_or_skip()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios/service-outage.yaml").read_text()
+    text = text.replace("kind: kill-service", "kind: pause-service").replace("mode: auto", "mode: revert")
+    (scenarios / "hang.yaml").write_text(text.replace("duration: 75s           # down this long, then the "
+                                                      "supervisor restarts it", "duration: 20m"))
+    argv = gameday_argv(tmp_path, "-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60",
+                        "--target", "compose", "--watchdog", "5")
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    try:
+        seen = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "fault injected" in line:
+                break
+        assert any("fault injected" in line for line in seen), "".join(seen)
+        client = engine()
+        gateway = next(c for c in client.containers.list(filters={"label": "com.docker.compose.project=gameday"})
+                       if c.labels.get("com.docker.compose.service") == GATEWAY)
+        gateway.reload()
+        ledger_text = (tmp_path / "reports" / "fault-ledger.jsonl").read_text()
+        assert gateway.attrs["State"]["Paused"], "".join(seen) + ledger_text
+        proc.kill()  # SIGKILL: no finally, no revert from the harness
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            gateway.reload()
+            if not gateway.attrs["State"]["Paused"]:
+                break
+            time.sleep(0.5)
+        assert not gateway.attrs["State"]["Paused"], "the watchdog did not unpause the gateway"
+        ledger = Ledger(tmp_path / "reports" / "fault-ledger.jsonl")
+        last = ledger.entries()[-1]
+        assert last["state"] == "reverted" and "by the watchdog" in last["note"], last
+    finally:
+        proc.kill()
+        subprocess.run([*compose_binary(), "--project-name", "gameday", "--file", str(ROOT / "docker-compose.yml"),
+                        "down", "--volumes", "--timeout", "2"], capture_output=True, timeout=120)

@@ -86,7 +86,7 @@ def test_sla_below_the_floor_is_flagged_in_preflight(run_gameday, tmp_path):
     scenarios.mkdir()
     text = (ROOT / "scenarios/service-outage.yaml").read_text()
     (scenarios / "too-fast.yaml").write_text(text.replace("within: 1m", "within: 20s"))
-    run = run_gameday("--scenarios", str(scenarios), "--time-scale", "60")
+    run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60")
     assert run.proc.returncode == 1, run.out
     assert "preflight: the SLA of 333ms for ServiceDown is below the pipeline's floor" in run.out
     j = run.journals()["service-outage"]
