@@ -65,15 +65,22 @@ class PageResult:
 
 
 def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout: float, poll: float = 0.05,
-                  on_poll: Callable[[PageResult], None] | None = None) -> PageResult:
-    """Poll until ``alert`` has paged ``receiver`` (after ``since``), or ``timeout`` seconds pass."""
+                  on_poll: Callable[[PageResult], None] | None = None, ask_every: float = 0.1) -> PageResult:
+    """Poll until ``alert`` has paged ``receiver`` (after ``since``), or ``timeout`` seconds pass.
+
+    The receiver's deliveries are looked at every ``poll`` (and at once when one arrives); Prometheus is
+    asked for the alert's state every ``ask_every`` only, since the page carries its own firing time.
+    """
     result = PageResult(alert, receiver)
     start = watch.clock.now()
+    asked = float("-inf")
 
     def look() -> bool:
+        nonlocal asked
         now = watch.clock.now()
         result.waited = now - start
-        if result.firing_seen is None:  # once seen firing, only the page is left to wait for
+        if result.firing_seen is None and now - asked >= ask_every:  # once firing, only the page is left
+            asked = now
             states = [a.state for a in watch.prometheus.alerts() if a.name == alert]
             result.last_state = "firing" if "firing" in states else ("pending" if "pending" in states else "inactive")
             if result.last_state == "firing":

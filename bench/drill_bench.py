@@ -8,7 +8,9 @@
    figure counts Locust's own start-up (about a second of imports, which no time scale shrinks).
 3. Timestamp error: the harness's page time against the receiver's own arrival stamp, and its
    firing time against the alert's ``startsAt``. Target <= 50 ms.
-4. With ``--compose``: the Compose stack's cold start (images cached) to ready, and each P0 drill
+4. The harness's own CPU while it waits (steady state, detect, recover, resolve), as a share of one
+   core, from the journal's per-phase CPU. Target < 2%.
+5. With ``--compose``: the Compose stack's cold start (images cached) to ready, and each P0 drill
    on it at the same time scale, wall / floor beside the lab's in the same run, and their ratio
    (target: the compose drill within 1.3x of the lab drill).
 
@@ -39,6 +41,7 @@ from gameday.scenario import Scenario, load_scenario  # noqa: E402
 from gameday.timescale import durations_in  # noqa: E402
 
 P0 = ("service-outage", "high-error-rate")
+WAITING = ("steady-state", "detect", "recover", "resolve")
 
 
 def lab_at(workdir: Path, scale: float) -> Lab:
@@ -92,6 +95,7 @@ def drills(target, runs: int, scale: float, work: Path, page_err: list[float], f
            ) -> dict[str, float]:
     """Run each P0 drill ``runs`` times on ``target``; print its figures; return the median wall / floor."""
     medians = {}
+    cpu: dict[str, list[float]] = {}
     for sid in P0:
         scenario = load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT)
         ratios, full_ratios, walls, floors = [], [], [], []
@@ -103,12 +107,17 @@ def drills(target, runs: int, scale: float, work: Path, page_err: list[float], f
             full_ratios.append(full / floor)
             page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
             fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
+            for ph in rec.phases:
+                if ph["phase"] in WAITING and ph.get("cpu_share") is not None and ph["end"] - ph["start"] > 0.3:
+                    cpu.setdefault(ph["phase"], []).append(ph["cpu_share"] * 100)
         medians[sid] = statistics.median(full_ratios)
         print(f"[{target.name}] {sid} at time scale {scale:g}: wall / floor = median {statistics.median(ratios):.2f} "
               f"(min {min(ratios):.2f}, max {max(ratios):.2f}; wall median {statistics.median(walls):.2f}s, "
               f"floor {statistics.median(floors):.2f}s; target <= 1.5)")
         print(f"{' ' * (len(sid) + len(target.name) + 3)}   counting Locust start-up too: median "
               f"{statistics.median(full_ratios):.2f} (min {min(full_ratios):.2f}, max {max(full_ratios):.2f})")
+    print(f"[{target.name}] harness CPU while waiting, share of one core: " + ", ".join(
+        f"{ph} median {statistics.median(v):.1f}% (max {max(v):.1f}%)" for ph, v in cpu.items()) + " (target < 2%)")
     return medians
 
 

@@ -33,7 +33,10 @@ class DrillContext:
     reports: Path
     target: Target
     time_scale: float = 1.0
-    poll: float = 0.02
+    poll: float = 0.05
+    """How often in-process state is looked at (a page wakes the wait at once, whatever this is)."""
+    ask: float = 0.1
+    """How often the harness asks over HTTP (Prometheus's alert state, the SLI probe) while it waits."""
     ledger: Ledger | None = None
 
 
@@ -270,7 +273,7 @@ class Drill:
         watched = [e.alert for e in self.scenario.expect] + list(self.scenario.quiet)
         window, settle = self.scaled.steady_state, self.scaled.steady_state + self.scaled.mttr_goal
         first = start = self.clock.now()
-        poll = max(self.ctx.poll, window / 50)  # a clean window needs no 20 ms resolution
+        poll = max(self.ctx.ask, window / 50)  # each look is an HTTP request: a clean window needs no finer look
         while (elapsed := self.clock.now() - start) < window:
             firing = sorted({a.name for a in self.watch.prometheus.alerts()
                              if a.name in watched and a.state == "firing"})
@@ -295,7 +298,11 @@ class Drill:
                 self._progress(f"{alert} {r.last_state}, waiting for the page at {to}", deadline=sla,
                                started=t_inject)
 
-            result = wait_for_page(self.watch, exp.alert, exp.receiver, t_inject, timeout, self.ctx.poll, tick)
+            # the page carries the alert's own firing time: Prometheus's state is only asked for the diagnosis
+            # of a page that never comes, so a few times a second (or per evaluation, when that is slower)
+            every = max(2.5 * self.ctx.ask, self.timing[exp.alert].evaluation_interval / 2)
+            result = wait_for_page(self.watch, exp.alert, exp.receiver, t_inject, timeout, self.ctx.poll, tick,
+                                   ask_every=every)
             if result.firing_seen is not None:
                 self._mark("t_firing_seen", result.firing_seen, f"{exp.alert} seen firing in Prometheus")
             if result.starts_at is not None:
@@ -324,7 +331,7 @@ class Drill:
         # auto: the platform heals itself (a restart policy)
         start = self.clock.now()
         limit = self.scaled.mttr_goal + (self.scaled.fault_duration or 0.0)
-        poll = max(self.ctx.poll, 0.05)  # each look is an HTTP probe: no need to spin
+        poll = self.ctx.ask  # each look is an HTTP probe; t_mitigated comes from the platform, not from this poll
         while self.clock.now() - start < limit:
             if target.is_running(sc.fault.target) and self._sli_healthy():
                 started = target.last_started(sc.fault.target)
@@ -348,7 +355,7 @@ class Drill:
                                started=page.notified)
 
             res = wait_for_resolution(self.watch, page.alert, page.receiver, page.fingerprint, page.notified,
-                                      goal * 1.5, self._sli_healthy, self.ctx.poll, tick)
+                                      goal * 1.5, self._sli_healthy, self.ctx.ask, tick)
             if res.resolved is not None:
                 self._mark("t_resolved", res.resolved, f"{page.alert} at {page.receiver}, service healthy")
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class DrillRecord:
 
     # event listeners: the journal is a subscriber like the console and the report
     def on_phase_started(self, phase: str, t: float, **_: Any) -> None:
-        self.phases.append({"phase": phase, "start": t, "end": None, "error": None})
+        self.phases.append({"phase": phase, "start": t, "end": None, "error": None, "cpu": time.process_time()})
         self.events.append({"t": t, "event": "phase_started", "phase": phase})
 
     def on_phase_ended(self, phase: str, t: float, error: BaseException | None = None, **_: Any) -> None:
@@ -59,6 +60,10 @@ class DrillRecord:
         for p in reversed(self.phases):
             if p["phase"] == phase and p["end"] is None:
                 p["end"], p["error"] = t, text
+                cpu = time.process_time() - p["cpu"]
+                p["cpu"] = round(cpu, 4)
+                p["cpu_share"] = round(cpu / (t - p["start"]), 4) if t > p["start"] else None
+                """the harness process's CPU during the phase, as a share of one core"""
                 break
         self.events.append({"t": t, "event": "phase_ended", "phase": phase, "error": text})
 

@@ -29,7 +29,10 @@ def test_journal_is_a_subscriber_and_computes_timings(tmp_path):
     events.phase_ended.fire(phase="detect", t=1.3, error=None)
     data = json.loads(rec.write(tmp_path).read_text())
     assert data["timings"]["ttn"] == 0.8 and data["timings_real"]["ttn"] == 48.0
-    assert data["phases"] == [{"phase": "detect", "start": 0.5, "end": 1.3, "error": None}]
+    phase = data["phases"][0]
+    assert {k: phase[k] for k in ("phase", "start", "end", "error")} == {"phase": "detect", "start": 0.5, "end": 1.3,
+                                                                         "error": None}
+    assert phase["cpu"] >= 0 and 0 <= phase["cpu_share"] < 1, "the harness's own CPU in the phase is recorded"
     assert list(data["marks"]) == ["t_inject", "t_firing", "t_notified", "t_resolved"]
     assert data["marks"]["t_inject"]["wall"].startswith("2026-11-18T")
 
