@@ -20,7 +20,7 @@ import yaml
 from gameday.clock import parse_rfc3339
 from gameday.durations import format_ms, seconds
 from gameday.errors import ConfigError, HarnessError
-from gameday.lifecycle import CleanOnFailure, free_port
+from gameday.lifecycle import CleanOnFailure, TargetLock, free_port
 from gameday.monitoring import render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.readiness import wait_ready
@@ -92,6 +92,7 @@ class ComposeStack(CleanOnFailure):
     ports: dict[str, int] = field(default_factory=dict)
     _client: Any = None
     _started_here: bool = False
+    _lock: TargetLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> None:
@@ -100,6 +101,7 @@ class ComposeStack(CleanOnFailure):
         t0 = time.monotonic()
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
+        self._lock = TargetLock(f"compose-{cfg.project}").acquire()
         self._client = engine()
         self.ports = self._choose_ports()
         self.ensure_image()
@@ -129,6 +131,9 @@ class ComposeStack(CleanOnFailure):
         if self._started_here and not self.config.keep:
             with contextlib.suppress(HarnessError):
                 self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # -- images and compose ----------------------------------------------------------------------
     def image_tag(self) -> str:
@@ -237,13 +242,8 @@ class ComposeStack(CleanOnFailure):
         return gateway
 
     def _published(self, service: str) -> str:
-        c = self.container(service)
-        c.reload()
-        bindings = (c.ports or {}).get(f"{PORTS[service]}/tcp") or []
-        for b in bindings:
-            if b.get("HostIp") == "127.0.0.1":
-                return f"http://127.0.0.1:{b['HostPort']}"
-        raise HarnessError(f"{service}: port {PORTS[service]} is not published on 127.0.0.1")
+        """The service's address on loopback: the port the harness chose (and the engine keeps across restarts)."""
+        return f"http://127.0.0.1:{self.ports[service]}"
 
     def _restart(self, *services: str) -> None:
         for svc in services:
