@@ -5,14 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, late_page_reason, wait_for_page
 from assertions.mttr import Resolution, assert_mttr, wait_for_resolution
 from gameday.clock import Clock
 from gameday.durations import human
-from gameday.errors import DrillFailed, DrillSkipped, GamedayError, HarnessError, StackUnreachable
+from gameday.errors import (
+    DrillAborted,
+    DrillFailed,
+    DrillSkipped,
+    GamedayError,
+    HarnessError,
+    StackUnreachable,
+)
 from gameday.events import DrillEvents
 from gameday.faults import Fault, Ledger
 from gameday.groups import LINGER, GroupState, group_state
@@ -21,6 +29,7 @@ from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.scenario import Scenario
 from gameday.stackhealth import StackHealth
+from gameday.stopconditions import StopConditions
 from gameday.target import Target
 from gameday.timing import PipelineTiming
 
@@ -38,6 +47,8 @@ class DrillContext:
     ask: float = 0.1
     """How often the harness asks over HTTP (Prometheus's alert state, the SLI probe) while it waits."""
     ledger: Ledger | None = None
+    abort_when: list[Any] = field(default_factory=list)
+    """Global stop conditions, beside each scenario's own."""
 
 
 class Drill:
@@ -64,6 +75,8 @@ class Drill:
         self.watch = Watch(self.target.prometheus, self.target.receiver, self.clock)
         self.health = StackHealth({}, self.clock)
         """Watches Prometheus and Alertmanager from the fault on (see ``_watch_stack``)."""
+        self.stops = StopConditions([], self.target.prometheus, self.clock)
+        """Armed at the fault: the scenario's and the global stop conditions."""
 
     # -- helpers ---------------------------------------------------------------------------------
     @contextmanager
@@ -84,6 +97,7 @@ class Drill:
 
     def _progress(self, note: str, deadline: float | None = None, started: float | None = None) -> None:
         self.health.check(self.phase)
+        self.stops.check(self.phase)
         now = self.clock.now()
         if now - self._last_progress < 0.2:
             return
@@ -114,6 +128,12 @@ class Drill:
             rec.verdict = "PASS"
         except DrillFailed as exc:
             rec.verdict, rec.reasons = "FAIL", [str(exc)]
+        except DrillAborted as exc:
+            fault = self.fault
+            what = ("no fault was in" if fault is None or not fault.attempted else
+                    f"{fault.describe()} was reverted at once" if not fault.active else
+                    f"the revert of {fault.describe()} did not complete")
+            rec.verdict, rec.reasons = "ABORTED", [f"{exc}; {what}"]
         except DrillSkipped as exc:
             rec.verdict, rec.reasons = "SKIPPED", [str(exc)]
         except StackUnreachable as exc:
@@ -165,6 +185,8 @@ class Drill:
             self._steady_state()
             self._settle_groups("at the fault")
             self._watch_stack()
+            self.stops = StopConditions([*self.scenario.abort_when, *self.ctx.abort_when], self.target.prometheus,
+                                        self.clock)
         fault = self.fault = self._make_fault()
         self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         try:

@@ -53,6 +53,10 @@ class TargetNotAllowed(HarnessError):
     """A target lies outside the allowlist (loopback and what the run created)."""
 
 
+class DrillAborted(HarnessError):
+    """A stop condition held during the drill: the fault was reverted at once (ABORTED, no verdict on the alert)."""
+
+
 class DrillFailed(GamedayError, AssertionError):
     """The alerting pipeline did not do what the scenario expects (FAIL)."""
 

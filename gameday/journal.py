@@ -11,7 +11,7 @@ from typing import Any
 from gameday.clock import Clock
 from gameday.timing import Timings
 
-VERDICTS = ("PASS", "FAIL", "ERROR", "SKIPPED")
+VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
 
 
 @dataclass

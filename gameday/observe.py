@@ -120,6 +120,11 @@ class Prometheus(_Api):
     def alertmanagers(self) -> list[str]:
         return [a["url"] for a in self._data("/api/v1/alertmanagers")["activeAlertmanagers"]]
 
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """An instant query's result vector (``/api/v1/query``); empty when the expression returns nothing."""
+        data = self._data("/api/v1/query", query=expr)
+        return data["result"] if data.get("resultType") == "vector" else ([data["result"]] if data["result"] else [])
+
     def started(self) -> float:
         """Wall seconds when this Prometheus process started."""
         return parse_rfc3339(self._data("/api/v1/status/runtimeinfo")["startTime"])

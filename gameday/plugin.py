@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from gameday.drill import Drill, DrillContext
-from gameday.errors import ConfigError, DrillFailed, DrillSkipped, GamedayError, HarnessError, ScenarioError
+from gameday.errors import (
+    ConfigError,
+    DrillAborted,
+    DrillFailed,
+    DrillSkipped,
+    GamedayError,
+    HarnessError,
+    ScenarioError,
+)
 from gameday.events import DrillEvents
 from gameday.faults.ledger import Ledger
 from gameday.journal import DrillRecord
@@ -232,7 +240,8 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
 
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
         target = gameday_target_on_demand.get()
-        ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger)
+        ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
+                           abort_when=_global_stop_conditions(config))
         events = DrillEvents()  # this drill's own: its subscribers go with it
         events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
         events.subscribe(_console(config))
@@ -254,11 +263,30 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
             raise DrillFailed(reason)
         if record.verdict == "ERROR":
             raise HarnessError(reason)
+        if record.verdict == "ABORTED":
+            raise DrillAborted(reason)
         if record.verdict == "SKIPPED":
             pytest.skip(reason)
         return record
 
     return run
+
+
+def _global_stop_conditions(config: pytest.Config) -> list[Any]:
+    """``abort.yaml`` in the lab-config folder: stop conditions for every drill (a list, as in a scenario)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from gameday.scenario import StopCondition, read_yaml
+
+    path = Path(config.getoption("lab_config") or _root(config) / "config") / "abort.yaml"
+    if not path.exists():
+        return []
+    data = read_yaml(path, str(path))
+    try:
+        return TypeAdapter(list[StopCondition]).validate_python(data or [])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(str(path), ".".join(str(p) for p in err["loc"]) or "(top level)", err["msg"]) from None
 
 
 def _suspended(config: pytest.Config) -> Any:
@@ -309,6 +337,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             kind = "INVALID SCENARIO" if isinstance(excinfo.value, ScenarioError) else "INVALID CONFIG"
         if isinstance(excinfo.value, DrillSkipped):
             kind = "SKIPPED"
+        if isinstance(excinfo.value, DrillAborted):
+            kind = "ABORTED"
         report.longrepr = f"{kind}: {excinfo.value}"
     return report
 

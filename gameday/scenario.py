@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gameday.durations import parse_ms
 from gameday.errors import ConfigError, ScenarioError, printable
@@ -142,6 +142,28 @@ class ExpectedAlert(_Model):
     _dur = field_validator("within", mode="before")(_duration)
 
 
+class StopCondition(_Model):
+    """When this holds during a drill, the fault is reverted at once and the drill is ABORTED.
+
+    ``expr``: a PromQL expression that holds when it returns anything (e.g. an error ratio beyond the
+    drill's blast radius); ``alert``: an alert that must not fire (e.g. one of a service outside the drill).
+    """
+
+    expr: str | None = Field(None, min_length=1, max_length=2000)
+    alert: str | None = Field(None, pattern=NAME, max_length=200)
+    description: str = Field("", max_length=300)
+
+    @model_validator(mode="after")
+    def _one(self) -> StopCondition:
+        if (self.expr is None) == (self.alert is None):
+            raise ValueError("give exactly one of expr or alert")
+        return self
+
+    def describe(self) -> str:
+        what = f"alert {self.alert} firing" if self.alert else f"{self.expr}"
+        return f"{self.description} ({what})" if self.description else what
+
+
 class Recovery(_Model):
     mode: Literal["auto", "revert"] = "revert"
     mttr_goal: float
@@ -162,6 +184,8 @@ class Scenario(_Model):
     expect: list[ExpectedAlert] = Field(min_length=1, max_length=20)
     quiet: list[Annotated[str, Field(pattern=NAME, max_length=200)]] = Field([], max_length=50)
     recovery: Recovery
+    abort_when: list[StopCondition] = Field([], max_length=10)
+    """Stop conditions: any of them holding during the drill reverts the fault at once (ABORTED)."""
     alert_group: Literal["new", "repeat"] = "new"
     """new: steady state waits until Alertmanager holds no group for the expected alerts, so the page
     is a first incident's; repeat: a flapping service, drilled while the last incident's group may
@@ -298,6 +322,10 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
                 found = False
             if not found:
                 raise ScenarioError(shown, field, f"no such file: {rel}")
+    expected = {e.alert for e in scenario.expect}
+    for i, cond in enumerate(scenario.abort_when):
+        if cond.alert in expected:
+            raise ScenarioError(shown, f"abort_when[{i}].alert", f"{cond.alert} is the alert this drill expects")
     if scenario.fault.kind == "stop-service" and scenario.recovery.mode == "auto":
         raise ScenarioError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
     return scenario

@@ -9,7 +9,8 @@ from gameday.durations import human
 from gameday.journal import DrillRecord
 
 COLORS = {"PASS": {"green": True, "bold": True}, "FAIL": {"red": True, "bold": True},
-          "ERROR": {"red": True, "bold": True}, "SKIPPED": {"yellow": True, "bold": True}}
+          "ERROR": {"red": True, "bold": True}, "ABORTED": {"red": True, "bold": True},
+          "SKIPPED": {"yellow": True, "bold": True}}
 MARK_TEXT = {"t_alerting_reset": "clean slate", "t_inject": "fault injected", "t_firing": "alert firing",
              "t_notified": "page arrived",
              "t_mitigated": "mitigated", "t_resolved": "resolved page"}
@@ -93,7 +94,7 @@ def render_summary(records: list[DrillRecord], width: int) -> str:
         columns += ["real TTN/SLA", "real MTTR/goal"]
     for col in columns:
         table.add_column(col, no_wrap=True)
-    styles = {"PASS": "green", "FAIL": "red", "ERROR": "red", "SKIPPED": "yellow"}
+    styles = {"PASS": "green", "FAIL": "red", "ERROR": "red", "ABORTED": "red", "SKIPPED": "yellow"}
     for row in summary_rows(records, real=scaled):
         row[2] = f"[{styles.get(row[2], '')}]{row[2]}[/]"
         table.add_row(*row)

@@ -178,3 +178,21 @@ def test_a_monitoring_component_dying_mid_drill_is_error_naming_it(tmp_path, com
     assert [r["status"] for r in results] == ["broken"]
     ledger = [json.loads(line) for line in (tmp_path / "reports" / "fault-ledger.jsonl").read_text().splitlines()]
     assert [e["state"] for e in ledger] == ["injecting", "reverted"]
+
+
+def test_a_stop_condition_aborts_the_drill_and_reverts_the_fault_at_once(run_gameday, tmp_path):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios/high-error-rate.yaml").read_text()
+    text += ('abort_when:\n  - description: "any 5xx at all: a blast radius of zero"\n'
+             '    expr: sum(increase(http_requests_total{job="inference-gateway", status=~"5.."}[2s])) > 0\n')
+    (scenarios / "careful.yaml").write_text(text)
+    run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60")
+    assert run.proc.returncode == 1, run.out
+    assert re.search(r"ABORTED: stop condition held during (detect|inject) at .*any 5xx at all.*; stop-service "
+                     r"model-backend was reverted at once", run.out), run.out
+    j = run.journals()["high-error-rate"]
+    assert j["verdict"] == "ABORTED" and "t_inject" in j["marks"] and "t_notified" not in j["marks"]
+    ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"]
+    assert [r["status"] for r in run.allure_results()] == ["broken"]

@@ -81,3 +81,19 @@ def test_catalog_keeps_bad_files_with_their_error_and_priority(tmp_path, root):
     assert entries[0].error is None
     assert entries[1].error is not None and entries[1].priority_hint == "p1"
     assert entries[2].error is not None and entries[2].priority_hint is None
+
+
+@pytest.mark.parametrize("extra, field, reason", [
+    ("abort_when:\n  - {expr: up == 0, alert: ServiceDown}\n", "abort_when[0]", "exactly one of expr or alert"),
+    ("abort_when:\n  - {description: nothing}\n", "abort_when[0]", "exactly one of expr or alert"),
+    ("abort_when:\n  - {alert: ServiceDown}\n", "abort_when[0].alert", "the alert this drill expects"),
+])
+def test_stop_conditions_are_checked(tmp_path, root, extra, field, reason):
+    with pytest.raises(ConfigError) as err:
+        load_scenario(write(tmp_path, GOOD + extra), root)
+    assert err.value.field == field and reason in err.value.reason
+
+
+def test_a_stop_condition_loads(tmp_path, root):
+    sc = load_scenario(write(tmp_path, GOOD + "abort_when:\n  - {alert: HighErrorRate, description: blast}\n"), root)
+    assert sc.abort_when[0].describe() == "blast (alert HighErrorRate firing)"
