@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", dest="gameday_target", default=None, metavar="NAME",
                     help="what the drills run against: lab (the embedded lab, the default) or compose (the "
                          "docker-compose.yml stack); a plugin can add its own through pytest_gameday_make_target")
+    group.addoption("--compose-project", default=None, metavar="NAME",
+                    help="compose: the Compose project name (default $GAMEDAY_COMPOSE_PROJECT or gameday); two stacks "
+                         "on one machine need two names")
     group.addoption("--compose-keep", action="store_true", default=False,
                     help="compose target: use the stack if it is already up, and leave it up at the end")
     group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",

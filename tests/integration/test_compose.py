@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, engine
+from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, default_project, engine
 from gameday.errors import HarnessError
 from gameday.faults import Ledger
 from gameday.scenario import (
@@ -228,7 +228,8 @@ def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
                 break
         assert any("fault injected" in line for line in seen), "".join(seen)
         client = engine()
-        gateway = next(c for c in client.containers.list(filters={"label": "com.docker.compose.project=gameday"})
+        project = default_project()
+        gateway = next(c for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
                        if c.labels.get("com.docker.compose.service") == GATEWAY)
         gateway.reload()
         ledger_text = (tmp_path / "reports" / "fault-ledger.jsonl").read_text()
@@ -247,5 +248,6 @@ def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
         assert last["state"] == "reverted" and "by the watchdog" in last["note"], last
     finally:
         proc.kill()
-        subprocess.run([*compose_binary(), "--project-name", "gameday", "--file", str(ROOT / "docker-compose.yml"),
-                        "down", "--volumes", "--timeout", "2"], capture_output=True, timeout=120)
+        subprocess.run([*compose_binary(), "--project-name", default_project(), "--file",
+                        str(ROOT / "docker-compose.yml"), "down", "--volumes", "--timeout", "2"],
+                       capture_output=True, timeout=120)
