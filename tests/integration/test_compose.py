@@ -165,6 +165,18 @@ def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):
     assert "Traceback" not in run.out
 
 
+def test_a_fault_aimed_at_the_monitoring_stack_is_refused(run_gameday, tmp_path):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios/service-outage.yaml").read_text()
+    (scenarios / "own-goal.yaml").write_text(text.replace("target: inference-gateway", "target: prometheus"))
+    run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60")
+    assert run.proc.returncode == 1, run.out
+    assert "fault.target: no service 'prometheus' of the system under test on the lab target" in run.out
+    ledger = run.reports / "fault-ledger.jsonl"
+    assert not ledger.exists() or ledger.read_text() == "", "nothing may be injected"
+
+
 def test_a_failed_start_is_torn_down_and_names_the_service(tmp_path):
     docker_or_skip()
     import shutil
