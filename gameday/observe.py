@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -11,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gameday.clock import parse_rfc3339
 from gameday.durations import parse_ms
-from gameday.errors import StackUnreachable
+from gameday.errors import ConfigError, StackUnreachable
 
 
 def _session() -> requests.Session:
@@ -42,6 +44,30 @@ def _why(exc: requests.RequestException, timeout: float) -> str:
     return type(exc).__name__
 
 
+def _secret(name: str) -> str | None:
+    """``$NAME``, or the first line of the file ``$NAME_FILE``; never logged or written anywhere."""
+    if value := os.environ.get(name):
+        return value
+    if path := os.environ.get(f"{name}_FILE"):
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as exc:
+            raise ConfigError(path, f"${name}_FILE", exc.strerror or "unreadable") from None
+    return None
+
+
+def authenticate(session: requests.Session, component: str) -> None:
+    """Credentials for a Prometheus or Alertmanager that asks for them, from the environment or files:
+    ``GAMEDAY_<COMPONENT>_BEARER_TOKEN`` or ``GAMEDAY_<COMPONENT>_BASIC_AUTH`` (``user:password``), each also
+    as ``..._FILE`` naming a file that holds it."""
+    prefix = f"GAMEDAY_{component.upper()}"
+    if token := _secret(f"{prefix}_BEARER_TOKEN"):
+        session.headers["Authorization"] = f"Bearer {token}"
+    elif basic := _secret(f"{prefix}_BASIC_AUTH"):
+        user, _, password = basic.partition(":")
+        session.auth = (user, password)
+
+
 class _Api:
     name = "api"
 
@@ -49,6 +75,7 @@ class _Api:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._http = _session()
+        authenticate(self._http, self.name)
 
     def _get(self, path: str, **params: Any) -> Any:
         url = f"{self.base_url}{path}"
@@ -61,10 +88,16 @@ class _Api:
         return resp.json()
 
     def ready(self) -> bool:
+        """True when it answers ``/-/ready``; a refusal of the harness's credentials is an error at once."""
         try:
-            return self._http.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code == 200
+            code = self._http.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code
         except requests.RequestException:
             return False
+        if code in (401, 403):
+            prefix = f"GAMEDAY_{self.name.upper()}"
+            raise StackUnreachable(f"{self.name} at {self.base_url} refused the harness (HTTP {code}): give it "
+                                   f"credentials in {prefix}_BASIC_AUTH or {prefix}_BEARER_TOKEN (or ..._FILE)")
+        return code == 200
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,8 @@ class Lab(CleanOnFailure):
         self.supervisor.add(ServiceSpec("prometheus", [
             prom_bin, f"--config.file={rendered['prometheus']}", f"--storage.tsdb.path={cfg.workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
-            f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn"],
+            f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn",
+            *self._web_config()],
             logs / "prometheus.log", 1.0))
         self.alerting_epoch = time.monotonic()
         self._write_pids()
@@ -171,6 +172,11 @@ class Lab(CleanOnFailure):
             self.webhook.stop()
         for name in ("pids.json", "endpoints.json"):
             (self.config.workdir / name).unlink(missing_ok=True)
+
+    def _web_config(self) -> list[str]:
+        """``prometheus/web.yml`` in the lab's config folder, when there is one: TLS or basic auth for the API."""
+        path = self.config.config_dir / "prometheus" / "web.yml"  # type: ignore[operator]
+        return [f"--web.config.file={path}"] if path.exists() else []
 
     def reset_alerting(self, timeout: float = 60.0) -> float:
         """Restart Prometheus and Alertmanager so that neither holds state of an earlier incident.
