@@ -12,11 +12,7 @@ Run by the harness: python -m gameday.watchdog --ledger FILE --entry ID --heartb
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,44 +26,6 @@ def revert_entry(entry: dict) -> tuple[str, str]:
 
         return revert_left(entry)
     return "gone", "a lab fault: the lab's processes died with the run that held them, so nothing is left"
-
-
-class Watchdog:
-    """The harness's side: start the watchdog process and keep its heartbeat file fresh."""
-
-    def __init__(self, ledger: Ledger, entry_id: str, bound: float) -> None:
-        self.ledger, self.entry_id, self.bound = ledger, entry_id, bound
-        self.heartbeat = ledger.path.parent / "watchdog" / f"{entry_id}.beat"
-        self._stop = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._beat, name=f"watchdog-{entry_id}", daemon=True)
-
-    def start(self) -> Watchdog:
-        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
-        self.heartbeat.touch()
-        log = (self.heartbeat.parent / f"{self.entry_id}.log").open("ab")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "gameday.watchdog", "--ledger", str(self.ledger.path), "--entry", self.entry_id,
-             "--heartbeat", str(self.heartbeat), "--bound", f"{self.bound:g}"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)  # outlives the harness
-        self._thread.start()
-        return self
-
-    def _beat(self) -> None:
-        while not self._stop.wait(1.0):
-            with contextlib.suppress(OSError):
-                os.utime(self.heartbeat)
-
-    def stop(self) -> None:
-        """The fault was reverted by the harness: end the heartbeats and the watchdog."""
-        self._stop.set()
-        self.heartbeat.unlink(missing_ok=True)
-        if self._proc is not None:
-            try:
-                self._proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
 
 
 def watch(ledger: Ledger, entry_id: str, heartbeat: Path, bound: float, poll: float = 0.5) -> str:

@@ -50,7 +50,7 @@ class Fault(CleanOnFailure, ABC):
         if self.ledger is not None:
             self._entry = self.ledger.opened(self.kind, self.target, self.detail())
             if self.outlives_harness and self.ledger.watchdog_bound:
-                from gameday.watchdog import Watchdog
+                from gameday.faults.watchdog import Watchdog
 
                 self._watchdog = Watchdog(self.ledger, self._entry, self.ledger.watchdog_bound).start()
         self._reverted = False
