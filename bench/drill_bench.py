@@ -6,8 +6,8 @@
    configuration allows (steady-state window + detection floor + recovery floor). Target <= 1.5.
    The wall time runs from the moment baseline load is flowing to the resolved page; a second
    figure counts Locust's own start-up (about a second of imports, which no time scale shrinks).
-3. Timestamp error: the harness's page time against the receiver's own arrival stamp, and its
-   firing time against the alert's ``startsAt``. Target <= 50 ms.
+3. Timestamp error: the harness's page time against the receiver's own arrival stamp (target <= 50 ms),
+   and when it saw the alert firing against the alert's ``startsAt`` (a diagnosis only).
 4. The harness's own CPU while it waits (steady state, detect, recover, resolve), as a share of one
    core, from the journal's per-phase CPU. Target < 2%.
 5. With ``--compose``: the Compose stack's cold start (images cached) to ready, and each P0 drill
@@ -150,8 +150,9 @@ def main() -> int:
                   f"{on_compose[sid] / on_lab[sid]:.2f} (target <= 1.3)")
     print(f"timestamp error, page seen vs receiver arrival: median {statistics.median(page_err):.1f} ms, "
           f"max {max(page_err):.1f} ms (target <= 50 ms)")
-    print(f"timestamp error, firing seen vs startsAt: median {statistics.median(fire_err):.1f} ms, "
-          f"max {max(fire_err):.1f} ms (target <= 50 ms)")
+    print(f"firing seen by polling vs startsAt: median {statistics.median(fire_err):.1f} ms, "
+          f"max {max(fire_err):.1f} ms (a diagnosis only: TTD is startsAt itself, and Prometheus is asked every "
+          "250 ms while the page is awaited)")
     return 0
 
 

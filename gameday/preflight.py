@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assertions.sla import assert_feasible
-from gameday.errors import DrillFailed, ScenarioError, StackUnreachable
+from gameday.errors import DrillFailed, DrillSkipped, ScenarioError, StackUnreachable
 from gameday.groups import known_group_labels
 from gameday.observe import Rule
 from gameday.routing import RouteMatch, route_for
@@ -38,6 +38,8 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
         raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} of the system under test "
                                                   f"on the {target.name} target; it has: {', '.join(services)}")
     if (why := target.faults.why_not(scenario.fault.kind, target.name)) is not None:
+        if scenario.fault.skip_where_unsupported:
+            raise DrillSkipped(why)
         raise ScenarioError(source, "fault.kind", why)
     rules = prometheus.alerting_rules()
     missing = [e.alert for e in scenario.expect if e.alert not in rules]

@@ -62,6 +62,8 @@ class Load(_Model):
 class _FaultSpec(_Model):
     target: str = Field(max_length=128)
     """A service of the system under test."""
+    skip_where_unsupported: bool = False
+    """On a target that cannot do this kind of fault, SKIPPED with the reason instead of refused."""
     duration: float | None = None
     """kill-service: how long the service stays down before its restart; other kinds: the least time the
     fault holds before recovery may revert it."""

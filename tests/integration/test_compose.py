@@ -263,3 +263,15 @@ def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
         subprocess.run([*compose_binary(), "--project-name", default_project(), "--file",
                         str(ROOT / "docker-compose.yml"), "down", "--volumes", "--timeout", "2"],
                        capture_output=True, timeout=120)
+
+
+def test_a_scenario_may_ask_to_be_skipped_where_its_fault_kind_is_missing(run_gameday, tmp_path):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios/service-outage.yaml").read_text()
+    text = text.replace("kind: kill-service", "kind: pause-service\n  skip_where_unsupported: true")
+    (scenarios / "hang.yaml").write_text(text.replace("mode: auto", "mode: revert"))
+    run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60", "-rs")
+    assert run.proc.returncode == 0, run.out
+    assert "1 skipped" in run.out and "the lab target cannot do fault kind 'pause-service'" in run.out
+    assert run.journals()["service-outage"]["verdict"] == "SKIPPED"
