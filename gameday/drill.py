@@ -199,6 +199,7 @@ class Drill:
                 self._recover(fault, t_inject)
         finally:
             fault.revert()
+            self.stops.conditions = []  # the fault is out: the blast radius is no longer the drill's to guard
         with self._phase("resolve"):
             self._resolve(pages)
             assert_quiet(self.watch, sc.quiet, 0.0)
@@ -348,6 +349,7 @@ class Drill:
             if (left := t_inject + hold - self.clock.now()) > 0:
                 self._sleep(left, f"holding the fault for {human(hold)}")
             fault.revert()
+            self.stops.conditions = []
             self._mark("t_mitigated", self.clock.now(), f"harness reverted {fault.describe()}")
             return
         # auto: the platform heals itself (a restart policy)
