@@ -50,7 +50,7 @@ PROJECT = "gameday-chaos"
 def scenario(kind: str) -> str:
     target, extra, alert, recovery = KINDS[kind]
     fault_target = "model-backend" if "model-backend" in extra else "inference-gateway"
-    extra = "\n  ".join(line for line in extra.splitlines() if not line.startswith("target:"))
+    extra = "\n  ".join(line.strip() for line in extra.splitlines() if not line.strip().startswith("target:"))
     return f"""id: chaos-{kind}
 title: harness chaos, {kind}
 priority: p3
