@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from gameday.durations import seconds
 from gameday.errors import ConfigError
 from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, scale_rules
 
@@ -78,3 +79,16 @@ def check_with(tool: str, args: list[str], source: str, field: str) -> None:
         wanted = [ln.split("FAILED:", 1)[-1].strip() for ln in lines if "FAILED" in ln]
         detail = " ".join(wanted) or " ".join(" ".join(lines).split())
         raise ConfigError(source, field, f"{tool} {args[0]} failed: {detail}")
+
+
+def load_stack_settings(config_dir: Path, services: tuple[str, ...]) -> dict[str, Any]:
+    """``lab.yaml``: each service's restart delay and Prometheus's resend delay, checked; one line when unreadable."""
+    path = config_dir / "lab.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+        for name in services:
+            seconds(data["services"][name]["restart_delay"])
+        seconds(data["prometheus"]["resend_delay"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(str(path), "services/prometheus", f"unreadable lab settings: {exc}") from None
+    return data

@@ -15,13 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gameday.clock import parse_rfc3339
 from gameday.durations import format_ms, seconds
-from gameday.errors import ConfigError, HarnessError
+from gameday.errors import HarnessError
 from gameday.lifecycle import CleanOnFailure, TargetLock, free_port
-from gameday.monitoring import render_monitoring
+from gameday.monitoring import load_stack_settings, render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.readiness import wait_ready
 from gameday.receiver import WebhookReceiver
@@ -208,15 +206,7 @@ class ComposeStack(CleanOnFailure):
         return ""
 
     def _settings(self) -> dict[str, Any]:
-        path = self.config.config_dir / "lab.yaml"  # type: ignore[operator]
-        try:
-            data = yaml.safe_load(path.read_text())
-            for name in (GATEWAY, BACKEND):
-                seconds(data["services"][name]["restart_delay"])
-            seconds(data["prometheus"]["resend_delay"])
-        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(str(path), "services/prometheus", f"unreadable lab settings: {exc}") from None
-        return data
+        return load_stack_settings(self.config.config_dir, (GATEWAY, BACKEND))  # type: ignore[arg-type]
 
     def _render(self) -> None:
         cfg = self.config

@@ -106,17 +106,7 @@ def test_a_route_to_the_wrong_receiver_is_flagged(run_gameday, tmp_path):
 
 
 def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
-    argv = gameday_argv(tmp_path, "-k", "high-error-rate", "--time-scale", "20")
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, stdin=subprocess.DEVNULL)
-    seen = []
-    deadline = time.monotonic() + 120
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "▸ detect" in line or time.monotonic() > deadline:
-            break
-    assert any("▸ detect" in line for line in seen), "".join(seen)
+    proc, seen = drill_until_detect(tmp_path, "-k", "high-error-rate", "--time-scale", "20")
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=60)
     out = "".join(seen) + rest
