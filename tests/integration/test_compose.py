@@ -248,14 +248,14 @@ def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
         assert gateway.attrs["State"]["Paused"], "".join(seen) + ledger_text
         proc.kill()  # SIGKILL: no finally, no revert from the harness
         proc.wait()
+        ledger = Ledger(tmp_path / "reports" / "fault-ledger.jsonl")
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # the watchdog unpauses, checks, and then writes the ledger
             gateway.reload()
-            if not gateway.attrs["State"]["Paused"]:
+            if not gateway.attrs["State"]["Paused"] and not ledger.pending():
                 break
             time.sleep(0.5)
         assert not gateway.attrs["State"]["Paused"], "the watchdog did not unpause the gateway"
-        ledger = Ledger(tmp_path / "reports" / "fault-ledger.jsonl")
         last = ledger.entries()[-1]
         assert last["state"] == "reverted" and "by the watchdog" in last["note"], last
     finally:
