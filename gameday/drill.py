@@ -243,15 +243,12 @@ class Drill:
             return []
         return [g for g in self._read_groups().values() if g.joins_group]
 
-    def _clean_slate(self) -> None:
+    def _clean_slate(self, lingering: list[GroupState]) -> None:
         """Make this page a first incident's: no group of an earlier incident may be there for it to join.
 
         Where the harness owns the monitoring stack it restarts Prometheus and Alertmanager, which
         forget the earlier incident; elsewhere it waits until the earlier group can no longer exist.
         """
-        lingering = self._lingering()
-        if not lingering:
-            return
         names = ", ".join(g.alert for g in lingering)
         reset = getattr(self.target, "reset_alerting", None) if self.target.owns_monitoring else None
         if reset is not None:
@@ -286,8 +283,8 @@ class Drill:
         ``_clean_slate``) and the window is held once more.
         """
         self._hold_window()
-        if self._lingering():
-            self._clean_slate()
+        if lingering := self._lingering():  # one read of Alertmanager's groups, handed on
+            self._clean_slate(lingering)
             self._hold_window()
         if not self._sli_healthy():
             raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
