@@ -13,6 +13,7 @@ from assertions.alerts import PageResult, Watch, assert_page, assert_quiet, late
 from assertions.mttr import Resolution, assert_mttr, wait_for_resolution
 from gameday.clock import Clock
 from gameday.durations import human
+from gameday.errorbudget import ErrorBudgetGate
 from gameday.errors import (
     DrillAborted,
     DrillFailed,
@@ -42,13 +43,17 @@ class DrillContext:
     reports: Path
     target: Target
     time_scale: float = 1.0
-    poll: float = 0.05
-    """How often in-process state is looked at (a page wakes the wait at once, whatever this is)."""
-    ask: float = 0.1
-    """How often the harness asks over HTTP (Prometheus's alert state, the SLI probe) while it waits."""
+    poll: float = 0.25
+    """How often in-process state is looked at. No time on the timeline comes from this poll: a page wakes the
+    wait at once and carries its own arrival time; a service's restart time comes from its platform."""
+    ask: float = 0.25
+    """How often the harness asks over HTTP (Prometheus's alert state, the SLI probe) while it waits: never
+    finer than the lab's evaluation interval at time scale 60, since finer looks would see nothing new."""
     ledger: Ledger | None = None
     abort_when: list[Any] = field(default_factory=list)
     """Global stop conditions, beside each scenario's own."""
+    error_budget: ErrorBudgetGate | None = None
+    """Read before the fault; a budget the policy protects makes the drill SKIPPED."""
 
 
 class Drill:
@@ -175,6 +180,7 @@ class Drill:
         sc, target = self.scenario, self.target
         with self._phase("preflight"):
             self.pre = run_preflight(sc, self.source, target, self.scaled.sla)
+            self._gate_error_budget()
             self._settle_groups("preflight")
         with self._phase("steady-state"):
             self.load = LocustRun(self.ctx.root / sc.load.locustfile, target.url(target.sli.service),
@@ -226,6 +232,16 @@ class Drill:
         return {e.alert: group_state(e.alert, e.receiver, self.pre.group_labels[e.alert], active, total,
                                      self.watch.group_pages(e.receiver, self.target.alerting_epoch), now)
                 for e in self.scenario.expect}
+
+    def _gate_error_budget(self) -> None:
+        """The error budget policy decides whether this drill may spend the target's budget."""
+        if self.ctx.error_budget is None:
+            return
+        decision = self.ctx.error_budget.decide(self.target)
+        self.record.error_budget = decision.as_dict()
+        self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=decision.line())
+        if decision.forbids:
+            raise DrillSkipped(decision.line())
 
     def _settle_groups(self, when: str) -> None:
         """Record the group case and the floor and ceiling that go with it."""
@@ -320,7 +336,7 @@ class Drill:
 
             # the page carries the alert's own firing time: Prometheus's state is only asked for the diagnosis
             # of a page that never comes, so a few times a second (or per evaluation, when that is slower)
-            every = max(2.5 * self.ctx.ask, self.timing[exp.alert].evaluation_interval / 2)
+            every = max(self.ctx.ask, self.timing[exp.alert].evaluation_interval / 2)
             result = wait_for_page(self.watch, exp.alert, exp.receiver, t_inject, timeout, self.ctx.poll, tick,
                                    ask_every=every)
             if result.firing_seen is not None:

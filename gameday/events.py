@@ -30,6 +30,7 @@ class DrillEvents:
     - ``phase_started(phase, t)`` and ``phase_ended(phase, t, error)``
     - ``marked(name, t, detail)``: a timeline mark (``t_inject``, ``t_firing``, ``t_notified`` ...)
     - ``progress(phase, t, deadline, note)``: a heartbeat while waiting
+    - ``noted(phase, t, note)``: a fact the drill established that a reader should see (the error-budget gate)
     - ``finished(record)``: the journal, verdict included
     """
 
@@ -38,6 +39,7 @@ class DrillEvents:
         self.phase_ended = EventHook("phase_ended")
         self.marked = EventHook("marked")
         self.progress = EventHook("progress")
+        self.noted = EventHook("noted")
         self.finished = EventHook("finished")
 
     def subscribe(self, listener: object) -> None:
@@ -48,4 +50,4 @@ class DrillEvents:
                 hook.add_listener(fn)
 
     def _hooks(self) -> list[EventHook]:
-        return [self.phase_started, self.phase_ended, self.marked, self.progress, self.finished]
+        return [self.phase_started, self.phase_ended, self.marked, self.progress, self.noted, self.finished]

@@ -30,6 +30,8 @@ class DrillRecord:
     floors: dict[str, float] = field(default_factory=dict)
     alert_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per expected alert, the Alertmanager group its page met: read at preflight and at the fault."""
+    error_budget: dict[str, Any] = field(default_factory=dict)
+    """What the error-budget gate read and decided (``gameday.errorbudget.Decision``)."""
     verdict: str = "ERROR"
     reasons: list[str] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -71,13 +73,16 @@ class DrillRecord:
         self.marks[name] = t
         self.events.append({"t": t, "event": "mark", "name": name, "detail": detail})
 
+    def on_noted(self, phase: str, t: float, note: str, **_: Any) -> None:
+        self.events.append({"t": t, "event": "note", "phase": phase, "note": note})
+
     def as_dict(self) -> dict[str, Any]:
         timings = self.timings.as_dict()
         return {
             "scenario": self.scenario_id, "title": self.title, "priority": self.priority, "runbook": self.runbook,
             "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": self.verdict,
             "reasons": self.reasons, "goals": self.goals, "floors": self.floors,
-            "alert_groups": self.alert_groups,
+            "alert_groups": self.alert_groups, "error_budget": self.error_budget,
             "timings": timings,
             "timings_real": {k: self.real(v) for k, v in timings.items()},
             "marks": {k: {"t": v, "wall": self.clock.iso(v)}

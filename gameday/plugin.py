@@ -26,6 +26,7 @@ from gameday.errors import (
     HarnessError,
     ScenarioError,
 )
+from gameday.errors import printable
 from gameday.events import DrillEvents
 from gameday.faults.ledger import Ledger
 from gameday.journal import DrillRecord
@@ -61,6 +62,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",
                     help="a fault that outlives the harness (containers) is reverted by a watchdog process when the "
                          "harness sends no heartbeat for this long (default 10; 0 turns the watchdog off)")
+    group.addoption("--error-budget-gate", choices=("auto", "always"), default="auto",
+                    help="before each drill, read the SLOs' remaining error budget and apply the error budget policy "
+                         "(healthy >50%%: drills run; warning 30-50%%: they run, flagged; critical 10-30%% and "
+                         "emergency <10%%: SKIPPED; a budget that cannot be read: SKIPPED). auto (default): only on "
+                         "a target this run did not create, such as a stack that was already up; always: on the lab "
+                         "and fresh stacks too")
+    group.addoption("--error-budget-override", default=None, metavar="REASON",
+                    help="drill even where the error budget policy forbids it, on purpose; REASON (who approved it "
+                         "and why) goes into every journal and report of the run")
+    group.addoption("--slo", dest="gameday_slo", default=None, metavar="FILE",
+                    help="the SLOs the error-budget gate reads (default: slo.yaml in the lab-config folder)")
     group.addoption("--no-live", action="store_true", default=False,
                     help="no live status line; print a progress line every 10s instead (default off a TTY)")
     parser.addini("gameday_time_scale", "default for --time-scale", default="1")
@@ -99,6 +111,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not scale > 0:
         raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
     config.stash[RECORDS] = []
+    override = config.getoption("error_budget_override")
+    if override is not None and not override.strip():
+        raise pytest.UsageError("--error-budget-override needs a reason: who approved the drill, and why")
     for option, what in (("scenarios", "--scenarios"), ("gameday_rules", "--rules"), ("lab_config", "--lab-config")):
         value = config.getoption(option)
         if value is not None and not Path(value).is_dir():
@@ -242,9 +257,10 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
     config = request.config
 
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
+        abort_when, gate = _global_stop_conditions(config), _error_budget_gate(config)  # a bad file: no target
         target = gameday_target_on_demand.get()
         ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
-                           abort_when=_global_stop_conditions(config))
+                           abort_when=abort_when, error_budget=gate)
         events = DrillEvents()  # this drill's own: its subscribers go with it
         events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
         events.subscribe(_console(config))
@@ -290,6 +306,19 @@ def _global_stop_conditions(config: pytest.Config) -> list[Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(str(path), ".".join(str(p) for p in err["loc"]) or "(top level)", err["msg"]) from None
+
+
+def _error_budget_gate(config: pytest.Config) -> Any:
+    """The session's error-budget gate, from ``--slo`` (or ``slo.yaml`` in the lab-config folder)."""
+    from gameday.errorbudget import ErrorBudgetGate, load_slos
+
+    override = config.getoption("error_budget_override")
+    option = config.getoption("gameday_slo")
+    path = Path(option) if option else Path(config.getoption("lab_config") or _root(config) / "config") / "slo.yaml"
+    if option and not path.is_file():
+        raise ConfigError(str(path), "(file)", "no such file (--slo)")
+    return ErrorBudgetGate(load_slos(path), str(path), always=config.getoption("error_budget_gate") == "always",
+                           override=printable(override.strip(), 300) if override else None)
 
 
 def _suspended(config: pytest.Config) -> Any:

@@ -62,6 +62,9 @@ class Target(Protocol):
     """``lab``, ``compose`` or a plugin's own."""
     owns_monitoring: bool
     """The harness renders the stack's Prometheus and Alertmanager config, so a time scale is allowed."""
+    created_by_run: bool
+    """This run created the system under test (it was not up before), so it has no users and no error budget
+    of anyone's to protect; the error-budget gate applies where this is False."""
     prometheus: Prometheus
     alertmanager: Alertmanager
     receiver: WebhookReceiver

@@ -95,6 +95,8 @@ class ComposeStack(CleanOnFailure):
     ports: dict[str, int] = field(default_factory=dict)
     _client: Any = None
     _started_here: bool = False
+    created_by_run: bool = True
+    """False when ``keep`` found the project's containers already there: a stack with a history of its own."""
     _lock: TargetLock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -108,6 +110,8 @@ class ComposeStack(CleanOnFailure):
         self._client = engine()
         self.ports = self._choose_ports()
         self.ensure_image()
+        self.created_by_run = not (cfg.keep and self._client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={cfg.project}"}))
         self._compose("create", "--no-recreate" if cfg.keep else "--force-recreate", "--quiet-pull")
         self._started_here = True
         gateway_ip = self._network_gateway()

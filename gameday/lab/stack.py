@@ -73,6 +73,7 @@ class Lab(CleanOnFailure):
 
     name = "lab"
     owns_monitoring = True
+    created_by_run = True
     sli = SliProbe(GATEWAY, "POST", "/v1/predict", {"inputs": [0.1]})
 
     config: LabConfig

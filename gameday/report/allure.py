@@ -54,6 +54,12 @@ class AllureReporter:
         for alert, seen in record.alert_groups.items():
             group = seen.get("at the fault") or seen.get("preflight") or {}
             allure.dynamic.parameter(f"Alertmanager group of {alert}", group.get("state", "-"))
+        if record.error_budget:
+            budget = record.error_budget
+            allure.dynamic.parameter("error budget", (budget.get("state") or "-") if budget.get("checked") else
+                                     "not checked")
+            if budget.get("override"):
+                allure.dynamic.parameter("error budget override", budget["override"])
         if record.time_scale != 1:
             allure.dynamic.parameter("TTN real-time", human(record.real(t.ttn)))
             allure.dynamic.parameter("MTTR real-time", human(record.real(t.mttr)))

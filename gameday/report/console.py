@@ -43,6 +43,9 @@ class ConsoleReporter:
         since = "" if self._t_inject is None or name == "t_inject" else f" +{human(t - self._t_inject)}"
         self._line(f"    {human(t):>7}    {MARK_TEXT[name]}{since}: {detail}")
 
+    def on_noted(self, t: float, note: str, **_: Any) -> None:
+        self._line(f"    {human(t):>7}    {note}")
+
     def on_progress(self, phase: str, t: float, elapsed: float | None, deadline: float | None, note: str,
                     **_: Any) -> None:
         budget = f" / {human(deadline)}" if deadline is not None else ""

@@ -33,6 +33,7 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
         assert [p["phase"] for p in j["phases"]] == ["preflight", "steady-state", "inject", "detect", "recover",
                                                      "resolve", "verdict"]
         assert j["load"]["requests"] > 0
+        assert j["error_budget"]["checked"] is False and "created by this run" in j["error_budget"]["why"]
         assert any(n["payload"]["status"] == "resolved" for n in j["notifications"])
     results = {r["name"]: r for r in run.allure_results()}
     assert len(results) == 2
@@ -186,3 +187,46 @@ def test_a_stop_condition_aborts_the_drill_and_reverts_the_fault_at_once(run_gam
     ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
     assert [e["state"] for e in ledger] == ["injecting", "reverted"]
     assert [r["status"] for r in run.allure_results()] == ["broken"]
+
+
+def slo_file(tmp_path: Path, errors: str, total: str, name: str = "slo.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"slos:\n  - name: inference-availability\n    objective: 99.5\n    window: 30d\n"
+                    f"    errors: '{errors}'\n    total: '{total}'\n")
+    return path
+
+
+def test_the_error_budget_gate_skips_a_drill_once_the_budget_is_spent(run_gameday, tmp_path):
+    """The lab's own counters since it started: the error-rate drill spends the budget, the next drill may not."""
+    gateway = 'http_requests_total{job="inference-gateway"'
+    slo = slo_file(tmp_path, f'sum({gateway}, status=~"5.."}}) or vector(0)', f"sum({gateway}}})")
+    run = run_gameday("-m", "p0", "--time-scale", "60", "--error-budget-gate", "always", "--slo", str(slo))
+    assert run.proc.returncode == 0, run.out
+    assert "1 passed, 1 skipped" in run.out, run.out
+    first, second = run.journals()["high-error-rate"], run.journals()["service-outage"]
+    assert first["verdict"] == "PASS" and first["error_budget"]["state"] == "healthy", first["error_budget"]
+    assert first["error_budget"]["slos"][0]["left"] == 1.0
+    assert second["verdict"] == "SKIPPED" and second["error_budget"]["state"] == "emergency"
+    assert second["error_budget"]["slos"][0]["left"] < 0.1
+    assert re.search(r"error budget emergency: inference-availability \(99.5% over 30d\): -?[\d.]+% left \(\d+ of "
+                     r"\d+ requests failed", second["reasons"][0]), second["reasons"]
+    assert "full freeze" in second["reasons"][0] and "--error-budget-override REASON" in second["reasons"][0]
+    assert "t_inject" not in second["marks"] and not second["fault"]
+    ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"], "only the first drill may inject"
+    assert sorted(r["status"] for r in run.allure_results()) == ["passed", "skipped"]
+    assert "error budget healthy: inference-availability" in run.out
+
+
+def test_an_override_drills_despite_the_budget_and_says_so(run_gameday, tmp_path):
+    slo = slo_file(tmp_path, "vector(30)", "vector(100)")
+    why = "approved by the SRE lead for the Q4 game day"
+    run = run_gameday("-k", "service-outage", "--time-scale", "60", "--error-budget-gate", "always",
+                      "--slo", str(slo), "--error-budget-override", why)
+    assert run.proc.returncode == 0, run.out
+    j = run.journals()["service-outage"]
+    assert j["verdict"] == "PASS" and j["error_budget"]["state"] == "emergency"
+    assert j["error_budget"]["override"] == why and f"overridden on purpose: {why}" in j["error_budget"]["line"]
+    (result,) = run.allure_results()
+    params = {p["name"]: p["value"] for p in result["parameters"]}
+    assert params["error budget"] == "'emergency'" and params["error budget override"] == repr(why)  # Allure: repr
