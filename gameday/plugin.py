@@ -25,8 +25,8 @@ from gameday.errors import (
     GamedayError,
     HarnessError,
     ScenarioError,
+    printable,
 )
-from gameday.errors import printable
 from gameday.events import DrillEvents
 from gameday.faults.ledger import Ledger
 from gameday.journal import DrillRecord
