@@ -38,6 +38,7 @@ from gameday.faults.ledger import Ledger  # noqa: E402
 KINDS = {  # kind -> (target, extra fault fields, expected alert, recovery)
     "kill-service": ("lab", "duration: 20m", "ServiceDown", "auto"),
     "stop-service": ("lab", "target: model-backend", "HighErrorRate", "revert"),
+    "latency": ("lab", "target: model-backend\ndelay: 800ms\nduration: 20m", "SLOLatencyP99Violation", "revert"),
     "pause-service": ("compose", "duration: 20m", "ServiceDown", "revert"),
     "cpu-stress": ("compose", "duration: 20m", "ServiceDown", "revert"),
     "packet-loss": ("compose", "percent: 100\n  duration: 20m", "ServiceDown", "revert"),
@@ -61,7 +62,7 @@ fault:
   target: {fault_target}
   {extra}
 expect:
-  - {{alert: {alert}, receiver: pager, within: 5m}}
+  - {{alert: {alert}, receiver: {"chat" if alert == "SLOLatencyP99Violation" else "pager"}, within: 10m}}
 recovery: {{mode: {recovery}, mttr_goal: 15m}}
 """
 

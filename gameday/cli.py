@@ -1,6 +1,7 @@
 """``gameday``: commands beside the pytest plugin.
 
   gameday revert [--reports DIR]   revert the faults that runs killed outright left open in the fault ledger
+  gameday check [--root DIR] ...   the catalog offline: config valid, every alert with a runbook and a drill
 """
 
 from __future__ import annotations
@@ -33,7 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     rev = sub.add_parser("revert", help="revert the faults that runs killed outright left open (see the ledger)")
     rev.add_argument("--reports", type=Path, default=Path("reports"),
                      help="the reports folder whose fault-ledger.jsonl to read (default: reports/)")
+    chk = sub.add_parser("check", help="check the catalog offline: promtool and amtool on the config, a runbook "
+                                       "with its sections for every alerting rule, every rule drilled by a scenario "
+                                       "(the coverage table), every SLA at or above its floor; exit 1 on a problem")
+    chk.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
+    chk.add_argument("--config", type=Path, default=None, help="the config folder (default: ROOT/config)")
+    chk.add_argument("--rules", type=Path, default=None,
+                     help="the rule files (default: CONFIG/prometheus/rules)")
+    chk.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check(args.root.resolve(), args.config, args.rules, args.scenarios)
     ledger = Ledger(args.reports / "fault-ledger.jsonl")
     if not ledger.path.exists():
         print(f"gameday: no fault ledger at {ledger.path}: nothing to revert")
@@ -44,6 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gameday: no fault left open by a dead run in {ledger.path}"
               + (f" ({len(open_now)} held by running harnesses)" if open_now else ""))
     return 1 if "abandoned" in states else 0
+
+
+def check(root: Path, config: Path | None, rules: Path | None, scenarios: Path | None) -> int:
+    import shutil
+
+    from gameday.catalogcheck import check_catalog, render
+
+    for name, folder in (("--config", config), ("--rules", rules), ("--scenarios", scenarios)):
+        if folder is not None and not folder.is_dir():
+            print(f"gameday check: {name} {folder}: no such folder")
+            return 2
+    result = check_catalog(root, config and config.resolve(), rules and rules.resolve(),
+                           scenarios and scenarios.resolve())
+    print(render(result, min(shutil.get_terminal_size((120, 20)).columns, 160)))
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

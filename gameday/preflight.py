@@ -37,7 +37,7 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
     if scenario.fault.target not in services:
         raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} of the system under test "
                                                   f"on the {target.name} target; it has: {', '.join(services)}")
-    if (why := target.faults.why_not(scenario.fault.kind, target.name)) is not None:
+    if (why := target.faults.why_not(scenario.fault.kind, target.name, scenario.fault.target)) is not None:
         if scenario.fault.skip_where_unsupported:
             raise DrillSkipped(why)
         raise ScenarioError(source, "fault.kind", why)

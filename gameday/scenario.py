@@ -115,12 +115,20 @@ class PacketLossFault(_FaultSpec):
 
 
 class LatencyFault(_FaultSpec):
-    """Delay added to the service's outgoing packets (netem, where the kernel has it)."""
+    """Delay added on the way to the service (a slow dependency): on the lab, by the link in front of the
+    backend; on containers, netem on the service's packets where the kernel has it. Not time-scaled: a
+    latency threshold is a property of the service, not of the pipeline's timers."""
 
     kind: Literal["latency"]
     delay: float
 
-    _delay = field_validator("delay", mode="before")(_duration)
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _delay(cls, value: Any) -> float:
+        seconds = _duration(value)
+        if seconds > 60:
+            raise ValueError("must be at most 60s: a longer delay is an outage, drill it as one")
+        return seconds
 
 
 class NetworkDisconnectFault(_FaultSpec):

@@ -42,12 +42,17 @@ class FaultKinds:
     builders: dict[str, FaultBuilder] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     """kind -> the reason this target cannot do it (shown in preflight)."""
+    aims: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    """kind -> (the only services it can aim at here, why): e.g. the lab adds latency on the backend's link only."""
 
     def build(self, target: Any, spec: Any, duration: float | None, ledger: Ledger | None) -> Fault:
         return self.builders[spec.kind](target, spec, duration, ledger)
 
-    def why_not(self, kind: str, target_name: str) -> str | None:
+    def why_not(self, kind: str, target_name: str, service: str | None = None) -> str | None:
         if kind in self.builders:
+            services, why = self.aims.get(kind, ((), ""))
+            if service is not None and services and service not in services:
+                return f"the {target_name} target can do fault kind {kind!r} only on {', '.join(services)}: {why}"
             return None
         reason = self.missing.get(kind, "not one of its fault kinds")
         return (f"the {target_name} target cannot do fault kind {kind!r}: {reason} "

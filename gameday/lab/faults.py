@@ -7,6 +7,8 @@ import signal
 import time
 from typing import Any
 
+import requests
+
 from gameday.errors import InjectionError
 from gameday.faults.base import Fault
 from gameday.faults.ledger import Ledger
@@ -84,6 +86,41 @@ class StopService(Fault):
             raise InjectionError(f"stop-service {self.target}: did not start again within 10s of the revert")
 
 
+class AddLatency(Fault):
+    """Delay on the way to a lab service: the link in front of it holds every byte towards it for ``delay``."""
+
+    kind = "latency"
+
+    def __init__(self, link: str, target: str, delay: float, ledger: Ledger | None = None) -> None:
+        super().__init__(target, ledger)
+        self.link, self.delay_ms = link, round(delay * 1000)
+
+    def detail(self) -> dict[str, Any]:
+        return {"delay_ms": self.delay_ms, "link": self.link}
+
+    def describe(self) -> str:
+        return f"latency +{self.delay_ms}ms on the way to {self.target}"
+
+    def _set(self, ms: int, stamp: bool = False) -> None:
+        """Set the link's delay and read it back; ``stamp`` marks the fault in as soon as the link took it."""
+        try:
+            requests.put(f"{self.link}/delay", params={"ms": ms}, timeout=2).raise_for_status()
+            if stamp:
+                self._stamp()
+            now = requests.get(f"{self.link}/delay", timeout=2).json()["delay_ms"]
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise InjectionError(f"latency {self.target}: the link at {self.link} did not take a delay of {ms}ms: "
+                                 f"{type(exc).__name__}: {exc}") from None
+        if now != ms:
+            raise InjectionError(f"latency {self.target}: the link holds {now}ms after setting {ms}ms")
+
+    def _apply(self) -> None:
+        self._set(self.delay_ms, stamp=True)
+
+    def _undo(self) -> None:
+        self._set(0)
+
+
 def lab_fault_kinds() -> FaultKinds:
     """What the embedded lab can do to its services: they are plain processes under the supervisor."""
     containers = "the embedded lab runs plain processes; run it on the Compose stack (--target compose)"
@@ -93,6 +130,9 @@ def lab_fault_kinds() -> FaultKinds:
                                                                            down_for=duration, ledger=ledger),
             "stop-service": lambda lab, spec, duration, ledger: StopService(lab.supervisor, spec.target,
                                                                            ledger=ledger),
+            "latency": lambda lab, spec, duration, ledger: AddLatency(lab.endpoints.link, spec.target, spec.delay,
+                                                                     ledger=ledger),
         },
         missing={kind: containers for kind in ("pause-service", "cpu-stress", "memory-stress", "packet-loss",
-                                               "latency", "network-disconnect")})
+                                               "network-disconnect")},
+        aims={"latency": (("model-backend",), "the lab adds latency on the gateway's link to its backend")})

@@ -26,6 +26,9 @@ from gameday.receiver import WebhookReceiver
 from gameday.target import FaultKinds, SliProbe
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
+LINK = "backend-link"
+"""The relay between gateway and backend (``gameday.lab.link``): where the lab adds latency. Not a service a
+fault may aim at: a latency fault names the backend, the dependency that turns slow."""
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
 INSTALL_HINT = "install them with `apt-get install prometheus prometheus-alertmanager` (or run ./run, which does)"
 
@@ -61,6 +64,8 @@ class Endpoints:
     alertmanager: str
     webhook: str
     supervisor: str
+    link: str
+    """The control API of the relay in front of the backend (``GET /delay``)."""
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -110,7 +115,7 @@ class Lab(CleanOnFailure):
     def allowlist(self) -> list[str]:
         assert self.endpoints is not None
         return [self.endpoints.gateway, self.endpoints.backend, self.endpoints.prometheus,
-                self.endpoints.alertmanager]
+                self.endpoints.alertmanager, self.endpoints.link]
 
     def sli_healthy(self) -> bool:
         return self.service_healthy(GATEWAY) and self.sli.check(self.url(GATEWAY))
@@ -128,8 +133,8 @@ class Lab(CleanOnFailure):
         am_bin = find_binary(ALERTMANAGER_BIN, "alertmanager")
         self.webhook.start()
         self.control = ControlServer(self.supervisor).start()
-        ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager")}
-        self.endpoints = Endpoints(**{k: f"http://127.0.0.1:{p}" for k, p in ports.items()},
+        ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager", "link", "link_data")}
+        self.endpoints = Endpoints(**{k: f"http://127.0.0.1:{p}" for k, p in ports.items() if k != "link_data"},
                                    webhook=self.webhook.url, supervisor=self.control.url)
         rendered = self.render(ports)
         svc = self.settings["services"]
@@ -141,8 +146,12 @@ class Lab(CleanOnFailure):
                       "--work-ms", str(svc[BACKEND].get("work_ms", 3)), *tag],
             logs / f"{BACKEND}.log", seconds(svc[BACKEND]["restart_delay"]) / scale))
         self.supervisor.add(ServiceSpec(
+            LINK, [sys.executable, "-m", "gameday.lab.link", "--port", str(ports["link_data"]),
+                   "--upstream", f"127.0.0.1:{ports['backend']}", "--control", str(ports["link"]), *tag],
+            logs / f"{LINK}.log", 1.0))
+        self.supervisor.add(ServiceSpec(
             GATEWAY, [sys.executable, "-m", "gameday.lab.gateway", "--port", str(ports["gateway"]),
-                      "--backend", self.endpoints.backend,
+                      "--backend", f"http://127.0.0.1:{ports['link_data']}",
                       "--timeout", str(seconds(svc[GATEWAY]["backend_timeout"])), *tag],
             logs / f"{GATEWAY}.log", seconds(svc[GATEWAY]["restart_delay"]) / scale))
         resend = seconds(self.settings["prometheus"]["resend_delay"]) / scale
@@ -215,9 +224,11 @@ class Lab(CleanOnFailure):
         return Alertmanager(self.endpoints.alertmanager)
 
     def service_healthy(self, name: str) -> bool:
+        """The service answers ``/health``; the backend, as the gateway reaches it: through the link too."""
         assert self.endpoints
-        url = self.endpoints.gateway if name == GATEWAY else self.endpoints.backend
-        return probe(f"{url}/health")
+        if name == GATEWAY:
+            return probe(f"{self.endpoints.gateway}/health")
+        return probe(f"{self.endpoints.backend}/health") and probe(f"{self.endpoints.link}/health")
 
     def wait_ready(self, timeout: float) -> None:
         wait_ready(self, timeout, "the lab", lambda: f". Logs: {self.config.workdir / 'logs'}")

@@ -61,25 +61,43 @@ def test_back_to_back_outages_each_page(run_gameday):
     assert cleared and all(j["alert_groups"]["ServiceDown"]["at the fault"]["state"] == "new" for j in cleared)
 
 
-def broken_rules(tmp_path: Path) -> Path:
+BREAKS = {  # drill -> (its alert, a threshold it can never cross)
+    "high-error-rate": ("HighErrorRate", "> 0.05", "> 1.05"),  # a ratio never exceeds 100%
+    "service-outage": ("ServiceDown", "== 0", "== 2"),  # up is 0 or 1
+    "latency-degradation": ("SLOLatencyP99Violation", ") > 0.5", ") > 500"),  # no request waits 500 s
+}
+
+
+def broken_rules(tmp_path: Path, drill: str = "high-error-rate") -> Path:
+    """The lab's rules with the threshold of ``drill``'s alert out of reach."""
+    _, old, new = BREAKS[drill]
     rules = tmp_path / "rules"
-    rules.mkdir()
+    rules.mkdir(exist_ok=True)
     text = (ROOT / "config/prometheus/rules/inference.yml").read_text()
-    assert "> 0.05" in text
-    (rules / "inference.yml").write_text(text.replace("> 0.05", "> 1.05"))  # a ratio never exceeds 100%
+    assert text.count(old) == 1, old
+    (rules / "inference.yml").write_text(text.replace(old, new))
     return rules
 
 
-def test_broken_rule_makes_its_drill_fail(run_gameday, tmp_path):
-    run = run_gameday("-k", "high-error-rate", "--time-scale", "60", "--rules", str(broken_rules(tmp_path)))
+def test_every_rule_is_drilled_by_a_catalog_scenario():
+    """The broken-rule drills below cover every alerting rule there is."""
+    from gameday.catalogcheck import alerting_rules
+
+    names = {r.name for r in alerting_rules(ROOT / "config/prometheus/rules", ROOT, 60.0)}
+    assert names == {alert for alert, _, _ in BREAKS.values()}
+
+
+@pytest.mark.parametrize("drill", sorted(BREAKS))
+def test_broken_rule_makes_its_drill_fail(run_gameday, tmp_path, drill):
+    alert = BREAKS[drill][0]
+    run = run_gameday("-k", drill, "--time-scale", "60", "--rules", str(broken_rules(tmp_path, drill)))
     assert run.proc.returncode == 1, run.out
-    assert "FAIL: HighErrorRate never fired within" in run.out
-    j = run.journals()["high-error-rate"]
+    assert f"FAIL: {alert} never fired within" in run.out
+    j = run.journals()[drill]
     assert j["verdict"] == "FAIL" and "never fired" in j["reasons"][0]
     assert "t_inject" in j["marks"] and "t_notified" not in j["marks"]
     ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
     assert [e["state"] for e in ledger] == ["injecting", "reverted"], "the fault must be reverted after a FAIL"
-    assert [r["status"] for r in run.allure_results()] == ["failed"]
 
 
 def test_sla_below_the_floor_is_flagged_in_preflight(run_gameday, tmp_path):

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from gameday.lab.stack import BACKEND, GATEWAY, Lab, LabConfig
+from gameday.lab.stack import BACKEND, GATEWAY, LINK, Lab, LabConfig
 from tests.conftest import ROOT
 
 
@@ -41,6 +41,42 @@ def test_gateway_answers_502_while_the_backend_is_stopped(lab):
     assert requests.post(f"{gw}/v1/predict", json={"inputs": [1]}, timeout=5).status_code == 200
 
 
+def predict_seconds(lab: Lab) -> float:
+    t0 = time.monotonic()
+    resp = requests.post(f"{lab.endpoints.gateway}/v1/predict", json={"inputs": [0.5]}, timeout=5)
+    assert resp.status_code == 200, resp.text
+    return time.monotonic() - t0
+
+
+def test_latency_is_added_on_the_backends_link_and_taken_away(lab):
+    from gameday.lab.faults import AddLatency
+
+    fast = min(predict_seconds(lab) for _ in range(5))
+    fault = AddLatency(lab.endpoints.link, BACKEND, 0.3)
+    with fault:  # injects; reverts on the way out
+        assert requests.get(f"{lab.endpoints.link}/delay", timeout=2).json() == {"delay_ms": 300}
+        slow = [predict_seconds(lab) for _ in range(3)]
+        assert all(0.3 <= s < 0.3 + 0.25 for s in slow), slow  # every request waits, and only by the delay
+        direct = time.monotonic()
+        requests.post(f"{lab.endpoints.backend}/infer", json={"inputs": [1]}, timeout=5).raise_for_status()
+        assert time.monotonic() - direct < 0.2, "the backend itself is not slowed: the path to it is"
+    assert requests.get(f"{lab.endpoints.link}/delay", timeout=2).json() == {"delay_ms": 0}
+    assert min(predict_seconds(lab) for _ in range(5)) < fast + 0.1
+
+
+def test_the_lab_adds_latency_only_on_the_backends_link(lab):
+    assert lab.faults.why_not("latency", "lab", BACKEND) is None
+    why = lab.faults.why_not("latency", "lab", GATEWAY)
+    assert why == ("the lab target can do fault kind 'latency' only on model-backend: the lab adds latency on the "
+                   "gateway's link to its backend")
+
+
+def test_the_link_refuses_a_delay_it_cannot_hold(lab):
+    for ms in ("-1", "60001", "soon"):
+        assert requests.put(f"{lab.endpoints.link}/delay", params={"ms": ms}, timeout=2).status_code == 400
+    assert requests.get(f"{lab.endpoints.link}/delay", timeout=2).json() == {"delay_ms": 0}
+
+
 def test_prometheus_runs_the_time_scaled_rules(lab):
     rules = lab.prometheus.alerting_rules()
     assert rules["HighErrorRate"].for_s == 2.0 and "[5s]" in rules["HighErrorRate"].query
@@ -61,7 +97,7 @@ def test_alertmanager_runs_the_time_scaled_routes(lab):
 def test_supervisor_control_api_lists_and_restarts(lab):
     url = lab.endpoints.supervisor
     services = requests.get(f"{url}/services", timeout=5).json()
-    assert set(services) == {GATEWAY, BACKEND, "prometheus", "alertmanager"}
+    assert set(services) == {GATEWAY, BACKEND, LINK, "prometheus", "alertmanager"}
     before = services[BACKEND]["pid"]
     resp = requests.post(f"{url}/services/{BACKEND}/restart", timeout=10)
     assert resp.status_code == 200
