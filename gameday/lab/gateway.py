@@ -68,7 +68,10 @@ def make_app(backend_url: str, timeout_s: float) -> web.Application:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def open_session(app: web.Application) -> None:
-        app["session"] = aiohttp.ClientSession()
+        # no DNS cache: a backend container that stops loses its name at once, and one that starts again may come
+        # back at a new address; a cached address would send new connections where nobody answers, and every
+        # request would wait for the backend timeout instead of failing (or succeeding) at once
+        app["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(use_dns_cache=False))
 
     async def close_session(app: web.Application) -> None:
         await app["session"].close()

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import requests
 
 from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, default_project, engine
 from gameday.errors import HarnessError
@@ -83,9 +84,20 @@ def test_a_crash_is_answered_by_the_restart_policy(stack, ledger):
 
 
 def test_stop_and_start(stack, ledger):
+    """A stopped backend is an outage the gateway reports at once (502), as on the lab: it looks the backend up
+    for each new connection, so a vanished container is no address to wait on until the 2 s timeout."""
+    gateway = stack.url(GATEWAY)
+    for _ in range(5):  # traffic just before the fault, as under load: the gateway has looked the backend up
+        assert requests.post(f"{gateway}/v1/predict", json={"inputs": [1]}, timeout=5).status_code == 200
     fault = build(stack, StopServiceFault(kind="stop-service", target=BACKEND), ledger)
     fault.inject()
     assert not stack.state(BACKEND)["Running"]
+    answers = []
+    for _ in range(10):
+        t0 = time.monotonic()
+        code = requests.post(f"{gateway}/v1/predict", json={"inputs": [1]}, timeout=5).status_code
+        answers.append((code, round(time.monotonic() - t0, 3)))
+    assert all(code == 502 and took < 0.5 for code, took in answers), answers
     fault.revert()
     assert stack.state(BACKEND)["Running"]
 
