@@ -41,7 +41,8 @@ def wait_ready(target: Any, timeout: float, what: str, hint: Callable[[], str] =
         return all(seen.values()) and len(seen) == expected
 
     try:
-        Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.1), retry=retry_if_result(lambda ok: not ok))(check)
+        # each look is half a dozen HTTP requests: four looks a second cost the harness about 1% of a core
+        Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.25), retry=retry_if_result(lambda ok: not ok))(check)
     except RetryError:
         missing = ", ".join(k for k, v in seen.items() if not v) or "nothing answered yet"
         raise HarnessError(f"{what} was not ready within {timeout:.0f}s: not ready: {missing}{hint()}") from None
