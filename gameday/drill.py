@@ -66,6 +66,7 @@ class Drill:
         self.record = DrillRecord(scenario.id, scenario.title, scenario.priority, scenario.runbook, ctx.time_scale,
                                   self.clock)
         self.record.goals = {**{f"sla:{a}": s for a, s in self.scaled.sla.items()}, "mttr": self.scaled.mttr_goal}
+        self.record.receivers = {e.alert: e.receiver for e in scenario.expect}
         self.events.subscribe(self.record)
         self.phase = ""
         self.load: LocustRun | None = None
@@ -97,8 +98,9 @@ class Drill:
         finally:
             self.events.phase_ended.fire(phase=name, t=self.clock.now(), error=error)
 
-    def _mark(self, name: str, t: float, detail: str = "") -> None:
-        self.events.marked.fire(name=name, t=t, detail=detail)
+    def _mark(self, name: str, t: float, detail: str = "", alert: str | None = None) -> None:
+        """A timeline mark: the drill's own, or (``alert``) one expected alert's."""
+        self.events.marked.fire(name=name, t=t, detail=detail, alert=alert)
 
     def _progress(self, note: str, deadline: float | None = None, started: float | None = None) -> None:
         self.health.check(self.phase)
@@ -340,12 +342,13 @@ class Drill:
             result = wait_for_page(self.watch, exp.alert, exp.receiver, t_inject, timeout, self.ctx.poll, tick,
                                    ask_every=every)
             if result.firing_seen is not None:
-                self._mark("t_firing_seen", result.firing_seen, f"{exp.alert} seen firing in Prometheus")
+                self._mark("t_firing_seen", result.firing_seen, f"{exp.alert} seen firing in Prometheus", exp.alert)
             if result.starts_at is not None:
-                self._mark("t_firing", result.starts_at, exp.alert)
+                self._mark("t_firing", result.starts_at, exp.alert, exp.alert)
             if result.notified is not None:
-                self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}")
-                self._mark("t_notified_seen", result.notified_seen or result.notified, "harness saw the page")
+                self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}", exp.alert)
+                self._mark("t_notified_seen", result.notified_seen or result.notified,
+                           f"harness saw the {exp.alert} page", exp.alert)
             why = late_page_reason(result, t_inject, self.timing.get(exp.alert), self.groups.get(exp.alert))
             try:
                 assert_page(result, t_inject, sla, why)
@@ -394,7 +397,7 @@ class Drill:
             res = wait_for_resolution(self.watch, page.alert, page.receiver, page.fingerprint, page.notified,
                                       goal * 1.5, self._sli_healthy, self.ctx.ask, tick)
             if res.resolved is not None:
-                self._mark("t_resolved", res.resolved, f"{page.alert} at {page.receiver}, service healthy")
+                self._mark("t_resolved", res.resolved, f"{page.alert} at {page.receiver}, service healthy", page.alert)
             try:
                 assert_mttr(page.alert, res, page.notified, goal)
             except DrillFailed:

@@ -12,6 +12,8 @@ from gameday.clock import Clock
 from gameday.timing import Timings
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
+PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
+"""Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
 
 @dataclass
@@ -25,6 +27,11 @@ class DrillRecord:
     goals: dict[str, float] = field(default_factory=dict)
     """Scaled goals: ``sla:<alert>`` and ``mttr``, in seconds on the drill clock."""
     marks: dict[str, float] = field(default_factory=dict)
+    """The drill's marks; the per-alert ones (``PER_ALERT``) here are the first expected alert's."""
+    alert_marks: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per expected alert, its own ``PER_ALERT`` marks."""
+    receivers: dict[str, str] = field(default_factory=dict)
+    """Per expected alert, the receiver its page must reach."""
     phases: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     floors: dict[str, float] = field(default_factory=dict)
@@ -48,6 +55,24 @@ class DrillRecord:
         """The detection SLA of the first expected alert (the one the timings are of)."""
         return next((v for k, v in self.goals.items() if k.startswith("sla:")), None)
 
+    @property
+    def expected(self) -> list[str]:
+        """The expected alerts, in the scenario's order."""
+        return [k.removeprefix("sla:") for k in self.goals if k.startswith("sla:")]
+
+    def timings_of(self, alert: str) -> Timings:
+        """One expected alert's timings: the drill's shared marks with that alert's own."""
+        primary = alert == next(iter(self.expected), alert)  # its marks are also the drill's own
+        shared = self.marks if primary else {k: v for k, v in self.marks.items() if k not in PER_ALERT}
+        return Timings.from_marks({**shared, **self.alert_marks.get(alert, {})})
+
+    def alert_summary(self, alert: str) -> dict[str, Any]:
+        t = self.timings_of(alert)
+        sla = self.goals.get(f"sla:{alert}")
+        return {"receiver": self.receivers.get(alert), "sla": sla, "marks": self.alert_marks.get(alert, {}),
+                "timings": t.as_dict(), "timings_real": {k: self.real(v) for k, v in t.as_dict().items()},
+                "sla_met": None if t.ttn is None or sla is None else t.ttn <= sla}
+
     def real(self, seconds: float | None) -> float | None:
         """A drill-clock duration in real-time equivalent (times the time scale)."""
         return None if seconds is None else seconds * self.time_scale
@@ -69,9 +94,13 @@ class DrillRecord:
                 break
         self.events.append({"t": t, "event": "phase_ended", "phase": phase, "error": text})
 
-    def on_marked(self, name: str, t: float, detail: str = "", **_: Any) -> None:
-        self.marks[name] = t
-        self.events.append({"t": t, "event": "mark", "name": name, "detail": detail})
+    def on_marked(self, name: str, t: float, detail: str = "", alert: str | None = None, **_: Any) -> None:
+        if alert is not None:
+            self.alert_marks.setdefault(alert, {})[name] = t
+        if alert is None or alert == next(iter(self.expected), alert):
+            self.marks[name] = t
+        self.events.append({"t": t, "event": "mark", "name": name, "detail": detail}
+                           | ({"alert": alert} if alert is not None else {}))
 
     def on_noted(self, phase: str, t: float, note: str, **_: Any) -> None:
         self.events.append({"t": t, "event": "note", "phase": phase, "note": note})
@@ -85,6 +114,7 @@ class DrillRecord:
             "alert_groups": self.alert_groups, "error_budget": self.error_budget,
             "timings": timings,
             "timings_real": {k: self.real(v) for k, v in timings.items()},
+            "alerts": {a: self.alert_summary(a) for a in self.expected},
             "marks": {k: {"t": v, "wall": self.clock.iso(v)}
                       for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
             "phases": self.phases, "events": self.events, "fault": self.fault, "load": self.load,

@@ -60,11 +60,15 @@ class AllureReporter:
                                      "not checked")
             if budget.get("override"):
                 allure.dynamic.parameter("error budget override", budget["override"])
+        for alert in record.expected[1:]:  # the first alert's times are the ones above
+            other = record.timings_of(alert)
+            allure.dynamic.parameter(f"TTN / SLA of {alert}", f"{human(other.ttn)} / "
+                                                                 f"{human(goals.get(f'sla:{alert}'))}")
         if record.time_scale != 1:
             allure.dynamic.parameter("TTN real-time", human(record.real(t.ttn)))
             allure.dynamic.parameter("MTTR real-time", human(record.real(t.mttr)))
         data = record.as_dict()
-        allure.attach(json.dumps({k: data[k] for k in ("marks", "phases", "timings", "timings_real", "goals",
+        allure.attach(json.dumps({k: data[k] for k in ("marks", "alerts", "phases", "timings", "timings_real", "goals",
                                                        "floors", "verdict", "reasons")}, indent=2, default=str),
                       name="drill timeline", attachment_type=allure.attachment_type.JSON)
         allure.attach(json.dumps(record.notifications, indent=2, default=str), name="notifications received",

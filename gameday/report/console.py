@@ -65,17 +65,25 @@ class ConsoleReporter:
             self._line(f"    journal {record.path}")
 
 
+MET = {True: "yes", False: "NO", None: "-"}
+
+
 def summary_rows(records: list[DrillRecord], real: bool = False) -> list[list[str]]:
+    """One row per expected alert of each drill, each with its own times against its own SLA."""
     rows = []
     for r in records:
-        t = r.timings
-        sla = r.sla
-        row = [r.scenario_id, r.priority, r.verdict, human(t.ttd), human(t.ttn), human(sla), human(t.mttr),
-               human(r.goals.get("mttr"))]
-        if real:
-            row += [f"{human(r.real(t.ttn))}/{human(r.real(sla))}",
-                    f"{human(r.real(t.mttr))}/{human(r.real(r.goals.get('mttr')))}"]
-        rows.append(row)
+        for i, alert in enumerate(r.expected or [""]):
+            t = r.timings_of(alert) if alert else r.timings
+            sla = r.goals.get(f"sla:{alert}")
+            met = None if t.ttn is None or sla is None else t.ttn <= sla
+            first = i == 0
+            row = [r.scenario_id if first else "", r.priority if first else "", r.verdict if first else "",
+                   alert or "-", human(t.ttd), human(t.ttn), human(sla), MET[met], human(t.mttr),
+                   human(r.goals.get("mttr"))]
+            if real:
+                row += [f"{human(r.real(t.ttn))}/{human(r.real(sla))}",
+                        f"{human(r.real(t.mttr))}/{human(r.real(r.goals.get('mttr')))}"]
+            rows.append(row)
     return rows
 
 
@@ -92,17 +100,17 @@ def render_summary(records: list[DrillRecord], width: int) -> str:
     if scaled:
         title += f" at time scale {', '.join(f'{s:g}' for s in scales)}: times as measured, goals scaled"
     table = Table(title=title, title_justify="left")
-    columns = ["scenario", "prio", "verdict", "TTD", "TTN", "SLA", "MTTR", "goal"]
+    columns = ["scenario", "prio", "verdict", "alert", "TTD", "TTN", "SLA", "met", "MTTR", "goal"]
     if scaled:
         columns += ["real TTN/SLA", "real MTTR/goal"]
     for col in columns:
         table.add_column(col, no_wrap=True)
     styles = {"PASS": "green", "FAIL": "red", "ERROR": "red", "ABORTED": "red", "SKIPPED": "yellow"}
     for row in summary_rows(records, real=scaled):
-        row[2] = f"[{styles.get(row[2], '')}]{row[2]}[/]"
+        row[2] = f"[{styles.get(row[2], '')}]{row[2]}[/]" if row[2] else ""
         table.add_row(*row)
     buf = StringIO()
-    Console(file=buf, width=max(120, width), force_terminal=False, color_system=None).print(table)
+    Console(file=buf, width=max(150, width), force_terminal=False, color_system=None).print(table)
     for r in records:
         for reason in r.reasons:
             buf.write(f"{r.scenario_id} {r.verdict}: {reason}\n")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gameday.clock import Clock
 from gameday.events import DrillEvents
 from gameday.journal import DrillRecord
@@ -59,3 +61,30 @@ def test_console_prints_phases_marks_and_verdict():
     text = "".join(lines)
     assert "▸ inject" in text and "page arrived +42.5s: ServiceDown at pager" in text
     assert "resolve 7.5s / 10m00s" in text and "verdict FAIL: late" in text
+
+
+def test_each_expected_alert_has_its_own_marks_timings_and_row(tmp_path):
+    """Two pages: the first alert's SLA is never set against the second alert's times."""
+    rec = record()
+    rec.goals = {"sla:SLOAvailabilityFastBurn": 2.0, "sla:SLOAvailabilityBudgetTicket": 1.0, "mttr": 10.0}
+    rec.receivers = {"SLOAvailabilityFastBurn": "pager", "SLOAvailabilityBudgetTicket": "ticket"}
+    events = DrillEvents()
+    events.subscribe(rec)
+    events.marked.fire(name="t_inject", t=1.0, detail="fault")
+    events.marked.fire(name="t_firing", t=2.0, detail="", alert="SLOAvailabilityFastBurn")
+    events.marked.fire(name="t_notified", t=2.5, detail="", alert="SLOAvailabilityFastBurn")
+    events.marked.fire(name="t_firing", t=4.0, detail="", alert="SLOAvailabilityBudgetTicket")
+    events.marked.fire(name="t_notified", t=4.4, detail="", alert="SLOAvailabilityBudgetTicket")
+    events.marked.fire(name="t_resolved", t=6.5, detail="", alert="SLOAvailabilityFastBurn")
+    data = json.loads(rec.write(tmp_path).read_text())
+    assert data["timings"]["ttn"] == 1.5, "the drill's timings are the first expected alert's"
+    fast, ticket = data["alerts"]["SLOAvailabilityFastBurn"], data["alerts"]["SLOAvailabilityBudgetTicket"]
+    assert fast["timings"]["ttn"] == 1.5 and fast["sla_met"] is True and fast["timings"]["mttr"] == 4.0
+    assert fast["receiver"] == "pager" and ticket["receiver"] == "ticket"
+    assert ticket["timings"]["ttn"] == pytest.approx(3.4) and ticket["sla_met"] is False
+    assert ticket["timings"]["mttr"] is None, "no resolved mark of its own: none borrowed from the other alert"
+    text = render_summary([rec], 80)
+    rows = [line for line in text.splitlines() if "SLOAvailability" in line]
+    assert len(rows) == 2
+    assert "1.5s" in rows[0] and "2.0s" in rows[0] and " yes " in rows[0] and "service-outage" in rows[0]
+    assert "3.4s" in rows[1] and "1.0s" in rows[1] and " NO " in rows[1] and "service-outage" not in rows[1]
