@@ -387,8 +387,13 @@ class Drill:
 
     def _resolve(self, pages: list[PageResult]) -> None:
         goal = self.scaled.mttr_goal
+        awaited = {e.alert for e in self.scenario.expect if e.resolve}
         for page in pages:
             assert page.notified is not None
+            if page.alert not in awaited:
+                self.events.noted.fire(phase=self.phase, t=self.clock.now(),
+                                       note=f"{page.alert}: its resolution is not awaited (resolve: false)")
+                continue
 
             def tick(r: Resolution, page: PageResult = page) -> None:
                 self._progress(f"waiting for {page.alert} to resolve at {page.receiver}", deadline=goal,

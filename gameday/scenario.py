@@ -131,6 +131,16 @@ class LatencyFault(_FaultSpec):
         return seconds
 
 
+class RequestFailuresFault(_FaultSpec):
+    """A sustained partial failure: that share of the requests to the service fail (on the lab, cut on the link
+    in front of it; the caller answers them with 5xx), the rest are served as usual."""
+
+    kind: Literal["request-failures"]
+    percent: float = Field(gt=0, le=100)
+
+    _rate = field_validator("percent", mode="before")(_rate)
+
+
 class NetworkDisconnectFault(_FaultSpec):
     """The service cut off its network."""
 
@@ -138,9 +148,10 @@ class NetworkDisconnectFault(_FaultSpec):
 
 
 FaultSpec = Annotated[KillServiceFault | StopServiceFault | PauseServiceFault | CpuStressFault | MemoryStressFault
-                      | PacketLossFault | LatencyFault | NetworkDisconnectFault, Field(discriminator="kind")]
+                      | PacketLossFault | LatencyFault | RequestFailuresFault | NetworkDisconnectFault,
+                      Field(discriminator="kind")]
 FAULT_KINDS = ("kill-service", "stop-service", "pause-service", "cpu-stress", "memory-stress", "packet-loss",
-               "latency", "network-disconnect")
+               "latency", "request-failures", "network-disconnect")
 
 
 class ExpectedAlert(_Model):
@@ -148,6 +159,9 @@ class ExpectedAlert(_Model):
     receiver: str = Field(max_length=200)
     within: float
     """Detection SLA: from injection to the page at the receiver."""
+    resolve: bool = True
+    """Wait for this alert's resolved notification within the MTTR goal; false for an alert whose long window
+    keeps it open well past the mitigation (a budget ticket), whose resolution is then not part of the drill."""
 
     _dur = field_validator("within", mode="before")(_duration)
 

@@ -284,7 +284,8 @@ def compose_fault_kinds(stack: Any) -> FaultKinds:
             "packet-loss": lambda stk, spec, duration, ledger: PacketLoss(stk, spec.target, spec.percent, ledger),
             "network-disconnect": lambda stk, spec, duration, ledger: DisconnectNetwork(stk, spec.target, ledger),
         },
-        missing={"latency": netem_missing()})
+        missing={"latency": netem_missing(),
+                 "request-failures": "the compose stack has no relay in the gateway's path to its backend yet"})
 
 
 def netem_missing() -> str:

@@ -86,39 +86,61 @@ class StopService(Fault):
             raise InjectionError(f"stop-service {self.target}: did not start again within 10s of the revert")
 
 
-class AddLatency(Fault):
-    """Delay on the way to a lab service: the link in front of it holds every byte towards it for ``delay``."""
+class LinkFault(Fault):
+    """A fault set on the link relay in front of a lab service: one setting, put and read back."""
 
-    kind = "latency"
+    setting = ""
+    """The control path (``delay``, ``fail``) and the query parameter and field it sets and reads back."""
+    param = ""
+    field = ""
 
-    def __init__(self, link: str, target: str, delay: float, ledger: Ledger | None = None) -> None:
+    def __init__(self, link: str, target: str, value: float, ledger: Ledger | None = None) -> None:
         super().__init__(target, ledger)
-        self.link, self.delay_ms = link, round(delay * 1000)
+        self.link, self.value = link, value
 
     def detail(self) -> dict[str, Any]:
-        return {"delay_ms": self.delay_ms, "link": self.link}
+        return {self.param: self.value, "link": self.link}
 
-    def describe(self) -> str:
-        return f"latency +{self.delay_ms}ms on the way to {self.target}"
-
-    def _set(self, ms: int, stamp: bool = False) -> None:
-        """Set the link's delay and read it back; ``stamp`` marks the fault in as soon as the link took it."""
+    def _set(self, value: float, stamp: bool = False) -> None:
+        """Put the setting and read it back; ``stamp`` marks the fault in as soon as the link took it."""
+        url = f"{self.link}/{self.setting}"
         try:
-            requests.put(f"{self.link}/delay", params={"ms": ms}, timeout=2).raise_for_status()
+            requests.put(url, params={self.param: value}, timeout=2).raise_for_status()
             if stamp:
                 self._stamp()
-            now = requests.get(f"{self.link}/delay", timeout=2).json()["delay_ms"]
+            now = requests.get(url, timeout=2).json()[self.field]
         except (requests.RequestException, ValueError, KeyError) as exc:
-            raise InjectionError(f"latency {self.target}: the link at {self.link} did not take a delay of {ms}ms: "
-                                 f"{type(exc).__name__}: {exc}") from None
-        if now != ms:
-            raise InjectionError(f"latency {self.target}: the link holds {now}ms after setting {ms}ms")
+            raise InjectionError(f"{self.kind} {self.target}: the link at {self.link} did not take "
+                                 f"{self.param}={value}: {type(exc).__name__}: {exc}") from None
+        if now != value:
+            raise InjectionError(f"{self.kind} {self.target}: the link holds {self.field}={now} after setting {value}")
 
     def _apply(self) -> None:
-        self._set(self.delay_ms, stamp=True)
+        self._set(self.value, stamp=True)
 
     def _undo(self) -> None:
         self._set(0)
+
+
+class AddLatency(LinkFault):
+    """Delay on the way to a lab service: the link in front of it holds every byte towards it for ``delay``."""
+
+    kind, setting, param, field = "latency", "delay", "ms", "delay_ms"
+
+    def __init__(self, link: str, target: str, delay: float, ledger: Ledger | None = None) -> None:
+        super().__init__(link, target, round(delay * 1000), ledger)
+
+    def describe(self) -> str:
+        return f"latency +{self.value}ms on the way to {self.target}"
+
+
+class FailRequests(LinkFault):
+    """A share of the requests to a lab service cut on the link in front of it: a sustained partial failure."""
+
+    kind, setting, param, field = "request-failures", "fail", "percent", "percent"
+
+    def describe(self) -> str:
+        return f"request-failures {self.value:g}% on the way to {self.target}"
 
 
 def lab_fault_kinds() -> FaultKinds:
@@ -132,7 +154,10 @@ def lab_fault_kinds() -> FaultKinds:
                                                                            ledger=ledger),
             "latency": lambda lab, spec, duration, ledger: AddLatency(lab.endpoints.link, spec.target, spec.delay,
                                                                      ledger=ledger),
+            "request-failures": lambda lab, spec, duration, ledger: FailRequests(lab.endpoints.link, spec.target,
+                                                                                spec.percent, ledger=ledger),
         },
         missing={kind: containers for kind in ("pause-service", "cpu-stress", "memory-stress", "packet-loss",
                                                "network-disconnect")},
-        aims={"latency": (("model-backend",), "the lab adds latency on the gateway's link to its backend")})
+        aims={kind: (("model-backend",), "the lab acts on the gateway's link to its backend")
+              for kind in ("latency", "request-failures")})

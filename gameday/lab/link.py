@@ -1,13 +1,19 @@
-"""The lab's link to a dependency: a TCP relay between the gateway and the model backend that can add delay.
+"""The lab's link to a dependency: a TCP relay between the gateway and the model backend that can add
+delay or fail a share of requests.
 
-The gateway reaches the backend only through this relay, so latency can be added on the path from
-outside the backend's code (the lab's stand-in for netem, which this kernel may not have). Every byte
-that travels towards the backend is held for the current delay before it is passed on; the order of
-bytes on a connection is kept, and answers travel back at once. The delay starts at zero and lives in
-memory only: a restarted relay adds none.
+The gateway reaches the backend only through this relay, so faults on the path act from outside the
+backend's code (the lab's stand-in for netem, which this kernel may not have):
 
-Control, on its own loopback port: ``GET /delay`` -> ``{"delay_ms": N}``; ``PUT /delay?ms=N`` sets it;
-``GET /health``.
+- delay: every byte that travels towards the backend is held for the current delay before it is
+  passed on; the order of bytes on a connection is kept, and answers travel back at once;
+- failures: each write towards the backend (an HTTP request, as the gateway's client sends one in one
+  write) is, with the set probability, not passed on: the connection is cut, and the gateway answers
+  that request with a 502, as when a dependency drops a share of its connections.
+
+Both start at zero and live in memory only: a restarted relay is clean.
+
+Control, on its own loopback port: ``GET /delay`` -> ``{"delay_ms": N}``; ``PUT /delay?ms=N``;
+``GET /fail`` -> ``{"percent": P, "failed": N}``; ``PUT /fail?percent=P``; ``GET /health``.
 
 Run: ``python -m gameday.lab.link --port P --upstream 127.0.0.1:B --control C``
 """
@@ -17,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
+import random
 import time
 
 from aiohttp import web
@@ -29,6 +37,8 @@ class Link:
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.delay = 0.0
+        self.fail_percent = 0.0
+        self.failed = 0
 
     async def handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
@@ -37,7 +47,8 @@ class Link:
             client_w.close()  # the dependency is down: the caller sees its connection closed, as it would
             return
         line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        tasks = [asyncio.create_task(self._hold(client_r, line)), asyncio.create_task(self._release(line, up_w)),
+        tasks = [asyncio.create_task(self._hold(client_r, line, client_w)),
+                 asyncio.create_task(self._release(line, up_w)),
                  asyncio.create_task(self._pipe(up_r, client_w))]
         try:
             await tasks[2]  # the answers: when the backend's side of the connection ends, the connection is over
@@ -50,9 +61,15 @@ class Link:
             for writer in (up_w, client_w):
                 writer.close()
 
-    async def _hold(self, reader: asyncio.StreamReader, line: asyncio.Queue[tuple[float, bytes]]) -> None:
-        """Each chunk towards the backend is due ``delay`` after it arrived (a delay line, not a throttle)."""
+    async def _hold(self, reader: asyncio.StreamReader, line: asyncio.Queue[tuple[float, bytes]],
+                    client: asyncio.StreamWriter) -> None:
+        """Each chunk towards the backend is due ``delay`` after it arrived (a delay line, not a throttle), or,
+        with probability ``fail_percent`` / 100, the connection is cut instead (the backend never sees the request)."""
         while data := await reader.read(CHUNK):
+            if self.fail_percent and random.random() * 100 < self.fail_percent:
+                self.failed += 1
+                client.transport.abort()
+                break
             line.put_nowait((time.monotonic() + self.delay, data))
         line.put_nowait((0.0, b""))
 
@@ -89,11 +106,25 @@ def control_app(link: Link) -> web.Application:
         link.delay = ms / 1000
         return web.json_response({"delay_ms": ms})
 
+    async def get_fail(_: web.Request) -> web.Response:
+        return web.json_response({"percent": link.fail_percent, "failed": link.failed})
+
+    async def put_fail(request: web.Request) -> web.Response:
+        try:
+            percent = float(request.query["percent"])
+        except (KeyError, ValueError):
+            return web.json_response({"error": "give ?percent=P, 0 to 100"}, status=400)
+        if not math.isfinite(percent) or not 0 <= percent <= 100:
+            return web.json_response({"error": "percent must be 0..100"}, status=400)
+        link.fail_percent = percent
+        return web.json_response({"percent": percent, "failed": link.failed})
+
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app = web.Application()
-    app.add_routes([web.get("/delay", get_delay), web.put("/delay", put_delay), web.get("/health", health)])
+    app.add_routes([web.get("/delay", get_delay), web.put("/delay", put_delay), web.get("/fail", get_fail),
+                    web.put("/fail", put_fail), web.get("/health", health)])
     return app
 
 

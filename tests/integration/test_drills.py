@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 from tests.integration.conftest import gameday_argv, gameday_env
@@ -19,10 +21,10 @@ from tests.integration.conftest import gameday_argv, gameday_env
 def test_p0_drills_pass_and_leave_allure_results(run_gameday):
     run = run_gameday("-m", "p0", "--time-scale", "60")
     assert run.proc.returncode == 0, run.out
-    assert "2 passed" in run.out and "time scale 60" in run.out
+    assert "3 passed" in run.out and "time scale 60" in run.out
     assert "gameday summary" in run.out
     journals = run.journals()
-    assert set(journals) == {"service-outage", "high-error-rate"}
+    assert set(journals) == {"service-outage", "high-error-rate", "slo-fast-burn"}
     for name, j in journals.items():
         assert j["verdict"] == "PASS", (name, j["reasons"])
         t = j["timings"]
@@ -36,7 +38,7 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
         assert j["error_budget"]["checked"] is False and "created by this run" in j["error_budget"]["why"]
         assert any(n["payload"]["status"] == "resolved" for n in j["notifications"])
     results = {r["name"]: r for r in run.allure_results()}
-    assert len(results) == 2
+    assert len(results) == 3
     for r in results.values():
         assert r["status"] == "passed"
         params = {p["name"]: p["value"] for p in r["parameters"]}
@@ -49,7 +51,7 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
 
 def test_back_to_back_outages_each_page(run_gameday):
     """The hand-written p1 drills: a repeat outage pages again, from a clean slate or as a flapping service."""
-    run = run_gameday("-m", "p1", "--time-scale", "60")
+    run = run_gameday("-m", "p1", "-k", "not test_drill", "--time-scale", "60")
     assert run.proc.returncode == 0, run.out
     assert "2 passed" in run.out
     journals = [json.loads(p.read_text()) for p in sorted((run.reports / "drills").glob("*.json"))]
@@ -68,6 +70,58 @@ BREAKS = {  # drill -> (its alert, a threshold it can never cross)
 }
 
 
+def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
+    """Slow is not down, and a slow burn pages while its budget leak opens a ticket (two alerts, two receivers)."""
+    run = run_gameday("-m", "p1", "-k", "test_drill", "--time-scale", "60")
+    assert run.proc.returncode == 0, run.out
+    journals = run.journals()
+    assert set(journals) == {"latency-degradation", "slo-slow-burn"}
+    assert all(j["verdict"] == "PASS" for j in journals.values()), [j["reasons"] for j in journals.values()]
+    burn = journals["slo-slow-burn"]["alerts"]
+    assert burn["SLOAvailabilitySlowBurn"]["receiver"] == "pager" and burn["SLOAvailabilityBudgetTicket"]["receiver"] \
+        == "ticket"
+    assert all(a["sla_met"] for a in burn.values())
+    assert burn["SLOAvailabilitySlowBurn"]["timings"]["mttr"] is not None
+    assert burn["SLOAvailabilityBudgetTicket"]["timings"]["mttr"] is None, "a ticket's resolution is not awaited"
+    rows = [line for line in run.out.splitlines() if "SLOAvailabilitySlowBurn" in line or "BudgetTicket" in line]
+    assert any("│ yes │" in r for r in rows) and len([r for r in rows if "│ yes │" in r]) >= 2, rows
+
+
+SLO_BREAKS = {  # alert -> (a threshold it can never cross at the drills' failure shares, a variant's SLA)
+    "SLOAvailabilityFastBurn": ("(14.4 * 0.005)", "(144 * 0.005)", "3m"),  # 72% errors
+    "SLOAvailabilitySlowBurn": ("(6 * 0.005)", "(60 * 0.005)", "16m"),  # 30%
+    "SLOAvailabilityBudgetTicket": ("> 0.005\n", "> 0.5\n", "31m"),  # 50%
+}
+
+
+def test_broken_slo_rules_make_their_drills_fail(run_gameday, tmp_path):
+    """Each burn-rate alert with its threshold out of reach: its drill FAILs with 'never fired'. The variants
+    expect one alert each, with the smallest SLA at or above its floor, so the wait is short."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(ROOT / "config/prometheus/rules/inference.yml", rules)
+    text = (ROOT / "config/prometheus/rules/slo.yml").read_text()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for alert, (old, new, within) in SLO_BREAKS.items():
+        assert text.count(old) == 2, (alert, old)
+        text = text.replace(old, new)
+        source = "slo-fast-burn" if alert == "SLOAvailabilityFastBurn" else "slo-slow-burn"
+        variant = yaml.safe_load((ROOT / f"scenarios/{source}.yaml").read_text())
+        variant["id"] = f"broken-{alert.lower()}"
+        variant["expect"] = [{"alert": alert, "receiver": "ticket" if "Ticket" in alert else "pager",
+                              "within": within}]
+        (scenarios / f"{variant['id']}.yaml").write_text(yaml.safe_dump(variant))
+    (rules / "slo.yml").write_text(text)
+    run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--rules", str(rules), "--time-scale", "60")
+    assert run.proc.returncode == 1, run.out
+    journals = run.journals()
+    assert len(journals) == 3
+    for alert in SLO_BREAKS:
+        j = journals[f"broken-{alert.lower()}"]
+        assert j["verdict"] == "FAIL" and j["reasons"][0].startswith(f"{alert} never fired within"), j["reasons"]
+
+
 def broken_rules(tmp_path: Path, drill: str = "high-error-rate") -> Path:
     """The lab's rules with the threshold of ``drill``'s alert out of reach."""
     _, old, new = BREAKS[drill]
@@ -76,6 +130,7 @@ def broken_rules(tmp_path: Path, drill: str = "high-error-rate") -> Path:
     text = (ROOT / "config/prometheus/rules/inference.yml").read_text()
     assert text.count(old) == 1, old
     (rules / "inference.yml").write_text(text.replace(old, new))
+    shutil.copy(ROOT / "config/prometheus/rules/slo.yml", rules)
     return rules
 
 
@@ -84,7 +139,7 @@ def test_every_rule_is_drilled_by_a_catalog_scenario():
     from gameday.catalogcheck import alerting_rules
 
     names = {r.name for r in alerting_rules(ROOT / "config/prometheus/rules", ROOT, 60.0)}
-    assert names == {alert for alert, _, _ in BREAKS.values()}
+    assert names == {alert for alert, _, _ in BREAKS.values()} | set(SLO_BREAKS)
 
 
 @pytest.mark.parametrize("drill", sorted(BREAKS))

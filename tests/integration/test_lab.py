@@ -64,10 +64,25 @@ def test_latency_is_added_on_the_backends_link_and_taken_away(lab):
     assert min(predict_seconds(lab) for _ in range(5)) < fast + 0.1
 
 
+def test_a_share_of_requests_is_cut_on_the_link_and_the_gateway_answers_502(lab):
+    from gameday.lab.faults import FailRequests
+
+    gateway = lab.endpoints.gateway
+    with FailRequests(lab.endpoints.link, BACKEND, 50):
+        assert requests.get(f"{lab.endpoints.link}/fail", timeout=2).json()["percent"] == 50
+        codes = [requests.post(f"{gateway}/v1/predict", json={"inputs": [1]}, timeout=5).status_code
+                 for _ in range(80)]
+    assert set(codes) == {200, 502}, "only the cut requests fail, as 502 from the gateway"
+    assert 20 <= codes.count(502) <= 60, codes.count(502)  # 50% of 80: 40, binomial sd 4.5
+    assert requests.get(f"{lab.endpoints.link}/fail", timeout=2).json()["percent"] == 0
+    assert all(requests.post(f"{gateway}/v1/predict", json={"inputs": [1]}, timeout=5).status_code == 200
+               for _ in range(20))
+
+
 def test_the_lab_adds_latency_only_on_the_backends_link(lab):
     assert lab.faults.why_not("latency", "lab", BACKEND) is None
     why = lab.faults.why_not("latency", "lab", GATEWAY)
-    assert why == ("the lab target can do fault kind 'latency' only on model-backend: the lab adds latency on the "
+    assert why == ("the lab target can do fault kind 'latency' only on model-backend: the lab acts on the "
                    "gateway's link to its backend")
 
 
