@@ -275,8 +275,9 @@ def test_the_error_budget_gate_skips_a_drill_once_the_budget_is_spent(run_gameda
     slo = slo_file(tmp_path, f'sum({gateway}, status=~"5.."}}) or vector(0)', f"sum({gateway}}})")
     run = run_gameday("-m", "p0", "--time-scale", "60", "--error-budget-gate", "always", "--slo", str(slo))
     assert run.proc.returncode == 0, run.out
-    assert "1 passed, 1 skipped" in run.out, run.out
+    assert "1 passed, 2 skipped" in run.out, run.out
     first, second = run.journals()["high-error-rate"], run.journals()["service-outage"]
+    assert run.journals()["slo-fast-burn"]["verdict"] == "SKIPPED"
     assert first["verdict"] == "PASS" and first["error_budget"]["state"] == "healthy", first["error_budget"]
     assert first["error_budget"]["slos"][0]["left"] == 1.0
     assert second["verdict"] == "SKIPPED" and second["error_budget"]["state"] == "emergency"
@@ -287,7 +288,7 @@ def test_the_error_budget_gate_skips_a_drill_once_the_budget_is_spent(run_gameda
     assert "t_inject" not in second["marks"] and not second["fault"]
     ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
     assert [e["state"] for e in ledger] == ["injecting", "reverted"], "only the first drill may inject"
-    assert sorted(r["status"] for r in run.allure_results()) == ["passed", "skipped"]
+    assert sorted(r["status"] for r in run.allure_results()) == ["passed", "skipped", "skipped"]
     assert "error budget healthy: inference-availability" in run.out
 
 

@@ -17,10 +17,11 @@ def test_critical_pages_the_pager_with_the_route_timers(root):
     assert match.receivers == ["pager"] and match.group_wait == 5 and match.group_interval == 30
 
 
-def test_warning_goes_to_chat_and_unmatched_to_the_default(root):
+def test_warning_goes_to_chat_info_to_a_ticket_and_unmatched_to_the_default(root):
     chat = route_for(lab_routes(root), {"severity": "warning"})
     assert chat.receivers == ["chat"] and chat.group_wait == 10
-    assert route_for(lab_routes(root), {"severity": "info"}).receivers == ["chat"]
+    assert route_for(lab_routes(root), {"severity": "info"}).receivers == ["ticket"]
+    assert route_for(lab_routes(root), {"severity": "debug"}).receivers == ["chat"]
 
 
 def test_child_timers_override_and_continue_fans_out():
