@@ -28,6 +28,7 @@ from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
+from gameday.ratewindow import estimate, windows
 from gameday.scenario import Scenario
 from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
@@ -192,6 +193,7 @@ class Drill:
             self._mark("t_steady", self.clock.now(), "baseline load flowing")
             self._steady_state()
             self._settle_groups("at the fault")
+            self._expect_detection()
             self._watch_stack()
             self.stops = StopConditions([*self.scenario.abort_when, *self.ctx.abort_when], self.target.prometheus,
                                         self.clock)
@@ -256,6 +258,30 @@ class Drill:
             rec.floors[f"notify_floor:{alert}"] = self.timing[alert].notify_floor
             rec.floors[f"notify_ceiling:{alert}"] = self.timing[alert].notify_ceiling
 
+    def _expect_detection(self) -> None:
+        """Where the rule's shape allows it, the page's expected time at this fault's intensity (``ratewindow``),
+        from the history each window holds now; recorded beside the floor, and said when it is past the SLA."""
+        assert self.pre is not None
+        for exp in self.scenario.expect:
+            conds = self.pre.conditions.get(exp.alert)
+            if not conds or self.pre.intensity is None:
+                continue
+            timing = self.timing[exp.alert]
+            try:
+                held = windows(self.target.prometheus, conds, timing.scrape_interval)
+            except StackUnreachable:
+                held = {}
+            est = estimate(conds, self.pre.intensity, held)
+            if est.lag is None:
+                continue
+            expected = est.lag + timing.notify_floor
+            self.record.floors[f"expected_ttn:{exp.alert}"] = expected
+            sla = self.scaled.sla[exp.alert]
+            late = f"; that is past its SLA of {human(sla)}: expect a late page" if expected > sla else ""
+            self.events.noted.fire(phase=self.phase, t=self.clock.now(),
+                                   note=f"{exp.alert}: page expected about {human(expected)} after the fault "
+                                        f"({est.why}, then for and group_wait){late}")
+
     def _lingering(self) -> list[GroupState]:
         if self.scenario.alert_group == "repeat":
             return []
@@ -307,20 +333,33 @@ class Drill:
         if not self._sli_healthy():
             raise HarnessError("steady state not reached: the gateway does not answer predictions before the fault")
 
+    def _clears_within(self, alert: str) -> float:
+        """How long an alert of an earlier incident may rightly stay firing once its cause is gone: its shortest
+        rate window must first let go of the earlier errors (the MTTR goal when no window is known)."""
+        conds = self.pre.conditions.get(alert) if self.pre is not None else None
+        if not conds:
+            return self.scaled.mttr_goal
+        rule = self.pre.rules.get(alert) if self.pre is not None else None
+        return max(self.scaled.mttr_goal, min(c.window for c in conds) + (rule.group_interval_s if rule else 0.0))
+
     def _hold_window(self) -> None:
         watched = [e.alert for e in self.scenario.expect] + list(self.scenario.quiet)
-        window, settle = self.scaled.steady_state, self.scaled.steady_state + self.scaled.mttr_goal
+        window = self.scaled.steady_state
         first = start = self.clock.now()
         poll = max(self.ctx.ask, window / 50)  # each look is an HTTP request: a clean window needs no finer look
         while (elapsed := self.clock.now() - start) < window:
             firing = sorted({a.name for a in self.watch.prometheus.alerts()
                              if a.name in watched and a.state == "firing"})
+            settle = window + max((self._clears_within(a) for a in firing), default=self.scaled.mttr_goal)
             if firing and self.clock.now() - first > settle:
                 raise HarnessError(f"steady state not reached: {', '.join(firing)} still firing after "
                                    f"{human(settle)}; the lab is not healthy (see reports/lab/logs)")
             if firing:
                 start = self.clock.now()
-                self._progress(f"waiting for {', '.join(firing)} to clear before the fault", deadline=settle,
+                longest = max(self._clears_within(a) for a in firing)
+                why = (f" (its rate window still holds an earlier incident's errors: up to {human(longest)})"
+                       if longest > self.scaled.mttr_goal else "")
+                self._progress(f"waiting for {', '.join(firing)} to clear before the fault{why}", deadline=settle,
                                started=first)
             else:
                 self._progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)

@@ -71,7 +71,8 @@ class DrillRecord:
         sla = self.goals.get(f"sla:{alert}")
         return {"receiver": self.receivers.get(alert), "sla": sla, "marks": self.alert_marks.get(alert, {}),
                 "timings": t.as_dict(), "timings_real": {k: self.real(v) for k, v in t.as_dict().items()},
-                "sla_met": None if t.ttn is None or sla is None else t.ttn <= sla}
+                "sla_met": None if t.ttn is None or sla is None else t.ttn <= sla,
+                "expected_ttn": self.floors.get(f"expected_ttn:{alert}")}
 
     def real(self, seconds: float | None) -> float | None:
         """A drill-clock duration in real-time equivalent (times the time scale)."""

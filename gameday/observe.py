@@ -136,6 +136,11 @@ class Prometheus(_Api):
                                       r.get("annotations", {}), float(group["interval"]))
         return out
 
+    def recording_rules(self) -> dict[str, str]:
+        """Each recording rule's name and expression."""
+        return {r["name"]: r["query"] for group in self._data("/api/v1/rules", type="record")["groups"]
+                for r in group["rules"]}
+
     def alerts(self) -> list[ActiveAlert]:
         return [ActiveAlert(a["labels"].get("alertname", ""), a["state"], a["labels"],
                             parse_rfc3339(a["activeAt"]) if a.get("activeAt") else None)

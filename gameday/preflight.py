@@ -8,6 +8,7 @@ from assertions.sla import assert_feasible
 from gameday.errors import DrillFailed, DrillSkipped, ScenarioError, StackUnreachable
 from gameday.groups import known_group_labels
 from gameday.observe import Rule
+from gameday.ratewindow import Condition, Intensity, conditions, estimate, intensity_of
 from gameday.routing import RouteMatch, route_for
 from gameday.safety import check_target
 from gameday.scenario import Scenario
@@ -23,6 +24,10 @@ class Preflight:
     routes: dict[str, RouteMatch]
     group_labels: dict[str, dict[str, str]]
     """Per expected alert, the labels of its Alertmanager group that are known before it fires."""
+    conditions: dict[str, list[Condition] | None]
+    """Per expected and quiet alert, what its expression needs to hold (``ratewindow``), where the shape is
+    known."""
+    intensity: Intensity | None
 
 
 def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[str, float]) -> Preflight:
@@ -48,8 +53,10 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
         raise DrillFailed(f"preflight: no alerting rule named {', '.join(missing)} is loaded in Prometheus")
     receivers = alertmanager.receivers()
     am_config = alertmanager.config()
+    recording = prometheus.recording_rules()
+    intensity = intensity_of(scenario.fault)
     interval = prometheus.scrape_interval()
-    timing, routes, group_labels = {}, {}, {}
+    timing, routes, group_labels, conds = {}, {}, {}, {}
     for exp in scenario.expect:
         if exp.receiver not in receivers:
             raise DrillFailed(f"preflight: Alertmanager has no receiver {exp.receiver!r} "
@@ -65,4 +72,9 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
         routes[exp.alert] = route
         group_labels[exp.alert] = known_group_labels(exp.alert, rule.labels, route.group_by)
         assert_feasible(exp.alert, slas[exp.alert], timing[exp.alert], repeat=scenario.alert_group == "repeat")
-    return Preflight(rules, timing, routes, group_labels)
+        conds[exp.alert] = conditions(rule.query, recording)
+        if (est := estimate(conds[exp.alert], intensity)).never:
+            raise DrillFailed(f"preflight: {exp.alert}: {est.why}; no SLA can be met at this intensity")
+    for name in scenario.quiet:
+        conds[name] = conditions(rules[name].query, recording)
+    return Preflight(rules, timing, routes, group_labels, conds, intensity)

@@ -249,7 +249,8 @@ class ComposeStack(CleanOnFailure):
             self.container(svc).restart(timeout=5)
 
     def reset_alerting(self, timeout: float = 60.0) -> float:
-        """Restart the Prometheus and Alertmanager containers, which then hold no earlier incident's state."""
+        """Restart the Prometheus and Alertmanager containers, which then hold no earlier incident's state
+        (Alertmanager's storage is a tmpfs: its notification log goes with the container's run)."""
         for svc in MONITORING:
             self.container(svc).stop(timeout=5)
         self.alerting_epoch = time.monotonic()

@@ -190,10 +190,13 @@ class Lab(CleanOnFailure):
         """Restart Prometheus and Alertmanager so that neither holds state of an earlier incident.
 
         Prometheus forgets the resolved alerts it would resend for 15 minutes, Alertmanager its
-        aggregation groups; the TSDB and the notification log stay. Returns the new epoch.
+        aggregation groups and its notification log (which pages it sent: kept, an alert that fires again
+        with the same labels would wait for ``repeat_interval`` as a repeat of a page that was never
+        resolved); the TSDB stays. Returns the new epoch.
         """
         for name in ("prometheus", "alertmanager"):
             self.supervisor.stop(name)
+        (self.config.workdir / "am-data" / "nflog").unlink(missing_ok=True)
         self.alerting_epoch = time.monotonic()
         for name in ("alertmanager", "prometheus"):
             self.supervisor.start(name)

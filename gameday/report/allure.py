@@ -60,6 +60,9 @@ class AllureReporter:
                                      "not checked")
             if budget.get("override"):
                 allure.dynamic.parameter("error budget override", budget["override"])
+        for alert in record.expected:
+            if (expected := record.floors.get(f"expected_ttn:{alert}")) is not None:
+                allure.dynamic.parameter(f"TTN expected ({alert})", human(expected))
         for alert in record.expected[1:]:  # the first alert's times are the ones above
             other = record.timings_of(alert)
             allure.dynamic.parameter(f"TTN / SLA of {alert}", f"{human(other.ttn)} / "

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,33 @@ def run_gameday(tmp_path):
         return GamedayRun(proc, tmp_path / "reports", tmp_path / "allure")
 
     return run
+
+
+def page_after_reset_is_new(target) -> None:
+    """An alert paged before the clean slate (and never resolved) pages again at once after it, as a new
+    incident: Alertmanager must not remember the earlier page and hold the new one for ``repeat_interval``."""
+    import time
+    from datetime import datetime
+
+    import requests
+
+    name = f"GamedayResetProbe{int(time.time() * 1000) % 100000}"
+
+    def fire_and_wait(timeout: float = 5.0) -> bool:
+        since = time.monotonic()
+        alert = {"labels": {"alertname": name, "severity": "critical"},
+                 "startsAt": datetime.now(UTC).isoformat()}
+        requests.post(f"{target.alertmanager.base_url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
+        deadline = since + timeout
+        while time.monotonic() < deadline:
+            if any(n.receiver == "pager" and any(a["labels"].get("alertname") == name and a["status"] == "firing"
+                                                 for a in n.payload.get("alerts", []))
+                   for n in target.receiver.received(since=since)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    assert fire_and_wait(), "the first page never came"
+    target.reset_alerting()
+    assert fire_and_wait(), "after the clean slate the same alert did not page again: Alertmanager still " \
+                            "remembered the earlier page"

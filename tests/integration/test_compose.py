@@ -26,7 +26,7 @@ from gameday.scenario import (
     StopServiceFault,
 )
 from tests.conftest import ROOT
-from tests.integration.conftest import gameday_argv, gameday_env
+from tests.integration.conftest import gameday_argv, gameday_env, page_after_reset_is_new
 from tests.integration.test_drills import broken_rules
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
@@ -81,6 +81,10 @@ def test_a_crash_is_answered_by_the_restart_policy(stack, ledger):
     fault.revert()
     entries = ledger.entries()
     assert entries[0]["detail"]["container"] == st["Id"] and entries[-1]["state"] == "reverted"
+
+
+def test_after_a_clean_slate_an_alert_pages_as_a_new_incident(stack):
+    page_after_reset_is_new(stack)
 
 
 def test_stop_and_start(stack, ledger):

@@ -155,16 +155,22 @@ def test_broken_rule_makes_its_drill_fail(run_gameday, tmp_path, drill):
     assert [e["state"] for e in ledger] == ["injecting", "reverted"], "the fault must be reverted after a FAIL"
 
 
-def test_sla_below_the_floor_is_flagged_in_preflight(run_gameday, tmp_path):
+def test_an_sla_or_intensity_that_cannot_pass_is_flagged_in_preflight(run_gameday, tmp_path):
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     text = (ROOT / "scenarios/service-outage.yaml").read_text()
     (scenarios / "too-fast.yaml").write_text(text.replace("within: 1m", "within: 20s"))
+    burn = (ROOT / "scenarios/slo-fast-burn.yaml").read_text()
+    assert "percent: 20" in burn
+    (scenarios / "too-weak.yaml").write_text(burn.replace("percent: 20", "percent: 4"))  # 4% < 7.2%: never
     run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60")
     assert run.proc.returncode == 1, run.out
     assert "preflight: the SLA of 333ms for ServiceDown is below the pipeline's floor" in run.out
-    j = run.journals()["service-outage"]
-    assert j["verdict"] == "FAIL" and "t_inject" not in j["marks"], "no fault for a drill that cannot pass"
+    assert ("preflight: SLOAvailabilityFastBurn: at 4% of requests failing the 1m00s error ratio > 0.072 averages "
+            "0.04, not above its threshold: the alert cannot be expected to fire") in run.out
+    for name in ("service-outage", "slo-fast-burn"):
+        j = run.journals()[name]
+        assert j["verdict"] == "FAIL" and "t_inject" not in j["marks"], "no fault for a drill that cannot pass"
 
 
 def test_a_route_to_the_wrong_receiver_is_flagged(run_gameday, tmp_path):

@@ -9,6 +9,7 @@ import requests
 
 from gameday.lab.stack import BACKEND, GATEWAY, LINK, Lab, LabConfig
 from tests.conftest import ROOT
+from tests.integration.conftest import page_after_reset_is_new
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,10 @@ def test_the_link_refuses_a_delay_it_cannot_hold(lab):
     for ms in ("-1", "60001", "soon"):
         assert requests.put(f"{lab.endpoints.link}/delay", params={"ms": ms}, timeout=2).status_code == 400
     assert requests.get(f"{lab.endpoints.link}/delay", timeout=2).json() == {"delay_ms": 0}
+
+
+def test_after_a_clean_slate_an_alert_pages_as_a_new_incident(lab):
+    page_after_reset_is_new(lab)
 
 
 def test_prometheus_runs_the_time_scaled_rules(lab):
