@@ -161,10 +161,10 @@ def test_p0_drills_pass_on_compose(run_gameday):
 
 def test_a_broken_rule_fails_its_compose_drill(run_gameday, tmp_path):
     docker_or_skip()
-    run = run_gameday("-k", "high-error-rate", "--time-scale", "60", "--target", "compose",
-                      "--rules", str(broken_rules(tmp_path)), timeout=600)
+    run = run_gameday("-k", "test_drill and service-outage", "--time-scale", "60", "--target", "compose",
+                      "--rules", str(broken_rules(tmp_path, "service-outage")), timeout=600)
     assert run.proc.returncode == 1, run.out
-    assert "FAIL: HighErrorRate never fired within" in run.out
+    assert "FAIL: ServiceDown never fired within" in run.out, run.out
 
 
 def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):

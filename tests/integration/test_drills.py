@@ -68,6 +68,9 @@ BREAKS = {  # drill -> (its alert, a threshold it can never cross)
     "service-outage": ("ServiceDown", "== 0", "== 2"),  # up is 0 or 1
     "latency-degradation": ("SLOLatencyP99Violation", ") > 0.5", ") > 500"),  # no request waits 500 s
 }
+REFUSED_IN_PREFLIGHT = {"high-error-rate"}
+"""A ratio threshold above the fault's error share is refused before the fault (``ratewindow``); the others are
+thresholds preflight cannot judge, so the drill injects and waits, and the alert never fires."""
 
 
 def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
@@ -95,8 +98,9 @@ SLO_BREAKS = {  # alert -> (a threshold it can never cross at the drills' failur
 
 
 def test_broken_slo_rules_make_their_drills_fail(run_gameday, tmp_path):
-    """Each burn-rate alert with its threshold out of reach: its drill FAILs with 'never fired'. The variants
-    expect one alert each, with the smallest SLA at or above its floor, so the wait is short."""
+    """Each burn-rate alert with its threshold above the fault's error share: its drill FAILs in preflight,
+    before any fault. The variants expect one alert each (with the smallest SLA at or above its floor, so that
+    a rule preflight could not judge would still fail fast, as 'never fired')."""
     rules = tmp_path / "rules"
     rules.mkdir()
     shutil.copy(ROOT / "config/prometheus/rules/inference.yml", rules)
@@ -119,7 +123,8 @@ def test_broken_slo_rules_make_their_drills_fail(run_gameday, tmp_path):
     assert len(journals) == 3
     for alert in SLO_BREAKS:
         j = journals[f"broken-{alert.lower()}"]
-        assert j["verdict"] == "FAIL" and j["reasons"][0].startswith(f"{alert} never fired within"), j["reasons"]
+        assert j["verdict"] == "FAIL" and j["reasons"][0].startswith(f"preflight: {alert}: at "), j["reasons"]
+        assert "cannot be expected to fire" in j["reasons"][0] and "t_inject" not in j["marks"]
 
 
 def broken_rules(tmp_path: Path, drill: str = "high-error-rate") -> Path:
@@ -147,8 +152,14 @@ def test_broken_rule_makes_its_drill_fail(run_gameday, tmp_path, drill):
     alert = BREAKS[drill][0]
     run = run_gameday("-k", drill, "--time-scale", "60", "--rules", str(broken_rules(tmp_path, drill)))
     assert run.proc.returncode == 1, run.out
-    assert f"FAIL: {alert} never fired within" in run.out
     j = run.journals()[drill]
+    if drill in REFUSED_IN_PREFLIGHT:
+        assert (f"FAIL: preflight: {alert}: at 100% of requests failing the 5.0s error ratio > 1.05 averages 1, not "
+                "above its threshold: the alert cannot be expected to fire") in run.out
+        assert j["verdict"] == "FAIL" and "t_inject" not in j["marks"], "refused before any fault"
+        assert not (run.reports / "fault-ledger.jsonl").exists() or not (run.reports / "fault-ledger.jsonl").read_text()
+        return
+    assert f"FAIL: {alert} never fired within" in run.out
     assert j["verdict"] == "FAIL" and "never fired" in j["reasons"][0]
     assert "t_inject" in j["marks"] and "t_notified" not in j["marks"]
     ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
