@@ -39,6 +39,8 @@ KINDS = {  # kind -> (target, extra fault fields, expected alert, recovery)
     "kill-service": ("lab", "duration: 20m", "ServiceDown", "auto"),
     "stop-service": ("lab", "target: model-backend", "HighErrorRate", "revert"),
     "latency": ("lab", "target: model-backend\ndelay: 800ms\nduration: 20m", "SLOLatencyP99Violation", "revert"),
+    "request-failures": ("lab", "target: model-backend\npercent: 20\nduration: 20m", "SLOAvailabilityFastBurn",
+                         "revert"),
     "pause-service": ("compose", "duration: 20m", "ServiceDown", "revert"),
     "cpu-stress": ("compose", "duration: 20m", "ServiceDown", "revert"),
     "packet-loss": ("compose", "percent: 100\n  duration: 20m", "ServiceDown", "revert"),
