@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -39,9 +40,24 @@ def docker_or_skip() -> None:
         pytest.skip(f"no Docker engine here: {exc}")
 
 
+def remove_stacks_of_dead_runs() -> list[str]:
+    """Stacks a killed test run left up (project ``gameday-test-PID`` or ``gameday-broken-PID``, PID gone)."""
+    client = engine()
+    projects = {c.labels.get("com.docker.compose.project", "") for c in client.containers.list(all=True)}
+    removed = []
+    for project in sorted(projects):
+        m = re.fullmatch(r"gameday-(?:test|broken)-(\d+)", project)
+        if m and not Path(f"/proc/{m.group(1)}").exists():
+            subprocess.run([*compose_binary(), "-p", project, "down", "--volumes", "--remove-orphans", "-t", "2"],
+                           capture_output=True, check=False)
+            removed.append(project)
+    return removed
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     docker_or_skip()
+    remove_stacks_of_dead_runs()
     work = tmp_path_factory.mktemp("compose")
     cfg = ComposeConfig(ROOT, work, time_scale=60, project=f"gameday-test-{os.getpid()}")
     with ComposeStack(cfg) as s:
