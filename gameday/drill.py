@@ -336,10 +336,10 @@ class Drill:
     def _clears_within(self, alert: str) -> float:
         """How long an alert of an earlier incident may rightly stay firing once its cause is gone: its shortest
         rate window must first let go of the earlier errors (the MTTR goal when no window is known)."""
-        conds = self.pre.conditions.get(alert) if self.pre is not None else None
+        assert self.pre is not None
+        conds, rule = self.pre.conditions.get(alert), self.pre.rules.get(alert)
         if not conds:
             return self.scaled.mttr_goal
-        rule = self.pre.rules.get(alert) if self.pre is not None else None
         return max(self.scaled.mttr_goal, min(c.window for c in conds) + (rule.group_interval_s if rule else 0.0))
 
     def _hold_window(self) -> None:
@@ -350,13 +350,13 @@ class Drill:
         while (elapsed := self.clock.now() - start) < window:
             firing = sorted({a.name for a in self.watch.prometheus.alerts()
                              if a.name in watched and a.state == "firing"})
-            settle = window + max((self._clears_within(a) for a in firing), default=self.scaled.mttr_goal)
+            longest = max((self._clears_within(a) for a in firing), default=self.scaled.mttr_goal)
+            settle = window + longest
             if firing and self.clock.now() - first > settle:
                 raise HarnessError(f"steady state not reached: {', '.join(firing)} still firing after "
                                    f"{human(settle)}; the lab is not healthy (see reports/lab/logs)")
             if firing:
                 start = self.clock.now()
-                longest = max(self._clears_within(a) for a in firing)
                 why = (f" (its rate window still holds an earlier incident's errors: up to {human(longest)})"
                        if longest > self.scaled.mttr_goal else "")
                 self._progress(f"waiting for {', '.join(firing)} to clear before the fault{why}", deadline=settle,

@@ -60,10 +60,14 @@ class DrillRecord:
         """The expected alerts, in the scenario's order."""
         return [k.removeprefix("sla:") for k in self.goals if k.startswith("sla:")]
 
+    @property
+    def primary(self) -> str | None:
+        """The first expected alert: its marks are also the drill's own (``marks``, ``timings``)."""
+        return next(iter(self.expected), None)
+
     def timings_of(self, alert: str) -> Timings:
         """One expected alert's timings: the drill's shared marks with that alert's own."""
-        primary = alert == next(iter(self.expected), alert)  # its marks are also the drill's own
-        shared = self.marks if primary else {k: v for k, v in self.marks.items() if k not in PER_ALERT}
+        shared = self.marks if alert == self.primary else {k: v for k, v in self.marks.items() if k not in PER_ALERT}
         return Timings.from_marks({**shared, **self.alert_marks.get(alert, {})})
 
     def alert_summary(self, alert: str) -> dict[str, Any]:
@@ -98,7 +102,7 @@ class DrillRecord:
     def on_marked(self, name: str, t: float, detail: str = "", alert: str | None = None, **_: Any) -> None:
         if alert is not None:
             self.alert_marks.setdefault(alert, {})[name] = t
-        if alert is None or alert == next(iter(self.expected), alert):
+        if alert is None or alert == self.primary or self.primary is None:
             self.marks[name] = t
         self.events.append({"t": t, "event": "mark", "name": name, "detail": detail}
                            | ({"alert": alert} if alert is not None else {}))

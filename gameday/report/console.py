@@ -75,7 +75,7 @@ def summary_rows(records: list[DrillRecord], real: bool = False) -> list[list[st
         for i, alert in enumerate(r.expected or [""]):
             t = r.timings_of(alert) if alert else r.timings
             sla = r.goals.get(f"sla:{alert}")
-            met = None if t.ttn is None or sla is None else t.ttn <= sla
+            met = r.alert_summary(alert)["sla_met"] if alert else None
             first = i == 0
             row = [r.scenario_id if first else "", r.priority if first else "", r.verdict if first else "",
                    alert or "-", human(t.ttd), human(t.ttn), human(sla), MET[met], human(t.mttr),
