@@ -24,12 +24,13 @@ from gameday.errors import (
 )
 from gameday.events import DrillEvents
 from gameday.faults import Fault, Ledger
+from gameday.faults.surge import TrafficSurge
 from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
-from gameday.scenario import Scenario
+from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
 from gameday.target import Target
@@ -124,7 +125,11 @@ class Drill:
         return self.target.sli_healthy()
 
     def _make_fault(self) -> Fault:
-        return self.target.faults.build(self.target, self.scenario.fault, self.scaled.fault_duration, self.ctx.ledger)
+        spec = self.scenario.fault
+        if spec.kind == "traffic-surge":
+            assert self.load is not None
+            return TrafficSurge(spec.target, self.load, spec.users, spec.spawn_rate, self.ctx.ledger)
+        return self.target.faults.build(self.target, spec, self.scaled.fault_duration, self.ctx.ledger)
 
     # -- the drill -------------------------------------------------------------------------------
     def run(self) -> DrillRecord:
@@ -187,7 +192,8 @@ class Drill:
             self._settle_groups("preflight")
         with self._phase("steady-state"):
             self.load = LocustRun(self.ctx.root / sc.load.locustfile, target.url(target.sli.service),
-                                  sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id)
+                                  sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id,
+                                  steerable=sc.fault.kind in LOAD_FAULT_KINDS)
             self.load.start()
             self.load.wait_flowing()
             self._mark("t_steady", self.clock.now(), "baseline load flowing")

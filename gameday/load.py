@@ -1,13 +1,16 @@
 """Load: Locust in its own headless process, its stats read back from its CSV output.
 
 Locust monkey-patches the process it is imported in (gevent), so the harness never imports it:
-it runs ``python -m locust`` and reads ``<prefix>_stats.csv``.
+it runs ``python -m locust`` and reads ``<prefix>_stats.csv``. A steerable run (a traffic surge) also
+loads ``gameday/locust_shape.py``, which asks Locust for the number of users the harness writes into a
+control file; the users Locust really runs are read back from ``<prefix>_stats_history.csv``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +21,8 @@ from pathlib import Path
 from gameday.errors import HarnessError
 from gameday.lifecycle import CleanOnFailure, die_with_parent
 from gameday.safety import check_target
+
+SHAPE = Path(__file__).with_name("locust_shape.py")
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,9 @@ class LocustRun(CleanOnFailure):
     """One bounded Locust run: a context manager that always stops the process."""
 
     def __init__(self, locustfile: Path, host: str, users: int, spawn_rate: float, out_dir: Path,
-                 max_seconds: float = 1800) -> None:
+                 max_seconds: float = 1800, steerable: bool = False) -> None:
         self.locustfile, self.host = locustfile, check_target(host)
+        self.control = out_dir / "load-control.json" if steerable else None
         self.users, self.spawn_rate = users, spawn_rate
         self.out_dir = out_dir
         self.prefix = out_dir / "locust"
@@ -48,14 +54,41 @@ class LocustRun(CleanOnFailure):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for stale in [*self.out_dir.glob(f"{self.prefix.name}_*"), self.log_path]:
             stale.unlink(missing_ok=True)  # never read a previous run's numbers as this one's
-        argv = [sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless",
+        files, env = str(self.locustfile), os.environ.copy()
+        if self.control is not None:
+            self.steer(self.users, self.spawn_rate)
+            files += f",{SHAPE}"
+            env["GAMEDAY_LOAD_CONTROL"] = str(self.control)
+        argv = [sys.executable, "-m", "locust", "-f", files, "--headless",
                 "-u", str(self.users), "-r", str(self.spawn_rate), "-H", self.host,
                 "-t", f"{self.max_seconds}s", "--stop-timeout", "2", "--csv", str(self.prefix),
                 "--json-file", str(self.json_path), "--only-summary", "--loglevel", "WARNING",
                 "--exit-code-on-error", "0"]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, preexec_fn=die_with_parent)
+                                         env=env, start_new_session=True, preexec_fn=die_with_parent)
+
+    def steer(self, users: int, spawn_rate: float) -> None:
+        """Ask a steerable run for ``users`` (Locust's shape reads the file about once a second)."""
+        if self.control is None:
+            raise HarnessError("this Locust run was not started steerable: its users cannot change")
+        tmp = self.control.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"users": users, "spawn_rate": spawn_rate}))
+        tmp.replace(self.control)  # whole or not at all: the shape never reads half a file
+
+    def user_count(self) -> int | None:
+        """The users Locust ran at its last report (about every second), from its stats history."""
+        try:
+            with open(f"{self.prefix}_stats_history.csv") as f:
+                last = None
+                for last in csv.DictReader(f):  # noqa: B007 - the last row is the latest
+                    pass
+        except (OSError, csv.Error):
+            return None
+        try:
+            return int(last["User Count"]) if last else None
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -11,7 +11,7 @@ from gameday.observe import Rule
 from gameday.ratewindow import Condition, Intensity, conditions, estimate, intensity_of
 from gameday.routing import RouteMatch, route_for
 from gameday.safety import check_target
-from gameday.scenario import Scenario
+from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.target import Target
 from gameday.timing import PipelineTiming
 
@@ -42,7 +42,12 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
     if scenario.fault.target not in services:
         raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} of the system under test "
                                                   f"on the {target.name} target; it has: {', '.join(services)}")
-    if (why := target.faults.why_not(scenario.fault.kind, target.name, scenario.fault.target)) is not None:
+    if scenario.fault.kind in LOAD_FAULT_KINDS:
+        if scenario.fault.target != target.sli.service:
+            raise ScenarioError(source, "fault.target", f"a {scenario.fault.kind} comes through the drill's load, "
+                                                      f"which is aimed at {target.sli.service}, not "
+                                                      f"{scenario.fault.target}")
+    elif (why := target.faults.why_not(scenario.fault.kind, target.name, scenario.fault.target)) is not None:
         if scenario.fault.skip_where_unsupported:
             raise DrillSkipped(why)
         raise ScenarioError(source, "fault.kind", why)

@@ -147,11 +147,26 @@ class NetworkDisconnectFault(_FaultSpec):
     kind: Literal["network-disconnect"]
 
 
+class TrafficSurgeFault(_FaultSpec):
+    """More users than the service can serve: Locust ramps from the scenario's load to ``users`` (at
+    ``spawn_rate`` a second) and back on revert. Load-side, so every target can do it; ``target`` is the
+    service the load is aimed at."""
+
+    kind: Literal["traffic-surge"]
+    users: int = Field(ge=2, le=200, strict=True)
+    spawn_rate: float = Field(20, gt=0, le=200)
+
+    _rate = field_validator("spawn_rate", mode="before")(_rate)
+
+
 FaultSpec = Annotated[KillServiceFault | StopServiceFault | PauseServiceFault | CpuStressFault | MemoryStressFault
-                      | PacketLossFault | LatencyFault | RequestFailuresFault | NetworkDisconnectFault,
+                      | PacketLossFault | LatencyFault | RequestFailuresFault | NetworkDisconnectFault
+                      | TrafficSurgeFault,
                       Field(discriminator="kind")]
 FAULT_KINDS = ("kill-service", "stop-service", "pause-service", "cpu-stress", "memory-stress", "packet-loss",
-               "latency", "request-failures", "network-disconnect")
+               "latency", "request-failures", "network-disconnect", "traffic-surge")
+LOAD_FAULT_KINDS = ("traffic-surge",)
+"""Kinds the harness applies through its own load, not through the target: every target can do them."""
 
 
 class ExpectedAlert(_Model):
@@ -350,6 +365,11 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
     for i, cond in enumerate(scenario.abort_when):
         if cond.alert in expected:
             raise ScenarioError(shown, f"abort_when[{i}].alert", f"{cond.alert} is the alert this drill expects")
+    if scenario.fault.kind == "traffic-surge" and scenario.fault.users <= scenario.load.users:
+        raise ScenarioError(shown, "fault.users", f"{scenario.fault.users} is not a surge over the load's "
+                                                  f"{scenario.load.users} users: give more")
+    if scenario.fault.kind == "traffic-surge" and scenario.recovery.mode == "auto":
+        raise ScenarioError(shown, "recovery.mode", "a surge does not end by itself here; use revert")
     if scenario.fault.kind == "stop-service" and scenario.recovery.mode == "auto":
         raise ScenarioError(shown, "recovery.mode", "a stopped service does not come back by itself; use revert")
     return scenario

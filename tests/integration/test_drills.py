@@ -67,6 +67,7 @@ BREAKS = {  # drill -> (its alert, a threshold it can never cross)
     "high-error-rate": ("HighErrorRate", "> 0.05", "> 1.05"),  # a ratio never exceeds 100%
     "service-outage": ("ServiceDown", "== 0", "== 2"),  # up is 0 or 1
     "latency-degradation": ("SLOLatencyP99Violation", ") > 0.5", ") > 500"),  # no request waits 500 s
+    "traffic-surge": ("ModelBackendSaturated", "> 0.9", "> 1.5"),  # no slot is busy more than all the time
 }
 REFUSED_IN_PREFLIGHT = {"high-error-rate"}
 """A ratio threshold above the fault's error share is refused before the fault (``ratewindow``); the others are
@@ -74,11 +75,12 @@ thresholds preflight cannot judge, so the drill injects and waits, and the alert
 
 
 def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
-    """Slow is not down, and a slow burn pages while its budget leak opens a ticket (two alerts, two receivers)."""
+    """Slow is not down, overloaded is not down, and a slow burn pages while its budget leak opens a ticket (two
+    alerts, two receivers)."""
     run = run_gameday("-m", "p1", "-k", "test_drill", "--time-scale", "60")
     assert run.proc.returncode == 0, run.out
     journals = run.journals()
-    assert set(journals) == {"latency-degradation", "slo-slow-burn"}
+    assert set(journals) == {"latency-degradation", "slo-slow-burn", "traffic-surge"}
     assert all(j["verdict"] == "PASS" for j in journals.values()), [j["reasons"] for j in journals.values()]
     burn = journals["slo-slow-burn"]["alerts"]
     assert burn["SLOAvailabilitySlowBurn"]["receiver"] == "pager" and burn["SLOAvailabilityBudgetTicket"]["receiver"] \
@@ -88,6 +90,11 @@ def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
     assert burn["SLOAvailabilityBudgetTicket"]["timings"]["mttr"] is None, "a ticket's resolution is not awaited"
     rows = [line for line in run.out.splitlines() if "SLOAvailabilitySlowBurn" in line or "BudgetTicket" in line]
     assert any("│ yes │" in r for r in rows) and len([r for r in rows if "│ yes │" in r]) >= 2, rows
+    surge = journals["traffic-surge"]
+    assert surge["alerts"]["ModelBackendSaturated"]["receiver"] == "chat"
+    assert surge["load"]["failures"] == 0, "a surge the backend queues is served, not failed"
+    fired = {a["labels"]["alertname"] for n in surge["notifications"] for a in n["payload"]["alerts"]}
+    assert fired == {"ModelBackendSaturated"}, "latency, errors and ServiceDown stay quiet in a surge"
 
 
 SLO_BREAKS = {  # alert -> (a threshold it can never cross at the drills' failure shares, a variant's SLA)
