@@ -35,12 +35,16 @@ sys.path.insert(0, str(ROOT))
 from gameday.compose.stack import compose_binary, engine  # noqa: E402
 from gameday.faults.ledger import Ledger  # noqa: E402
 
-KINDS = {  # kind -> (target, extra fault fields, expected alert, recovery)
+KINDS = {  # kind[@lab] -> (target, extra fault fields, expected alert, recovery)
     "kill-service": ("lab", "duration: 20m", "ServiceDown", "auto"),
     "stop-service": ("lab", "target: model-backend", "HighErrorRate", "revert"),
     "latency": ("lab", "target: model-backend\ndelay: 800ms\nduration: 20m", "SLOLatencyP99Violation", "revert"),
     "request-failures": ("lab", "target: model-backend\npercent: 20\nduration: 20m", "SLOAvailabilityFastBurn",
                          "revert"),
+    "traffic-surge": ("lab", "users: 30\nduration: 20m", "ModelBackendSaturated", "revert"),
+    "cpu-stress@lab": ("lab", "target: model-backend\nworkers: 2\nduration: 20m", "HighCPUUsage", "revert"),
+    "memory-stress@lab": ("lab", "target: model-backend\nmegabytes: 440\nduration: 20m", "HighMemoryUsage",
+                          "revert"),
     "pause-service": ("compose", "duration: 20m", "ServiceDown", "revert"),
     "cpu-stress": ("compose", "duration: 20m", "ServiceDown", "revert"),
     "packet-loss": ("compose", "percent: 100\n  duration: 20m", "ServiceDown", "revert"),
@@ -54,17 +58,18 @@ def scenario(kind: str) -> str:
     target, extra, alert, recovery = KINDS[kind]
     fault_target = "model-backend" if "model-backend" in extra else "inference-gateway"
     extra = "\n  ".join(line.strip() for line in extra.splitlines() if not line.strip().startswith("target:"))
-    return f"""id: chaos-{kind}
+    chat = alert in ("SLOLatencyP99Violation", "ModelBackendSaturated", "HighCPUUsage", "HighMemoryUsage")
+    return f"""id: chaos-{kind.replace("@", "-")}
 title: harness chaos, {kind}
 priority: p3
 runbook: runbooks/003-service-down.md
 steady_state: 30s
 fault:
-  kind: {kind}
+  kind: {kind.split("@")[0]}
   target: {fault_target}
   {extra}
 expect:
-  - {{alert: {alert}, receiver: {"chat" if alert == "SLOLatencyP99Violation" else "pager"}, within: 10m}}
+  - {{alert: {alert}, receiver: {"chat" if chat else "pager"}, within: 15m}}
 recovery: {{mode: {recovery}, mttr_goal: 15m}}
 """
 
@@ -73,7 +78,7 @@ def trial(kind: str, sig: str, folder: Path) -> list[str]:
     """Run one trial; return the problems found (empty: clean)."""
     target = KINDS[kind][0]
     (folder / "scenarios").mkdir(parents=True)
-    (folder / "scenarios" / f"{kind}.yaml").write_text(scenario(kind))
+    (folder / "scenarios" / f"{kind.replace('@', '-')}.yaml").write_text(scenario(kind))
     argv = [sys.executable, "-m", "pytest", str(ROOT / "gamedays"), "--rootdir", str(ROOT), "-c",
             str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-k", "test_drill", "--scenarios",
             str(folder / "scenarios"), "--reports", str(folder / "reports"), "--alluredir", str(folder / "allure"),
@@ -127,6 +132,14 @@ def trial(kind: str, sig: str, folder: Path) -> list[str]:
             leftovers.append(args[:80])
     if leftovers:
         problems.append(f"processes left: {leftovers}")
+    if target == "lab":
+        stress = subprocess.run(["pgrep", "-a", "stress-ng"], capture_output=True, text=True).stdout.strip()
+        if stress:
+            problems.append(f"stress-ng left: {stress[:120]}")
+        from gameday.cgroups import lab_cgroup
+
+        if lab_cgroup(folder / "reports" / "lab", "model-backend").dir("memory").exists():
+            problems.append("the lab's cgroup is left")
     if target == "compose":
         problems += compose_left(sig)
     return problems

@@ -28,6 +28,21 @@ def revert_orphans(ledger: Ledger, say: Callable[[str], None] = print) -> list[s
     return states
 
 
+def sweep_targets(reports: Path) -> list[str]:
+    """Ask each gameday target plugin (the ``pytest11`` entry points under ``gameday.``) to clear what a run killed
+    outright left of its target in ``reports`` (``sweep_leftovers(reports)``: lines saying what it did)."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    said: list[str] = []
+    for ep in entry_points(group="pytest11"):
+        if ep.value.startswith("gameday.") and ep.value != "gameday.plugin":
+            sweep = getattr(importlib.import_module(ep.value), "sweep_leftovers", None)
+            if sweep is not None:
+                said += sweep(reports)
+    return said
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gameday", description="game-day drills: commands beside the pytest plugin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gameday: no fault ledger at {ledger.path}: nothing to revert")
         return 0
     states = revert_orphans(ledger)
+    for line in sweep_targets(args.reports):
+        print(f"gameday: {line}")
     open_now = ledger.pending()
     if not states:
         print(f"gameday: no fault left open by a dead run in {ledger.path}"

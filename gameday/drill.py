@@ -27,6 +27,7 @@ from gameday.faults import Fault, Ledger
 from gameday.faults.surge import TrafficSurge
 from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
+from gameday.lagprobe import LagProbe
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
@@ -205,6 +206,7 @@ class Drill:
                                         self.clock)
         fault = self.fault = self._make_fault()
         self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
+        lag = LagProbe().start()
         try:
             with self._phase("inject"):
                 t_inject = self.clock.from_mono(fault.inject())
@@ -214,7 +216,10 @@ class Drill:
             with self._phase("recover"):
                 self._recover(fault, t_inject)
         finally:
-            fault.revert()
+            try:
+                fault.revert()
+            finally:
+                self.record.timer_lag = lag.stop()
             self.stops.conditions = []  # the fault is out: the blast radius is no longer the drill's to guard
         with self._phase("resolve"):
             self._resolve(pages)

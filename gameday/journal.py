@@ -44,6 +44,8 @@ class DrillRecord:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     fault: dict[str, Any] = field(default_factory=dict)
+    timer_lag: dict[str, Any] = field(default_factory=dict)
+    """How late the harness's timers ran while the fault was in (``gameday.lagprobe``): its timestamps' error."""
     path: Path | None = None
 
     @property
@@ -122,7 +124,8 @@ class DrillRecord:
             "alerts": {a: self.alert_summary(a) for a in self.expected},
             "marks": {k: {"t": v, "wall": self.clock.iso(v)}
                       for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
-            "phases": self.phases, "events": self.events, "fault": self.fault, "load": self.load,
+            "phases": self.phases, "events": self.events, "fault": self.fault, "timer_lag": self.timer_lag,
+            "load": self.load,
             "notifications": self.notifications,
         }
 

@@ -76,8 +76,11 @@ def check_with(tool: str, args: list[str], source: str, field: str) -> None:
     res = subprocess.run([binary, *args], capture_output=True, text=True)
     if res.returncode != 0:
         lines = [ln.strip() for ln in (res.stdout + res.stderr).splitlines()]
-        wanted = [ln.split("FAILED:", 1)[-1].strip() for ln in lines if "FAILED" in ln]
-        detail = " ".join(wanted) or " ".join(" ".join(lines).split())
+        chatter = ("Checking ", "SUCCESS")  # what it says of the files that were fine
+        first = next((i for i, ln in enumerate(lines) if "FAILED" in ln), 0)
+        wanted = [ln.split("FAILED:", 1)[-1].strip() for ln in lines[first:]
+                  if "FAILED" in ln or not ln.startswith(chatter)]
+        detail = " ".join(" ".join(wanted).split()) or " ".join(" ".join(lines).split())
         raise ConfigError(source, field, f"{tool} {args[0]} failed: {detail}")
 
 

@@ -21,6 +21,10 @@ from gameday.faults.ledger import CLOSED, Ledger
 
 def revert_entry(entry: dict) -> tuple[str, str]:
     """Revert an open fault whose harness is gone; (ledger state, note)."""
+    if "cgroup" in (entry.get("detail") or {}):
+        from gameday.cgroups import revert_left_stress
+
+        return revert_left_stress(entry)
     if entry.get("kind") == "traffic-surge":
         from gameday.faults.surge import revert_left as revert_surge
 

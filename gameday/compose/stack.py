@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ from gameday.target import FaultKinds, SliProbe
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 MONITORING = ("prometheus", "alertmanager")
 PORTS = {GATEWAY: 8000, BACKEND: 8001, "prometheus": 9090, "alertmanager": 9093}
-IMAGE_INPUTS = ("docker/Dockerfile", "docker/restart-delay.sh", "gameday/lab/gateway.py", "gameday/lab/backend.py")
+IMAGE_INPUTS = ("docker/Dockerfile", "docker/restart-delay.sh", "gameday/lab/gateway.py", "gameday/lab/backend.py",
+                "gameday/cgroups.py")
 FAULT_LABEL = "io.gameday.fault"
 
 
@@ -118,6 +120,7 @@ class ComposeStack(CleanOnFailure):
         # the page stays on the run's own bridge: the receiver listens on the host's address there only
         self.receiver = WebhookReceiver(host=gateway_ip).start()
         self._render()
+        self._map_cgroups()
         self.alerting_epoch = time.monotonic()
         self._compose("up", "--detach", "--no-recreate")
         if cfg.keep:  # a stack that was already up reads the config rendered for this session
@@ -215,9 +218,18 @@ class ComposeStack(CleanOnFailure):
     def _render(self) -> None:
         cfg = self.config
         assert self.receiver is not None
-        addrs = {"gateway": f"{GATEWAY}:8000", "backend": f"{BACKEND}:8001", "alertmanager": "alertmanager:9093"}
+        addrs = {"gateway": f"{GATEWAY}:8000", "backend": f"{BACKEND}:8001", "alertmanager": "alertmanager:9093",
+                 "containers": "container-exporter:9100"}
         render_monitoring(cfg.config_dir, cfg.rules_dir, cfg.workdir / "config", cfg.time_scale, addrs,  # type: ignore[arg-type]
                           self.receiver.url, (cfg.root / "runbooks").resolve().as_uri(), rules_seen_at="/config/rules")
+
+    def _map_cgroups(self) -> None:
+        """Tell the container exporter which cgroup is which service's (cgroup v1, cgroupfs driver: the
+        engine puts container ``<id>`` in ``docker/<id>``; a stress sidecar joins it as a child)."""
+        mapping = {c.labels.get("com.docker.compose.service"): f"docker/{c.id}" for c in self._containers()
+                   if c.labels.get(FAULT_LABEL) is None}
+        path = self.config.workdir / "config" / "containers.json"
+        path.write_text(json.dumps({k: v for k, v in mapping.items() if k in (GATEWAY, BACKEND)}))
 
     # -- containers ------------------------------------------------------------------------------
     def _containers(self) -> list[Any]:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
 
+from gameday.cgroups import Cgroup
 from gameday.errors import InjectionError
 from gameday.faults.base import Fault
 from gameday.faults.ledger import Ledger
-from gameday.lab.supervisor import Supervisor
+from gameday.lab.supervisor import Supervisor, child_setup
 from gameday.target import FaultKinds
 
 
@@ -143,9 +148,83 @@ class FailRequests(LinkFault):
         return f"request-failures {self.value:g}% on the way to {self.target}"
 
 
-def lab_fault_kinds() -> FaultKinds:
-    """What the embedded lab can do to its services: they are plain processes under the supervisor."""
+class Stress(Fault):
+    """stress-ng inside a lab service's cgroup: its CPU time or memory counts against the service's limits, as a
+    runaway process in a container does, and the cgroup's CPU quota bounds what it can take from the machine.
+
+    stress-ng dies with the harness (and its workers with it: they watch their parent); the lab empties the
+    cgroup when it stops and when it starts after a killed run."""
+
+    def __init__(self, kind: str, cgroup: Cgroup, target: str, args: list[str], log: Path,
+                 ledger: Ledger | None = None) -> None:
+        super().__init__(target, ledger)
+        self.kind, self.cgroup, self.args, self.log = kind, cgroup, args, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.target} (stress-ng {' '.join(self.args)})"
+
+    def detail(self) -> dict[str, Any]:
+        return {"cgroup": self.cgroup.path, "args": self.args}
+
+    def stressors(self) -> list[int]:
+        """The stress-ng processes in the service's cgroup."""
+        return self.cgroup.stressors()
+
+    def _apply(self) -> None:
+        binary = shutil.which("stress-ng")
+        if binary is None:
+            raise InjectionError(f"{self.kind} {self.target}: stress-ng is not installed "
+                                 "(apt-get install stress-ng, or run ./run, which does)")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([binary, *self.args, "--timeout", "3600s"], stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=child_setup(self.cgroup))
+        self._stamp()
+        if not _wait(lambda: len(self.stressors()) >= 2 or self.proc.poll() is not None, 10):  # parent + a worker
+            raise InjectionError(f"{self.describe()}: no stress-ng worker in the service's cgroup after 10s")
+        if self.proc.poll() is not None:
+            raise InjectionError(f"{self.describe()}: stress-ng exited at once ({self.proc.returncode}); "
+                                 f"log: {self.log}")
+
+    def _undo(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for pid in self.stressors():  # a worker that left the group before the signal
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if not _wait(lambda: not self.stressors(), 5):
+            raise InjectionError(f"{self.describe()}: stress-ng still in the service's cgroup 5s after the revert: "
+                                 f"pids {self.stressors()}")
+
+
+def lab_fault_kinds(cgroup_problem: str | None = "the lab has not started") -> FaultKinds:
+    """What the embedded lab can do to its services: they are plain processes under the supervisor, and the
+    backend has a cgroup of its own when this machine allows one (``cgroup_problem`` says why not)."""
     containers = "the embedded lab runs plain processes; run it on the Compose stack (--target compose)"
+    stress = {}
+    if cgroup_problem is None:
+        def log(lab: Any, spec: Any) -> Path:
+            return lab.config.workdir / "logs" / f"{spec.kind}.log"
+
+        stress = {
+            "cpu-stress": lambda lab, spec, duration, ledger: Stress(
+                "cpu-stress", lab.cgroup, spec.target, ["--cpu", str(spec.workers), "--cpu-load", str(spec.load)],
+                log(lab, spec), ledger),
+            "memory-stress": lambda lab, spec, duration, ledger: Stress(
+                "memory-stress", lab.cgroup, spec.target,
+                ["--vm", "1", "--vm-bytes", f"{spec.megabytes}M", "--vm-keep", "--vm-hang", "0"], log(lab, spec),
+                ledger),
+        }
+    no_stress = f"the backend has no cgroup of its own here: {cgroup_problem}"
     return FaultKinds(
         builders={
             "kill-service": lambda lab, spec, duration, ledger: KillService(lab.supervisor, spec.target,
@@ -156,8 +235,11 @@ def lab_fault_kinds() -> FaultKinds:
                                                                      ledger=ledger),
             "request-failures": lambda lab, spec, duration, ledger: FailRequests(lab.endpoints.link, spec.target,
                                                                                 spec.percent, ledger=ledger),
+            **stress,
         },
-        missing={kind: containers for kind in ("pause-service", "cpu-stress", "memory-stress", "packet-loss",
-                                               "network-disconnect")},
-        aims={kind: (("model-backend",), "the lab acts on the gateway's link to its backend")
-              for kind in ("latency", "request-failures")})
+        missing={**{kind: containers for kind in ("pause-service", "packet-loss", "network-disconnect")},
+                 **({} if stress else {"cpu-stress": no_stress, "memory-stress": no_stress})},
+        aims={**{kind: (("model-backend",), "the lab acts on the gateway's link to its backend")
+                 for kind in ("latency", "request-failures")},
+              **{kind: (("model-backend",), "the backend is the lab service with a cgroup of its own")
+                 for kind in stress}})

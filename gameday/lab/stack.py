@@ -1,4 +1,9 @@
-"""Start and stop the embedded lab: gateway, backend, Prometheus, Alertmanager, webhook receiver."""
+"""Start and stop the embedded lab: gateway, backend, Prometheus, Alertmanager, webhook receiver.
+
+The model backend runs in a cgroup of its own with a CPU and a memory limit, as it would in a container,
+where this machine allows it (root, cgroup v1); a small exporter (``gameday.cgroups``) serves that
+cgroup's counters as container metrics, and the lab's CPU and memory stress faults run inside it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from gameday.cgroups import Cgroup, CgroupUnavailable, lab_cgroup
 from gameday.durations import format_ms, seconds
 from gameday.errors import HarnessError
 from gameday.lab.faults import lab_fault_kinds
@@ -27,6 +33,8 @@ from gameday.target import FaultKinds, SliProbe
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 LINK = "backend-link"
+EXPORTER = "container-exporter"
+"""Serves the backend's cgroup as container metrics (``gameday.cgroups``); part of the monitoring, like Prometheus."""
 """The relay between gateway and backend (``gameday.lab.link``): where the lab adds latency. Not a service a
 fault may aim at: a latency fault names the backend, the dependency that turns slow."""
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
@@ -66,6 +74,8 @@ class Endpoints:
     supervisor: str
     link: str
     """The control API of the relay in front of the backend (``GET /delay``)."""
+    containers: str
+    """The container-metrics exporter (``/metrics``)."""
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -91,6 +101,10 @@ class Lab(CleanOnFailure):
     alerting_epoch: float = 0.0
     """``time.monotonic()`` when Prometheus and Alertmanager last started, holding no alert state."""
     faults: FaultKinds = field(default_factory=lab_fault_kinds)
+    cgroup: Cgroup | None = None
+    """The backend's cgroup, when this machine could make one."""
+    cgroup_problem: str | None = "the lab has not started"
+    """Why the backend has no cgroup of its own (then the lab cannot stress it): None when it has one."""
 
     # -- the target ------------------------------------------------------------------------------
     @property
@@ -133,18 +147,25 @@ class Lab(CleanOnFailure):
         am_bin = find_binary(ALERTMANAGER_BIN, "alertmanager")
         self.webhook.start()
         self.control = ControlServer(self.supervisor).start()
-        ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager", "link", "link_data")}
+        ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager", "link", "link_data",
+                                          "containers")}
         self.endpoints = Endpoints(**{k: f"http://127.0.0.1:{p}" for k, p in ports.items() if k != "link_data"},
                                    webhook=self.webhook.url, supervisor=self.control.url)
-        rendered = self.render(ports)
         svc = self.settings["services"]
+        self._make_cgroup(svc[BACKEND])
+        rendered = self.render(ports)
         scale = cfg.time_scale
         logs = cfg.workdir / "logs"
         tag = ["--lab", str(cfg.workdir)]  # lets a leftover process be traced to its lab
         self.supervisor.add(ServiceSpec(
             BACKEND, [sys.executable, "-m", "gameday.lab.backend", "--port", str(ports["backend"]),
-                      "--work-ms", str(svc[BACKEND].get("work_ms", 3)), *tag],
-            logs / f"{BACKEND}.log", seconds(svc[BACKEND]["restart_delay"]) / scale))
+                      "--work-ms", str(svc[BACKEND].get("work_ms", 3)), "--slots", str(svc[BACKEND].get("slots", 3)),
+                      "--accelerator-ms", str(svc[BACKEND].get("accelerator_ms", 30)), *tag],
+            logs / f"{BACKEND}.log", seconds(svc[BACKEND]["restart_delay"]) / scale, cgroup=self.cgroup))
+        self.supervisor.add(ServiceSpec(
+            EXPORTER, [sys.executable, "-m", "gameday.cgroups", "--port", str(ports["containers"]),
+                       "--map", str(cfg.workdir / "containers.json"), *tag],
+            logs / f"{EXPORTER}.log", 1.0))
         self.supervisor.add(ServiceSpec(
             LINK, [sys.executable, "-m", "gameday.lab.link", "--port", str(ports["link_data"]),
                    "--upstream", f"127.0.0.1:{ports['backend']}", "--control", str(ports["link"]), *tag],
@@ -176,10 +197,29 @@ class Lab(CleanOnFailure):
             self.control.stop()
             self.control = None
         self.supervisor.shutdown()
+        if self.cgroup is not None:
+            self.cgroup.kill_all()  # nothing of the lab's outlives it, a stress fault's workers included
+            self.cgroup.remove()
         with contextlib.suppress(OSError):
             self.webhook.stop()
         for name in ("pids.json", "endpoints.json"):
             (self.config.workdir / name).unlink(missing_ok=True)
+
+    def _make_cgroup(self, settings: dict[str, Any]) -> None:
+        """Give the backend its own cgroup with the configured limits, or say why it cannot have one."""
+        group = lab_cgroup(self.config.workdir, BACKEND)
+        if group.dir("memory").exists():  # a killed run's: empty it first
+            group.kill_all()
+            group.remove()
+        try:
+            group.create(float(settings.get("cpus", 1)), int(settings.get("memory_mb", 512)) * 2 ** 20)
+        except CgroupUnavailable as exc:
+            self.cgroup, self.cgroup_problem = None, str(exc)
+        else:
+            self.cgroup, self.cgroup_problem = group, None
+        mapping = {BACKEND: group.path} if self.cgroup is not None else {}
+        (self.config.workdir / "containers.json").write_text(json.dumps(mapping))
+        self.faults = lab_fault_kinds(self.cgroup_problem)
 
     def _web_config(self) -> list[str]:
         """``prometheus/web.yml`` in the lab's config folder, when there is one: TLS or basic auth for the API."""

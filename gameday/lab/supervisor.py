@@ -11,9 +11,11 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gameday.cgroups import Cgroup
 from gameday.lifecycle import LoopbackServer, QuietHandler, die_with_parent
 
 
@@ -24,6 +26,8 @@ class ServiceSpec:
     log_path: Path
     restart_delay: float = 1.0
     env: dict[str, str] | None = None
+    cgroup: Cgroup | None = None
+    """Started inside this cgroup (the child joins it before it execs, so all it ever uses is counted)."""
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Supervisor:
         log = open(spec.log_path, "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, **(spec.env or {})}
         state.proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env=env, start_new_session=True, preexec_fn=die_with_parent)
+                                      env=env, start_new_session=True, preexec_fn=child_setup(spec.cgroup))
         log.close()
         state.history.append((time.monotonic(), "started", state.proc.pid))
 
@@ -153,6 +157,18 @@ class Supervisor:
                 _terminate(proc, timeout)
         for thread in self._threads:
             thread.join(timeout)
+
+
+def child_setup(cgroup: Cgroup | None) -> Callable[[], None]:
+    """What a child runs before it execs: die with the harness, and join its cgroup when it has one."""
+    if cgroup is None:
+        return die_with_parent
+
+    def setup() -> None:
+        die_with_parent()
+        cgroup.join()
+
+    return setup
 
 
 def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -17,3 +17,28 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
     return Lab(LabConfig(Path(config.rootpath), reports / "lab", time_scale,
                          rules_dir=Path(rules).resolve() if rules else None,
                          config_dir=Path(lab_config).resolve() if lab_config else None))
+
+
+def sweep_leftovers(reports: Path) -> list[str]:
+    """What a lab killed with its harness left in ``reports/lab``: its processes and its backend's cgroup go
+    (``gameday revert`` asks; a lab that starts in that folder does the same first)."""
+    from gameday.cgroups import lab_cgroup
+    from gameday.errors import HarnessError
+    from gameday.lab.stack import BACKEND, reap_leftovers
+
+    workdir = reports / "lab"
+    if not workdir.is_dir():
+        return []
+    try:
+        reaped = reap_leftovers(workdir)
+    except HarnessError:
+        return []  # its harness is alive: a running lab is not a leftover
+    group = lab_cgroup(workdir, BACKEND)
+    had_group = group.dir("memory").exists()
+    if had_group:
+        reaped += group.kill_all()
+        group.remove()
+    if not reaped and not had_group:
+        return []
+    return [f"the lab in {workdir} was left by a killed run: {len(reaped)} process(es) ended"
+            + (", its backend's cgroup removed" if had_group else "")]
