@@ -84,11 +84,22 @@ def drill_once(lab, scenario: Scenario, scale: float, reports: Path) -> tuple[fl
     # Locust is up and its requests are flowing, and any clean slate is done
     steady = max(record.marks["t_steady"], record.marks.get("t_alerting_reset", 0.0))
     start = max(start, record.marks.get("t_alerting_reset", start))
-    query = lab.prometheus.alerting_rules()[scenario.expect[0].alert].query
-    notify_floor = next(v for k, v in record.floors.items() if k.startswith("notify_floor"))
-    floor = (drill.scaled.steady_state + notify_floor
-             + recovery_floor(scenario, drill.scaled.fault_duration, notify_floor, query))
-    return end - steady, end - start, floor, record
+    return end - steady, end - start, drill_floor(lab, scenario, drill.scaled.steady_state,
+                                                  drill.scaled.fault_duration, record), record
+
+
+def drill_floor(target, scenario: Scenario, steady_state: float, fault_duration: float | None,
+                record: DrillRecord) -> float:
+    """The least time a drill can take: its steady state, then the slowest expected page (the pipeline's floor,
+    or a rate window's expected crossing when that is later), or the fault's hold when longer, then the
+    slowest recovery its rules allow (a resolution that is not awaited counts nothing)."""
+    rules = target.prometheus.alerting_rules()
+    detect = max(max(record.floors.get(f"notify_floor:{e.alert}", 0.0), record.floors.get(f"expected_ttn:{e.alert}")
+                     or 0.0) for e in scenario.expect)
+    held = fault_duration if scenario.recovery.mode == "revert" and fault_duration else 0.0
+    recover = max((recovery_floor(scenario, fault_duration, detect, rules[e.alert].query)
+                   for e in scenario.expect if e.resolve), default=0.0)
+    return steady_state + max(detect, held) + recover
 
 
 def drills(target, runs: int, scale: float, work: Path, page_err: list[float], fire_err: list[float]

@@ -166,7 +166,13 @@ class ComposeStack(CleanOnFailure):
         res = subprocess.run(["bash", str(base)], capture_output=True, text=True)
         if res.returncode != 0:
             raise HarnessError(f"could not make the base image debian:bookworm-slim: {res.stderr.strip()[-400:]}")
-        self._compose("build", "--quiet", timeout=1200)
+        out = self._compose("build", "--quiet", timeout=1200)
+        try:  # a build can fail with exit code 0 (the image is then simply not there)
+            self._client.images.get(f"gameday-stack:{tag}")
+        except docker.errors.ImageNotFound:
+            raise HarnessError(f"docker compose build made no image gameday-stack:{tag} (run `docker compose "
+                               f"build` to see why){': ' + ' '.join(out.split())[-300:] if out.strip() else ''}"
+                               ) from None
 
     def _choose_ports(self) -> dict[str, int]:
         """Free loopback ports for the published services; a stack that is up keeps the ones it has."""
@@ -246,7 +252,13 @@ class ComposeStack(CleanOnFailure):
         return self._client.networks.get(f"{self.config.project}_default")
 
     def _network_gateway(self) -> str:
-        config = self.network().attrs["IPAM"]["Config"]
+        import docker
+
+        try:
+            config = self.network().attrs["IPAM"]["Config"]
+        except docker.errors.NotFound:
+            raise HarnessError(f"docker compose create made no network {self.config.project}_default: "
+                               f"run `docker compose -p {self.config.project} create` to see why") from None
         gateway = next((c.get("Gateway") for c in config if c.get("Gateway")), None)
         if not gateway:
             raise HarnessError(f"the network {self.config.project}_default has no gateway address")

@@ -175,6 +175,19 @@ def test_p0_drills_pass_on_compose(run_gameday):
     assert "restarted by its platform (compose)" in json.dumps(outage["events"])
 
 
+def test_resource_and_surge_drills_pass_on_compose(run_gameday):
+    """The stack's container exporter reads each service's cgroup, a stress sidecar counts against the backend's
+    limits, and a surge comes through the drill's own load: all three drills pass on containers too."""
+    docker_or_skip()
+    run = run_gameday("-k", "test_drill and (exhaustion or surge)", "--time-scale", "60", "--target", "compose",
+                      timeout=600)
+    assert run.proc.returncode == 0, run.out
+    journals = run.journals()
+    assert {s: j["verdict"] for s, j in journals.items()} == {"cpu-exhaustion": "PASS", "memory-exhaustion": "PASS",
+                                                              "traffic-surge": "PASS"}
+    assert journals["cpu-exhaustion"]["timer_lag"]["max_ms"] < 100
+
+
 def test_a_broken_rule_fails_its_compose_drill(run_gameday, tmp_path):
     docker_or_skip()
     run = run_gameday("-k", "test_drill and service-outage", "--time-scale", "60", "--target", "compose",
