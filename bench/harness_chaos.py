@@ -12,7 +12,11 @@ After SIGKILL the harness cannot revert; the watchdog (``--watchdog 5``) must, f
 lab dies with its harness; then ``gameday revert`` runs, as a user would, and must find nothing it cannot
 revert. A failed check is printed with the trial's folder.
 
-Run: .venv/bin/python bench/harness_chaos.py --trials 20 [--kinds pause-service,stop-service] [--signals INT,TERM,KILL]
+Trials can run side by side (``--jobs N``): each has its own folder, lab ports and Compose project, and every
+check is scoped to its own trial (its folder, its lab's cgroup, its project, sidecars named after its harness).
+
+Run: .venv/bin/python bench/harness_chaos.py --trials 20 [--jobs 2] [--kinds pause-service,stop-service]
+     [--signals INT,TERM,KILL]
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +80,7 @@ recovery: {{mode: {recovery}, mttr_goal: 15m}}
 """
 
 
-def trial(kind: str, sig: str, folder: Path) -> list[str]:
+def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str]:
     """Run one trial; return the problems found (empty: clean)."""
     target = KINDS[kind][0]
     (folder / "scenarios").mkdir(parents=True)
@@ -82,7 +88,7 @@ def trial(kind: str, sig: str, folder: Path) -> list[str]:
     argv = [sys.executable, "-m", "pytest", str(ROOT / "gamedays"), "--rootdir", str(ROOT), "-c",
             str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-k", "test_drill", "--scenarios",
             str(folder / "scenarios"), "--reports", str(folder / "reports"), "--alluredir", str(folder / "allure"),
-            "--time-scale", "60", "--target", target, "--compose-project", PROJECT, "--watchdog", "5"]
+            "--time-scale", "60", "--target", target, "--compose-project", project, "--watchdog", "5"]
     env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL,  # a shell's background job ignores SIGINT: give it back
@@ -132,24 +138,23 @@ def trial(kind: str, sig: str, folder: Path) -> list[str]:
             leftovers.append(args[:80])
     if leftovers:
         problems.append(f"processes left: {leftovers}")
-    if target == "lab":
-        stress = subprocess.run(["pgrep", "-a", "stress-ng"], capture_output=True, text=True).stdout.strip()
-        if stress:
-            problems.append(f"stress-ng left: {stress[:120]}")
+    if target == "lab":  # a stress-ng left behind keeps the lab's cgroup from being removed
         from gameday.cgroups import lab_cgroup
 
-        if lab_cgroup(folder / "reports" / "lab", "model-backend").dir("memory").exists():
-            problems.append("the lab's cgroup is left")
+        group = lab_cgroup(folder / "reports" / "lab", "model-backend")
+        if group.dir("memory").exists():
+            problems.append(f"the lab's cgroup is left, holding {len(group.stressors())} stress-ng process(es)")
     if target == "compose":
-        problems += compose_left(sig)
+        problems += compose_left(sig, project, proc.pid)
     return problems
 
 
-def compose_left(sig: str) -> list[str]:
+def compose_left(sig: str, project: str, harness_pid: int) -> list[str]:
     """After a trial on compose: the stack is down (INT, TERM), or up and whole (KILL; then taken down)."""
     client = engine()
-    mine = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
-    sidecars = client.containers.list(all=True, filters={"label": "io.gameday.fault"})
+    mine = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    sidecars = [c for c in client.containers.list(all=True, filters={"label": "io.gameday.fault"})
+                if c.name.endswith(f"-{harness_pid}")]  # a sidecar is named after the harness that made it
     problems = [f"fault sidecar left: {c.name}" for c in sidecars]
     if sig != "KILL" and mine:
         problems.append(f"{len(mine)} container(s) left after the harness stopped")
@@ -158,7 +163,7 @@ def compose_left(sig: str) -> list[str]:
         state = c.attrs["State"]
         if state.get("Paused") or not state.get("Running"):
             problems.append(f"{c.name}: {'paused' if state.get('Paused') else state.get('Status')}")
-        if f"{PROJECT}_default" not in (c.attrs["NetworkSettings"]["Networks"] or {}):
+        if f"{project}_default" not in (c.attrs["NetworkSettings"]["Networks"] or {}):
             problems.append(f"{c.name}: off its network")
         if c.labels.get("com.docker.compose.service") == "inference-gateway" and state.get("Running"):
             side = client.containers.run(c.image.id, ["nft", "list", "table", "inet", "gameday_fault"],
@@ -167,7 +172,7 @@ def compose_left(sig: str) -> list[str]:
             if side.wait()["StatusCode"] == 0:
                 problems.append("nftables table left in the gateway's namespace")
             side.remove(force=True)
-    subprocess.run([*compose_binary(), "--project-name", PROJECT, "--file", str(ROOT / "docker-compose.yml"), "down",
+    subprocess.run([*compose_binary(), "--project-name", project, "--file", str(ROOT / "docker-compose.yml"), "down",
                     "--volumes", "--timeout", "2"], capture_output=True, timeout=120)
     return problems
 
@@ -177,18 +182,33 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=2, help="trials per fault kind and signal (default 2)")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--signals", default=",".join(SIGNALS))
+    parser.add_argument("--jobs", type=int, default=1, help="trials side by side (default 1)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gameday-chaos-"))
     counts: Counter[tuple[str, str, str]] = Counter()
-    for kind in args.kinds.split(","):
-        for sig in args.signals.split(","):
-            for i in range(args.trials):
-                folder = work / f"{kind}-{sig}-{i}"
-                problems = trial(kind, sig, folder)
-                counts[(kind, sig, "clean" if not problems else "dirty")] += 1
-                if problems:
-                    print(f"DIRTY {kind} SIG{sig} #{i}: {'; '.join(problems)} ({folder})", flush=True)
-            print(f"{kind} SIG{sig}: {counts[(kind, sig, 'clean')]} of {args.trials} trials clean", flush=True)
+    lock = threading.Lock()
+    projects = [f"{PROJECT}-{j}" for j in range(max(1, args.jobs))]
+
+    def one(kind: str, sig: str, i: int) -> None:
+        with lock:
+            project = projects.pop()
+        try:
+            folder = work / f"{kind.replace('@', '-')}-{sig}-{i}"
+            problems = trial(kind, sig, folder, project)
+        finally:
+            with lock:
+                projects.append(project)
+        with lock:
+            counts[(kind, sig, "clean" if not problems else "dirty")] += 1
+            if problems:
+                print(f"DIRTY {kind} SIG{sig} #{i}: {'; '.join(problems)} ({folder})", flush=True)
+            if counts[(kind, sig, "clean")] + counts[(kind, sig, "dirty")] == args.trials:
+                print(f"{kind} SIG{sig}: {counts[(kind, sig, 'clean')]} of {args.trials} trials clean", flush=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for future in [pool.submit(one, kind, sig, i) for kind in args.kinds.split(",")
+                       for sig in args.signals.split(",") for i in range(args.trials)]:
+            future.result()
     dirty = sum(v for (_, _, k), v in counts.items() if k == "dirty")
     print(f"{sum(counts.values())} trials, {dirty} with a leftover or a lying result; folders in {work}")
     return 1 if dirty else 0
