@@ -31,6 +31,8 @@ from gameday.lagprobe import LagProbe
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
+from gameday.report.capture import capture, locust_history, panels_config
+from gameday.report.plots import render
 from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
@@ -57,6 +59,8 @@ class DrillContext:
     """Global stop conditions, beside each scenario's own."""
     error_budget: ErrorBudgetGate | None = None
     """Read before the fault; a budget the policy protects makes the drill SKIPPED."""
+    plots: bool = True
+    """Draw each drill's PNG beside its journal (about a second of matplotlib per drill)."""
 
 
 class Drill:
@@ -236,8 +240,46 @@ class Drill:
                     rec.load.update(requests=stats.requests, failures=stats.failures, rps=stats.rps,
                                     p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
             rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)} for n in self.watch.notifications(0.0)]
+            self._capture_series()
+            self._draw()
         rec.write(self.ctx.reports / "drills")
         self.events.finished.fire(record=rec)
+
+    def _capture_series(self) -> None:
+        """Range data for the plots and the review, while the stack is still up; never in the verdict's way."""
+        rec = self.record
+        if self.load is not None:
+            rec.load["history"] = locust_history(self.load.prefix, self.clock)
+        rec.stack = {"target": self.target.name}
+        for name, api in (("prometheus", self.target.prometheus), ("alertmanager", self.target.alertmanager)):
+            try:
+                rec.stack[name] = api.version()
+            except Exception:  # noqa: BLE001 - evidence only: the verdict does not depend on it
+                rec.stack[name] = "unreachable at the end of the drill"
+        if self.pre is None or not self.timing or "t_inject" not in rec.marks:
+            return  # stopped before the fault: nothing happened worth a picture
+        config = getattr(getattr(self.target, "config", None), "config_dir", None) or self.ctx.root / "config"
+        start = max(0.0, rec.marks.get("t_steady", 0.0) - 1.0)
+        scrape = next(iter(self.timing.values())).scrape_interval
+        watched = [*(e.alert for e in self.scenario.expect), *self.scenario.quiet]
+        try:
+            rec.series = capture(self.target.prometheus, self.clock, start, self.clock.now(), self.pre.rules, watched,
+                                 panels_config(Path(config)), scrape)
+        except Exception as exc:  # noqa: BLE001 - a missing picture says why; the verdict stands
+            rec.series = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+    def _draw(self) -> None:
+        """The drill's plot beside its journal (``gameday.report.plots``), when there is something to draw."""
+        rec = self.record
+        if not self.ctx.plots or not rec.series or "error" in rec.series:
+            return
+        out = self.ctx.reports / "drills" / f"{rec.file_stem()}.png"
+        try:
+            drawn = render(rec.as_dict(), out)
+        except Exception as exc:  # noqa: BLE001 - a plot that cannot be drawn says why; the verdict stands
+            rec.series["plot_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return
+        rec.plot = str(drawn) if drawn else None
 
     def _read_groups(self) -> dict[str, GroupState]:
         """The Alertmanager group each expected alert's page would meet now."""

@@ -12,6 +12,8 @@ from gameday.clock import Clock
 from gameday.timing import Timings
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
+SCHEMA = 2
+"""The journal's layout version: 2 added ``series``, ``plot``, ``timer_lag`` and this field; readers check it."""
 PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
 """Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
@@ -44,6 +46,12 @@ class DrillRecord:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     fault: dict[str, Any] = field(default_factory=dict)
+    stack: dict[str, str] = field(default_factory=dict)
+    """The target and the versions of its Prometheus and Alertmanager, read at the end of the drill."""
+    series: dict[str, Any] = field(default_factory=dict)
+    """Range data over the drill's window (``gameday.report.capture``): what its plot and review are drawn from."""
+    plot: str | None = None
+    """The drill's PNG, when one was drawn."""
     timer_lag: dict[str, Any] = field(default_factory=dict)
     """How late the harness's timers ran while the fault was in (``gameday.lagprobe``): its timestamps' error."""
     path: Path | None = None
@@ -115,6 +123,7 @@ class DrillRecord:
     def as_dict(self) -> dict[str, Any]:
         timings = self.timings.as_dict()
         return {
+            "schema": SCHEMA,
             "scenario": self.scenario_id, "title": self.title, "priority": self.priority, "runbook": self.runbook,
             "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": self.verdict,
             "reasons": self.reasons, "goals": self.goals, "floors": self.floors,
@@ -125,13 +134,17 @@ class DrillRecord:
             "marks": {k: {"t": v, "wall": self.clock.iso(v)}
                       for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
             "phases": self.phases, "events": self.events, "fault": self.fault, "timer_lag": self.timer_lag,
-            "load": self.load,
+            "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot,
             "notifications": self.notifications,
         }
 
+    def file_stem(self) -> str:
+        """``<scenario>-<start time>``: the journal's name, and its plot's."""
+        stamp = self.clock.iso(0.0).replace(":", "").replace("-", "").split("+")[0]  # ms: repeats stay apart
+        return f"{self.scenario_id}-{stamp}"
+
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        stamp = self.clock.iso(0.0).replace(":", "").replace("-", "").split("+")[0]  # ms: repeats stay apart
-        self.path = directory / f"{self.scenario_id}-{stamp}.json"
+        self.path = directory / f"{self.file_stem()}.json"
         self.path.write_text(json.dumps(self.as_dict(), indent=2, default=str))
         return self.path

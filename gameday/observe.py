@@ -146,6 +146,9 @@ class Prometheus(_Api):
                             parse_rfc3339(a["activeAt"]) if a.get("activeAt") else None)
                 for a in self._data("/api/v1/alerts")["alerts"]]
 
+    def version(self) -> str:
+        return str(self._data("/api/v1/status/buildinfo").get("version", "?"))
+
     def scrape_interval(self) -> float:
         """The global scrape interval of the configuration Prometheus runs, in seconds."""
         config = yaml.safe_load(self._data("/api/v1/status/config")["yaml"])
@@ -202,6 +205,9 @@ class Alertmanager(_Api):
 
     def config(self) -> dict[str, Any]:
         return yaml.safe_load(self._get("/api/v2/status")["config"]["original"])
+
+    def version(self) -> str:
+        return str(self._get("/api/v2/status").get("versionInfo", {}).get("version", "?"))
 
     def receivers(self) -> list[str]:
         return [r["name"] for r in self._get("/api/v2/receivers")]

@@ -379,6 +379,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     records = config.stash.get(RECORDS, [])
     if not records:
         return
+    results = getattr(config.option, "allure_report_dir", None)
+    if results and config.pluginmanager.hasplugin("allure_pytest"):
+        from gameday.report.allure import write_run_files
+
+        write_run_files(Path(results), records)
     from gameday.report.console import render_summary
 
     terminalreporter.write_sep("=", "gameday summary")

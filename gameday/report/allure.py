@@ -44,6 +44,12 @@ class AllureReporter:
         allure.dynamic.label("priority", record.priority)
         runbook = (self.root / record.runbook).resolve()
         allure.dynamic.link(runbook.as_uri(), name=f"runbook: {record.runbook}")
+        if runbook.is_file():  # the link opens only beside the project; the text travels with the report
+            allure.attach.file(str(runbook), name=f"runbook {runbook.name}", attachment_type="text/markdown",
+                               extension="md")
+        if record.plot and Path(record.plot).is_file():
+            allure.attach.file(record.plot, name="drill plot", attachment_type=allure.attachment_type.PNG)
+        allure.attach(timeline_html(record), name="timeline", attachment_type=allure.attachment_type.HTML)
         t, goals = record.timings, record.goals
         sla = record.sla
         allure.dynamic.parameter("verdict", record.verdict)
@@ -82,3 +88,63 @@ class AllureReporter:
                           attachment_type=allure.attachment_type.JSON)
         if stats.is_file():
             allure.attach.file(str(stats), name="locust stats", attachment_type=allure.attachment_type.JSON)
+
+
+def timeline_html(record: DrillRecord) -> str:
+    """The drill's timeline as a small table a reviewer reads at a glance: time, event, and who did it."""
+    import html
+
+    rows = []
+    for e in sorted(record.events, key=lambda e: e.get("t", 0.0)):
+        kind = e.get("event")
+        if kind == "mark":
+            what, actor = f"{e.get('name')}: {e.get('detail', '')}", ACTORS.get(str(e.get("name")), "harness")
+        elif kind == "phase_started":
+            what, actor = f"phase {e.get('phase')} began", "harness"
+        elif kind == "phase_ended" and e.get("error"):
+            what, actor = f"phase {e.get('phase')} ended: {e.get('error')}", "harness"
+        elif kind == "note":
+            what, actor = str(e.get("note", "")), "harness"
+        else:
+            continue
+        t = float(e.get("t", 0.0))
+        real = f" ({human(record.real(t))} real)" if record.time_scale != 1 else ""
+        rows.append(f"<tr><td>{human(t)}{real}</td><td>{html.escape(what)}</td><td>{actor}</td></tr>")
+    verdict = html.escape(f"{record.verdict}: {'; '.join(record.reasons)}" if record.reasons else record.verdict)
+    return ("<html><body style='font-family:sans-serif;font-size:13px'>"
+            f"<h3>{html.escape(record.title)} [{html.escape(record.scenario_id)}]</h3><p><b>{verdict}</b></p>"
+            "<table border='1' cellpadding='4' style='border-collapse:collapse'>"
+            "<tr><th>time into the drill</th><th>event</th><th>actor</th></tr>" + "".join(rows)
+            + "</table></body></html>")
+
+
+ACTORS = {"t_firing": "Prometheus", "t_firing_seen": "Prometheus", "t_notified": "Alertmanager",
+          "t_notified_seen": "Alertmanager", "t_resolved": "Alertmanager", "t_inject": "harness (fault)",
+          "t_mitigated": "harness (revert)", "t_steady": "Locust", "t_alerting_reset": "harness (clean slate)"}
+
+
+CATEGORIES = [  # Allure's categories: each FAIL reason by its kind, then what was not a verdict on the alert
+    {"name": "never fired", "messageRegex": "(?s).*never fired.*", "matchedStatuses": ["failed"]},
+    {"name": "paged late", "messageRegex": "(?s).*beyond its SLA.*", "matchedStatuses": ["failed"]},
+    {"name": "fired but no page", "messageRegex": "(?s).*but no page reached.*", "matchedStatuses": ["failed"]},
+    {"name": "wrong receiver", "messageRegex": "(?s).*(instead of|route to).*", "matchedStatuses": ["failed"]},
+    {"name": "not resolved in time", "messageRegex": "(?s).*(not resolved within|beyond its MTTR goal).*",
+     "matchedStatuses": ["failed"]},
+    {"name": "quiet alert fired", "messageRegex": "(?s).*must stay quiet fired.*", "matchedStatuses": ["failed"]},
+    {"name": "refused in preflight", "messageRegex": "(?s).*preflight.*", "matchedStatuses": ["failed"]},
+    {"name": "ERROR: the harness or the monitoring stack, not the alert", "matchedStatuses": ["broken"]},
+]
+
+
+def write_run_files(results: Path, records: list[DrillRecord]) -> None:
+    """``categories.json`` and ``environment.properties`` in the results folder (Allure reads both)."""
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=2))
+    last = next((r for r in reversed(records) if r.stack), None)
+    env = {"target": last.stack.get("target", "?") if last else "?",
+           "time scale": f"{records[-1].time_scale:g}" if records else "?",
+           "Prometheus": last.stack.get("prometheus", "?") if last else "?",
+           "Alertmanager": last.stack.get("alertmanager", "?") if last else "?",
+           "drills": str(len(records))}
+    (results / "environment.properties").write_text(
+        "".join(f"{k.replace(' ', '.')}={v}\n" for k, v in env.items()))

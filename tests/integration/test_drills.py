@@ -46,7 +46,25 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
         assert [s["name"] for s in r["steps"]][:3] == ["preflight", "steady-state", "inject"]
         assert {"name": "severity", "value": "critical"} in r["labels"]
         assert any(link["url"].endswith(".md") for link in r["links"])
-        assert {a["name"] for a in r["attachments"]} >= {"drill timeline", "notifications received", "locust stats"}
+        assert {a["name"] for a in r["attachments"]} >= {"drill timeline", "notifications received", "locust stats",
+                                                        "drill plot", "timeline"}
+        assert any(a["name"].startswith("runbook ") and a["source"].endswith(".md") for a in r["attachments"])
+    holds = {">": lambda v, th: v > th, "==": lambda v, th: v == th}
+    for name, j in journals.items():  # the plot's evidence, in the journal: each condition of the expected alert
+        assert j["schema"] >= 2 and Path(j["plot"]).is_file(), name
+        window = (j["marks"]["t_inject"]["t"], j["marks"]["t_mitigated"]["t"])
+        held_before = []
+        for cond in j["series"]["rules"][next(iter(j["alerts"]))]:
+            points = [(t, v) for s in cond["series"] for t, v in s["points"] if v is not None]
+            during = [v for t, v in points if window[0] <= t <= window[1]]
+            before = [v for t, v in points if t < window[0]]
+            assert any(holds[cond["op"]](v, cond["threshold"]) for v in during), (name, cond["query"], "holds in")
+            held_before.append(bool(before) and holds[cond["op"]](before[-1], cond["threshold"]))
+        # a long window may still hold an earlier drill's errors; the rule as a whole did not hold before the fault
+        assert not all(held_before), (name, "the rule held before the fault")
+        assert len(j["load"]["history"]) >= 3 and j["stack"]["prometheus"][0].isdigit()
+    env = (run.allure / "environment.properties").read_text()
+    assert "target=lab" in env and "Prometheus=" in env and (run.allure / "categories.json").is_file()
 
 
 def test_back_to_back_outages_each_page(run_gameday):

@@ -1,0 +1,87 @@
+"""The drill's plot, timeline and Allure run files, from journals alone (no stack needed)."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from gameday.clock import Clock
+from gameday.journal import SCHEMA, DrillRecord
+from gameday.report.allure import CATEGORIES, timeline_html, write_run_files
+from gameday.report.capture import locust_history, split_comparison
+from gameday.report.plots import render
+
+
+def journal(**extra):
+    series = {"start": 0.0, "end": 20.0, "step": 0.5,
+              "rules": {"HighErrorRate": [{"query": "sum(rate(x[5s])) / sum(rate(y[5s]))", "threshold": 0.05,
+                                           "series": [{"labels": {}, "points": [[t / 2, 0.01 if t < 10 else 0.6]
+                                                                                for t in range(40)]}]}],
+                        "ServiceDown": [{"query": "up", "threshold": 0.0, "error": "HTTP 400: bad_data"}]},
+              "alert_states": {"series": [{"labels": {"alertname": "HighErrorRate", "alertstate": "firing"},
+                                           "points": [[t / 2, 1.0] for t in range(14, 30)]}]},
+              "panels": [{"title": "error ratio", "unit": "ratio", "series": []}]}
+    marks = {"t_steady": 1.0, "t_inject": 4.0, "t_firing": 7.0, "t_notified": 7.3, "t_mitigated": 7.4,
+             "t_resolved": 15.0}
+    return {"schema": SCHEMA, "scenario": "high-error-rate", "title": "Backend down", "verdict": "PASS",
+            "time_scale": 60, "alerts": {"HighErrorRate": {}}, "goals": {"sla:HighErrorRate": 5.0, "mttr": 15.0},
+            "marks": {k: {"t": v} for k, v in marks.items()}, "phases": [], "series": series,
+            "load": {"history": [{"t": float(t), "users": 5, "rps": 40.0, "failures": 0.0 if t < 4 else 38.0}
+                                 for t in range(1, 19)]}} | extra
+
+
+def png_size(path):
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_a_drill_plot_is_a_png_with_a_panel_per_rule_state_sli_and_load(tmp_path):
+    out = render(journal(), tmp_path / "d.png")
+    width, height = png_size(out)
+    fewer = render(journal(load={}), tmp_path / "e.png")
+    assert width > 800 and height > png_size(fewer)[1], "the load panel adds height"
+
+
+def test_a_drill_stopped_before_its_fault_has_no_plot(tmp_path):
+    assert render(journal(series={}), tmp_path / "x.png") is None
+    assert render(journal(series={"error": "ConnectionError"}), tmp_path / "y.png") is None
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_rule_splits_into_its_conditions_and_thresholds():
+    assert split_comparison("a > 0.5") == [("a", ">", 0.5)]
+    both = split_comparison("(x > (14.4 * 0.005)) and (y > (14.4 * 0.005))")
+    assert [e for e, _, _ in both] == ["x", "y"] and [t for _, _, t in both] == pytest.approx([0.072, 0.072])
+    assert split_comparison("up == 0") == [("up", "==", 0.0)]
+    assert split_comparison("absent(up)") == [("absent(up)", None, None)]
+
+
+def test_locust_history_becomes_rates_on_the_drill_clock(tmp_path):
+    clock = Clock()
+    wall = clock.anchor_wall
+    rows = ["Timestamp,User Count,Type,Name,Total Request Count,Total Failure Count"]
+    rows += [f"{int(wall) + i},5,,Aggregated,{40 * i},{2 * i}" for i in range(1, 4)]
+    (tmp_path / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
+    history = locust_history(tmp_path / "locust", clock)
+    assert [round(p["rps"]) for p in history] == [40, 40] and [round(p["failures"]) for p in history] == [2, 2]
+
+
+def test_the_timeline_is_escaped_html_with_actors():
+    rec = DrillRecord("s<x>", "T<script>", "p0", "runbooks/x.md", 60, Clock())
+    rec.on_marked("t_notified", 3.0, "page at <pager>")
+    rec.verdict, rec.reasons = "FAIL", ["late <b>"]
+    page = timeline_html(rec)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "Alertmanager" in page and "late &lt;b&gt;" in page
+
+
+def test_categories_and_environment_for_allure(tmp_path):
+    rec = DrillRecord("s", "T", "p0", "runbooks/x.md", 60, Clock())
+    rec.stack = {"target": "lab", "prometheus": "2.42.0", "alertmanager": "0.25.0"}
+    write_run_files(tmp_path, [rec])
+    env = (tmp_path / "environment.properties").read_text()
+    assert "Prometheus=2.42.0" in env and "time.scale=60" in env and "target=lab" in env
+    names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
+    assert names == [c["name"] for c in CATEGORIES] and "never fired" in names
