@@ -2,6 +2,7 @@
 
   gameday revert [--reports DIR]   revert the faults that runs killed outright left open in the fault ledger
   gameday check [--root DIR] ...   the catalog offline: config valid, every alert with a runbook and a drill
+  gameday report [--reports DIR]   the review of the newest run (review.md, review.html) from its journals
 """
 
 from __future__ import annotations
@@ -57,7 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("--rules", type=Path, default=None,
                      help="the rule files (default: CONFIG/prometheus/rules)")
     chk.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
+    rep = sub.add_parser("report", help="write the review of a run (review.md and review.html, with each drill's "
+                                        "plot) from its journals")
+    rep.add_argument("--reports", type=Path, default=Path("reports"),
+                     help="the reports folder whose drills/ to read (default: reports/)")
+    rep.add_argument("--out", type=Path, default=None, help="where to write the review (default: REPORTS/review)")
+    rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
+    rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return report(args.reports, args.out or args.reports / "review", args.root.resolve(), args.run)
     if args.command == "check":
         return check(args.root.resolve(), args.config, args.rules, args.scenarios)
     ledger = Ledger(args.reports / "fault-ledger.jsonl")
@@ -72,6 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gameday: no fault left open by a dead run in {ledger.path}"
               + (f" ({len(open_now)} held by running harnesses)" if open_now else ""))
     return 1 if "abandoned" in states else 0
+
+
+def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
+    import time
+
+    from gameday.report.review import write_review
+
+    t0 = time.monotonic()
+    written = write_review(reports, out, root, run)
+    if written is None:
+        print(f"gameday report: no journal of {'run ' + run if run else 'any run'} in {reports / 'drills'}")
+        return 1
+    md, html = written
+    print(f"gameday report: {html} and {md} ({time.monotonic() - t0:.1f}s)")
+    return 0
 
 
 def check(root: Path, config: Path | None, rules: Path | None, scenarios: Path | None) -> int:

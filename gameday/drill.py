@@ -33,6 +33,7 @@ from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
 from gameday.report.capture import capture, locust_history, panels_config
 from gameday.report.plots import render
+from gameday.report.trends import Policy, trends_of
 from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
@@ -61,6 +62,10 @@ class DrillContext:
     """Read before the fault; a budget the policy protects makes the drill SKIPPED."""
     plots: bool = True
     """Draw each drill's PNG beside its journal (about a second of matplotlib per drill)."""
+    run_id: str = ""
+    """The run (pytest session) this drill belongs to: a review groups drills by it."""
+    regression: str = "warn"
+    """A TTN that regressed against the scenario's earlier drills (``gameday.report.trends``): ``warn`` or ``fail``."""
 
 
 class Drill:
@@ -74,6 +79,7 @@ class Drill:
                                   self.clock)
         self.record.goals = {**{f"sla:{a}": s for a, s in self.scaled.sla.items()}, "mttr": self.scaled.mttr_goal}
         self.record.receivers = {e.alert: e.receiver for e in scenario.expect}
+        self.record.run_id = ctx.run_id
         self.events.subscribe(self.record)
         self.phase = ""
         self.load: LocustRun | None = None
@@ -242,6 +248,7 @@ class Drill:
             rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)} for n in self.watch.notifications(0.0)]
             self._capture_series()
             self._draw()
+            self._judge_trend()
         rec.write(self.ctx.reports / "drills")
         self.events.finished.fire(record=rec)
 
@@ -267,6 +274,18 @@ class Drill:
                                  panels_config(Path(config)), scrape)
         except Exception as exc:  # noqa: BLE001 - a missing picture says why; the verdict stands
             rec.series = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+    def _judge_trend(self) -> None:
+        """Each expected alert's TTN against the scenario's earlier drills: a regression is said, or FAILs."""
+        rec = self.record
+        if rec.verdict not in ("PASS", "FAIL"):
+            return
+        rec.trends = trends_of(self.ctx.reports, rec.as_dict(), Policy())
+        found = [f"{alert}: {t['regression']}" for alert, t in rec.trends.items() if t["regression"]]
+        for line in found:
+            self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=f"regression: {line}")
+        if found and self.ctx.regression == "fail" and rec.verdict == "PASS":
+            rec.verdict, rec.reasons = "FAIL", [f"regression (--regression fail): {'; '.join(found)}"]
 
     def _draw(self) -> None:
         """The drill's plot beside its journal (``gameday.report.plots``), when there is something to draw."""

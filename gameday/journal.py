@@ -13,7 +13,8 @@ from gameday.timing import Timings
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
 SCHEMA = 2
-"""The journal's layout version: 2 added ``series``, ``plot``, ``timer_lag`` and this field; readers check it."""
+"""The journal's layout version: 2 added ``run``, ``stack``, ``series``, ``plot``, ``timer_lag`` and this field;
+readers check it."""
 PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
 """Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
@@ -46,6 +47,10 @@ class DrillRecord:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     fault: dict[str, Any] = field(default_factory=dict)
+    trends: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per expected alert: the scenario's recent TTNs, their median, and a regression if there is one."""
+    run_id: str = ""
+    """The run (pytest session) the drill was part of."""
     stack: dict[str, str] = field(default_factory=dict)
     """The target and the versions of its Prometheus and Alertmanager, read at the end of the drill."""
     series: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +129,7 @@ class DrillRecord:
         timings = self.timings.as_dict()
         return {
             "schema": SCHEMA,
+            "run": self.run_id,
             "scenario": self.scenario_id, "title": self.title, "priority": self.priority, "runbook": self.runbook,
             "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": self.verdict,
             "reasons": self.reasons, "goals": self.goals, "floors": self.floors,
@@ -134,7 +140,7 @@ class DrillRecord:
             "marks": {k: {"t": v, "wall": self.clock.iso(v)}
                       for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
             "phases": self.phases, "events": self.events, "fault": self.fault, "timer_lag": self.timer_lag,
-            "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot,
+            "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot, "trends": self.trends,
             "notifications": self.notifications,
         }
 

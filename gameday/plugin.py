@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from gameday.journal import DrillRecord
 from gameday.scenario import PRIORITIES, CatalogEntry, Scenario, load_catalog
 
 RECORDS = pytest.StashKey[list[DrillRecord]]()
+RUN_ID = pytest.StashKey[str]()
+"""This pytest session's id, in every journal it writes: what ``gameday report`` groups a review by."""
 PRIORITY_TEXT = {"p0": "P0: critical, pages at once", "p1": "P1: high, pages in business hours",
                  "p2": "P2: medium, notifies without a page", "p3": "P3: low, informational"}
 
@@ -73,6 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "and why) goes into every journal and report of the run")
     group.addoption("--slo", dest="gameday_slo", default=None, metavar="FILE",
                     help="the SLOs the error-budget gate reads (default: slo.yaml in the lab-config folder)")
+    group.addoption("--regression", choices=("warn", "fail"), default="warn",
+                    help="each expected alert's TTN against the median of the scenario's last 5 drills in the reports "
+                         "folder: more than 25%% above it, or a margin to the SLA under 10%% of it, is a regression. "
+                         "warn (default): said in the journal, the summary and the review; fail: the drill FAILs")
     group.addoption("--no-live", action="store_true", default=False,
                     help="no live status line; print a progress line every 10s instead (default off a TTY)")
     parser.addini("gameday_time_scale", "default for --time-scale", default="1")
@@ -111,6 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not scale > 0:
         raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
     config.stash[RECORDS] = []
+    config.stash[RUN_ID] = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
     override = config.getoption("error_budget_override")
     if override is not None and not override.strip():
         raise pytest.UsageError("--error-budget-override needs a reason: who approved the drill, and why")
@@ -260,7 +268,8 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
         abort_when, gate = _global_stop_conditions(config), _error_budget_gate(config)  # a bad file: no target
         target = gameday_target_on_demand.get()
         ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
-                           abort_when=abort_when, error_budget=gate)
+                           abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
+                           regression=config.getoption("regression"))
         events = DrillEvents()  # this drill's own: its subscribers go with it
         events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
         events.subscribe(_console(config))
@@ -388,6 +397,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     terminalreporter.write_sep("=", "gameday summary")
     terminalreporter.write(render_summary(records, terminalreporter._tw.fullwidth))
+    for record in records:
+        for alert, trend in record.trends.items():
+            if trend.get("regression"):
+                terminalreporter.write_line(f"regression: {record.scenario_id} {alert}: {trend['regression']}")
     journals = {str(r.path.parent) for r in records if r.path}
     for folder in sorted(journals):
         terminalreporter.write_line(f"journals: {folder}")

@@ -94,33 +94,18 @@ def timeline_html(record: DrillRecord) -> str:
     """The drill's timeline as a small table a reviewer reads at a glance: time, event, and who did it."""
     import html
 
+    from gameday.report.review import timeline_rows
+
     rows = []
-    for e in sorted(record.events, key=lambda e: e.get("t", 0.0)):
-        kind = e.get("event")
-        if kind == "mark":
-            what, actor = f"{e.get('name')}: {e.get('detail', '')}", ACTORS.get(str(e.get("name")), "harness")
-        elif kind == "phase_started":
-            what, actor = f"phase {e.get('phase')} began", "harness"
-        elif kind == "phase_ended" and e.get("error"):
-            what, actor = f"phase {e.get('phase')} ended: {e.get('error')}", "harness"
-        elif kind == "note":
-            what, actor = str(e.get("note", "")), "harness"
-        else:
-            continue
-        t = float(e.get("t", 0.0))
-        real = f" ({human(record.real(t))} real)" if record.time_scale != 1 else ""
-        rows.append(f"<tr><td>{human(t)}{real}</td><td>{html.escape(what)}</td><td>{actor}</td></tr>")
+    for r in timeline_rows(record.as_dict()):
+        real = f" ({r['real']} real)" if r["real"] else ""
+        rows.append(f"<tr><td>{r['time']}{real}</td><td>{html.escape(r['event'])}</td><td>{r['actor']}</td></tr>")
     verdict = html.escape(f"{record.verdict}: {'; '.join(record.reasons)}" if record.reasons else record.verdict)
     return ("<html><body style='font-family:sans-serif;font-size:13px'>"
             f"<h3>{html.escape(record.title)} [{html.escape(record.scenario_id)}]</h3><p><b>{verdict}</b></p>"
             "<table border='1' cellpadding='4' style='border-collapse:collapse'>"
             "<tr><th>time into the drill</th><th>event</th><th>actor</th></tr>" + "".join(rows)
             + "</table></body></html>")
-
-
-ACTORS = {"t_firing": "Prometheus", "t_firing_seen": "Prometheus", "t_notified": "Alertmanager",
-          "t_notified_seen": "Alertmanager", "t_resolved": "Alertmanager", "t_inject": "harness (fault)",
-          "t_mitigated": "harness (revert)", "t_steady": "Locust", "t_alerting_reset": "harness (clean slate)"}
 
 
 CATEGORIES = [  # Allure's categories: each FAIL reason by its kind, then what was not a verdict on the alert

@@ -364,3 +364,27 @@ def test_an_override_drills_despite_the_budget_and_says_so(run_gameday, tmp_path
     (result,) = run.allure_results()
     params = {p["name"]: p["value"] for p in result["parameters"]}
     assert params["error budget"] == "'emergency'" and params["error budget override"] == repr(why)  # Allure: repr
+
+
+def test_a_slowed_rule_is_a_regression_against_its_history(run_gameday, tmp_path):
+    """Three drills make a history; with the rule's `for` doubled the fourth still meets its SLA, but its TTN is
+    far above the recent median: said in the summary, and a FAIL when asked for."""
+    for _ in range(3):
+        run = run_gameday("-k", "test_drill and high-error-rate", "--time-scale", "60")
+        assert run.proc.returncode == 0, run.out
+    rules = tmp_path / "slowed"
+    rules.mkdir()
+    for src in (ROOT / "config/prometheus/rules").glob("*.yml"):
+        shutil.copy(src, rules)
+    text = (rules / "inference.yml").read_text()
+    assert text.count("        for: 2m\n") == 1
+    (rules / "inference.yml").write_text(text.replace("        for: 2m\n", "        for: 4m\n"))
+    run = run_gameday("-k", "test_drill and high-error-rate", "--time-scale", "60", "--rules", str(rules),
+                      "--regression", "fail")
+    assert run.proc.returncode == 1, run.out
+    assert "regression: high-error-rate HighErrorRate: TTN" in run.out and "above its recent median" in run.out
+    newest = max((json.loads(p.read_text()) for p in (run.reports / "drills").glob("high-error-rate-*.json")),
+                 key=lambda j: j["started"])
+    assert newest["verdict"] == "FAIL" and newest["reasons"][0].startswith("regression (--regression fail)")
+    assert newest["alerts"]["HighErrorRate"]["sla_met"] is True, "within its SLA: only the trend failed it"
+    assert len(newest["trends"]["HighErrorRate"]["history"]) == 3
