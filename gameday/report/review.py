@@ -128,8 +128,12 @@ def load_run(reports: Path, run: str | None = None) -> tuple[str | None, list[di
         except (OSError, ValueError):
             skipped.append(f"{path.name}: unreadable")
             continue
-        if not isinstance(j, dict) or j.get("schema", 1) < 2:
+        if not isinstance(j, dict) or not isinstance(j.get("schema"), int) or j["schema"] < 2:
             old += 1
+            continue
+        if not isinstance(j.get("started"), str) or not isinstance(j.get("scenario"), str) \
+                or not isinstance(j.get("alerts", {}), dict) or not isinstance(j.get("events", []), list):
+            skipped.append(f"{path.name}: not a drill journal (no scenario or start time)")
             continue
         j["_path"] = str(path)
         journals.append(j)

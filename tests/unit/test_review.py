@@ -84,3 +84,15 @@ def test_slo_impact_is_the_share_of_the_windows_budget_at_real_speed(root):
 def test_an_error_is_not_judged_on_the_alert():
     assert "did not reach a verdict" in action_items({"verdict": "ERROR", "reasons": ["Prometheus gone"]})[0]
     assert action_items({"verdict": "PASS", "reasons": []}) == []
+
+
+def test_a_journal_that_is_not_one_is_named_not_a_crash(tmp_path, root):
+    reports = tmp_path / "reports"
+    drill(reports, "high-error-rate", "r", "2026-11-02T10:00:00", plot=False)
+    write(reports, "odd", {"schema": 2, "scenario": "x"})  # no start time
+    write(reports, "worse", {"schema": "2", "started": 5})
+    (reports / "drills" / "broken.json").write_text("{not json")
+    md, _ = write_review(reports, tmp_path / "review", root)
+    text = md.read_text()
+    assert "odd.json: not a drill journal" in text and "broken.json: unreadable" in text
+    assert "1 journal(s) written by an older gameday" in text
