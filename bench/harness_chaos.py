@@ -154,7 +154,7 @@ def compose_left(sig: str, project: str, harness_pid: int) -> list[str]:
     client = engine()
     mine = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
     sidecars = [c for c in client.containers.list(all=True, filters={"label": "io.gameday.fault"})
-                if c.name.endswith(f"-{harness_pid}")]  # a sidecar is named after the harness that made it
+                if f"-{harness_pid}-" in c.name]  # a sidecar is named after the harness that made it
     problems = [f"fault sidecar left: {c.name}" for c in sidecars]
     if sig != "KILL" and mine:
         problems.append(f"{len(mine)} container(s) left after the harness stopped")

@@ -136,23 +136,43 @@ class SidecarFault(ContainerFault):
     def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
         super().__init__(stack, service, ledger)
         self.sidecar: Any = None
-        self.sidecar_name = f"gameday-fault-{self.kind}-{service}-{os.getpid()}"
+        self._sidecars = 0
+        self.sidecar_name = self._next_name()
+
+    def _next_name(self) -> str:
+        """A new name for each sidecar: one that is still being removed must never meet its successor (the
+        engine refuses to start a container of a name that is marked for removal)."""
+        self._sidecars += 1
+        return f"gameday-fault-{self.kind}-{self.target}-{os.getpid()}-{self._sidecars}"
 
     def detail(self) -> dict[str, Any]:
         return super().detail() | {"sidecar": self.sidecar_name}
 
     def _run_sidecar(self, command: list[str], **kwargs: Any) -> Any:
+        import docker
+
         image = self.container.image.id
         self._remove_sidecar()
-        return self.stack._client.containers.run(image, command, name=self.sidecar_name, detach=True,
-                                                 labels={SIDECAR_LABEL: self.kind, "io.gameday.target":
-                                                         self.container.id}, entrypoint=[], **kwargs)
+        self.sidecar_name = self._next_name()
+        try:
+            return self.stack._client.containers.run(image, command, name=self.sidecar_name, detach=True,
+                                                     labels={SIDECAR_LABEL: self.kind, "io.gameday.target":
+                                                             self.container.id}, entrypoint=[], **kwargs)
+        except docker.errors.APIError as exc:
+            raise InjectionError(f"{self.kind} {self.target}: the engine would not run its sidecar "
+                                 f"{self.sidecar_name}: {exc.explanation or exc}") from None
 
     def _remove_sidecar(self) -> None:
         import docker
 
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             self.stack._client.containers.get(self.sidecar_name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: its removal is already under way (a signal cut an earlier call short)
+                raise InjectionError(f"{self.kind} {self.target}: could not remove its sidecar {self.sidecar_name}: "
+                                     f"{exc.explanation or exc}") from None
 
     def sidecar_gone(self) -> bool:
         import docker
