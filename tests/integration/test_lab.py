@@ -103,9 +103,10 @@ def test_prometheus_runs_the_time_scaled_rules(lab):
     assert rules["ServiceDown"].for_s == 0.5
     assert rules["ServiceDown"].annotations["runbook_url"].endswith("/runbooks/003-service-down.md")
     deadline = time.monotonic() + 5  # an earlier test restarted the backend; wait for the next scrape
-    while lab.prometheus.targets_up() != {GATEWAY: True, BACKEND: True} and time.monotonic() < deadline:
+    every = {GATEWAY: True, BACKEND: True, "containers": True}  # the container exporter is scraped too
+    while lab.prometheus.targets_up() != every and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert lab.prometheus.targets_up() == {GATEWAY: True, BACKEND: True}
+    assert lab.prometheus.targets_up() == every
 
 
 def test_alertmanager_runs_the_time_scaled_routes(lab):
@@ -117,7 +118,7 @@ def test_alertmanager_runs_the_time_scaled_routes(lab):
 def test_supervisor_control_api_lists_and_restarts(lab):
     url = lab.endpoints.supervisor
     services = requests.get(f"{url}/services", timeout=5).json()
-    assert set(services) == {GATEWAY, BACKEND, LINK, "prometheus", "alertmanager"}
+    assert set(services) == {GATEWAY, BACKEND, LINK, "container-exporter", "prometheus", "alertmanager"}
     before = services[BACKEND]["pid"]
     resp = requests.post(f"{url}/services/{BACKEND}/restart", timeout=10)
     assert resp.status_code == 200
