@@ -31,9 +31,7 @@ from gameday.lagprobe import LagProbe
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
-from gameday.report.capture import capture, locust_history, panels_config
-from gameday.report.plots import render
-from gameday.report.trends import Policy, trends_of
+from gameday.report.evidence import gather_evidence
 from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
@@ -246,59 +244,9 @@ class Drill:
                     rec.load.update(requests=stats.requests, failures=stats.failures, rps=stats.rps,
                                     p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
             rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)} for n in self.watch.notifications(0.0)]
-            self._capture_series()
-            self._draw()
-            self._judge_trend()
+            gather_evidence(self)
         rec.write(self.ctx.reports / "drills")
         self.events.finished.fire(record=rec)
-
-    def _capture_series(self) -> None:
-        """Range data for the plots and the review, while the stack is still up; never in the verdict's way."""
-        rec = self.record
-        if self.load is not None:
-            rec.load["history"] = locust_history(self.load.prefix, self.clock)
-        rec.stack = {"target": self.target.name}
-        for name, api in (("prometheus", self.target.prometheus), ("alertmanager", self.target.alertmanager)):
-            try:
-                rec.stack[name] = api.version()
-            except Exception:  # noqa: BLE001 - evidence only: the verdict does not depend on it
-                rec.stack[name] = "unreachable at the end of the drill"
-        if self.pre is None or not self.timing or "t_inject" not in rec.marks:
-            return  # stopped before the fault: nothing happened worth a picture
-        config = getattr(getattr(self.target, "config", None), "config_dir", None) or self.ctx.root / "config"
-        start = max(0.0, rec.marks.get("t_steady", 0.0) - 1.0)
-        scrape = next(iter(self.timing.values())).scrape_interval
-        watched = [*(e.alert for e in self.scenario.expect), *self.scenario.quiet]
-        try:
-            rec.series = capture(self.target.prometheus, self.clock, start, self.clock.now(), self.pre.rules, watched,
-                                 panels_config(Path(config)), scrape)
-        except Exception as exc:  # noqa: BLE001 - a missing picture says why; the verdict stands
-            rec.series = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
-
-    def _judge_trend(self) -> None:
-        """Each expected alert's TTN against the scenario's earlier drills: a regression is said, or FAILs."""
-        rec = self.record
-        if rec.verdict not in ("PASS", "FAIL"):
-            return
-        rec.trends = trends_of(self.ctx.reports, rec.as_dict(), Policy())
-        found = [f"{alert}: {t['regression']}" for alert, t in rec.trends.items() if t["regression"]]
-        for line in found:
-            self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=f"regression: {line}")
-        if found and self.ctx.regression == "fail" and rec.verdict == "PASS":
-            rec.verdict, rec.reasons = "FAIL", [f"regression (--regression fail): {'; '.join(found)}"]
-
-    def _draw(self) -> None:
-        """The drill's plot beside its journal (``gameday.report.plots``), when there is something to draw."""
-        rec = self.record
-        if not self.ctx.plots or not rec.series or "error" in rec.series:
-            return
-        out = self.ctx.reports / "drills" / f"{rec.file_stem()}.png"
-        try:
-            drawn = render(rec.as_dict(), out)
-        except Exception as exc:  # noqa: BLE001 - a plot that cannot be drawn says why; the verdict stands
-            rec.series["plot_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-            return
-        rec.plot = str(drawn) if drawn else None
 
     def _read_groups(self) -> dict[str, GroupState]:
         """The Alertmanager group each expected alert's page would meet now."""

@@ -1,0 +1,69 @@
+"""The evidence a drill leaves beside its verdict, gathered in its verdict phase while the stack is still up:
+range data and versions (``capture``), the plot (``plots``) and the trend against earlier drills (``trends``).
+None of it can change a verdict except a regression under ``--regression fail``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gameday.report.capture import capture, locust_history, panels_config
+from gameday.report.plots import render
+from gameday.report.trends import Policy, trends_of
+
+
+def gather_evidence(drill: Any) -> None:
+    capture_series(drill)
+    journal = drill.record.as_dict()  # built once for the plot and the trend
+    draw(drill, journal)
+    judge_trend(drill, journal)
+
+
+def capture_series(drill: Any) -> None:
+    """Range data for the plots and the review, while the stack is still up; never in the verdict's way."""
+    rec = drill.record
+    if drill.load is not None:
+        rec.load["history"] = locust_history(drill.load.prefix, drill.clock)
+    rec.stack = {"target": drill.target.name}
+    for name, api in (("prometheus", drill.target.prometheus), ("alertmanager", drill.target.alertmanager)):
+        try:
+            rec.stack[name] = api.version()
+        except Exception:  # noqa: BLE001 - evidence only: the verdict does not depend on it
+            rec.stack[name] = "unreachable at the end of the drill"
+    if drill.pre is None or not drill.timing or "t_inject" not in rec.marks:
+        return  # stopped before the fault: nothing happened worth a picture
+    config = getattr(getattr(drill.target, "config", None), "config_dir", None) or drill.ctx.root / "config"
+    start = max(0.0, rec.marks.get("t_steady", 0.0) - 1.0)
+    scrape = next(iter(drill.timing.values())).scrape_interval
+    watched = [*(e.alert for e in drill.scenario.expect), *drill.scenario.quiet]
+    try:
+        rec.series = capture(drill.target.prometheus, drill.clock, start, drill.clock.now(), drill.pre.rules, watched,
+                             panels_config(Path(config)), scrape)
+    except Exception as exc:  # noqa: BLE001 - a missing picture says why; the verdict stands
+        rec.series = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+def judge_trend(drill: Any, journal: dict[str, Any]) -> None:
+    """Each expected alert's TTN against the scenario's earlier drills: a regression is said, or FAILs."""
+    rec = drill.record
+    if rec.verdict not in ("PASS", "FAIL"):
+        return
+    rec.trends = trends_of(drill.ctx.reports, journal, Policy())
+    found = [f"{alert}: {t['regression']}" for alert, t in rec.trends.items() if t["regression"]]
+    for line in found:
+        drill.events.noted.fire(phase=drill.phase, t=drill.clock.now(), note=f"regression: {line}")
+    if found and drill.ctx.regression == "fail" and rec.verdict == "PASS":
+        rec.verdict, rec.reasons = "FAIL", [f"regression (--regression fail): {'; '.join(found)}"]
+
+def draw(drill: Any, journal: dict[str, Any]) -> None:
+    """The drill's plot beside its journal (``gameday.report.plots``), when there is something to draw."""
+    rec = drill.record
+    if not drill.ctx.plots or not rec.series or "error" in rec.series:
+        return
+    out = drill.ctx.reports / "drills" / f"{rec.file_stem()}.png"
+    try:
+        drawn = render(journal, out)
+    except Exception as exc:  # noqa: BLE001 - a plot that cannot be drawn says why; the verdict stands
+        rec.series["plot_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return
+    rec.plot = str(drawn) if drawn else None
+
