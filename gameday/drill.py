@@ -164,7 +164,11 @@ class Drill:
                 text += f" (during {self.phase}); this says nothing about the alert"
             rec.verdict, rec.reasons = "ERROR", [text]
         except GamedayError as exc:
-            rec.verdict, rec.reasons = "ERROR", [str(exc)]
+            if isinstance(exc.__context__, KeyboardInterrupt):  # the revert that followed an interruption failed
+                interrupted = exc.__context__
+                rec.verdict, rec.reasons = "ERROR", [self._interruption(interrupted, exc)]
+            else:
+                rec.verdict, rec.reasons = "ERROR", [str(exc)]
         except KeyboardInterrupt as exc:
             rec.verdict, rec.reasons = "ERROR", [self._interruption(exc)]
             interrupted = exc
@@ -183,14 +187,16 @@ class Drill:
                                   self.clock)
         self.health.baseline()
 
-    def _interruption(self, exc: BaseException) -> str:
+    def _interruption(self, exc: BaseException, revert_error: BaseException | None = None) -> str:
         """What an interruption cut short, and what became of the fault."""
         how = f"interrupted ({exc})" if str(exc).startswith("signal") else "interrupted (Ctrl-C)"
         fault = self.fault
         if fault is None or not fault.attempted:
             return f"{how} during {self.phase}, before any fault was injected"
         if fault.active:
-            return f"{how} during {self.phase}, after {fault.describe()} was injected; its revert did not complete"
+            why = revert_error or (exc.__context__ if isinstance(exc.__context__, GamedayError) else None)
+            return (f"{how} during {self.phase}, after {fault.describe()} was injected; its revert did not complete"
+                    + (f": {why}" if why else ""))
         return f"{how} during {self.phase}, after {fault.describe()} was injected; the fault was reverted"
 
     def _phases(self) -> None:

@@ -34,6 +34,41 @@ class CleanOnFailure:
         self.stop()
 
 
+@contextlib.contextmanager
+def signals_deferred(what: str) -> Any:
+    """Hold SIGINT and SIGTERM until the block ends, then act on them as they would have acted.
+
+    For the engine calls that apply or revert a fault: an interruption inside one of them can leave
+    the call half made (a container created but not started, an HTTP connection to the engine in the
+    middle of a response, which the next call would read as its own answer). The block is bounded by
+    its own timeouts; a signal that arrives meanwhile is told it will be acted on when it ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+        with contextlib.suppress(OSError):
+            import sys
+
+            sys.stderr.write(f"\ngameday: signal {signum} held until {what} completes\n")
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     """A request handler that does not log every request to stderr."""
 

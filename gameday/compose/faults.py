@@ -231,11 +231,16 @@ class PacketLoss(SidecarFault):
         return f"packet-loss {self.target} ({self.percent:g}% of outgoing packets dropped)"
 
     def _nft(self, script: str) -> tuple[int, str]:
+        import docker
+
         side = self._run_sidecar(["sleep", "3600"], network_mode=f"container:{self.container.id}",
                                  cap_add=["NET_ADMIN"])
         try:
             res = side.exec_run(["sh", "-c", script])
             return res.exit_code, res.output.decode(errors="replace")
+        except docker.errors.APIError as exc:
+            raise InjectionError(f"packet-loss {self.target}: nft in the sidecar {self.sidecar_name} failed: "
+                                 f"{exc.explanation or exc}") from None
         finally:
             self._remove_sidecar()
 
@@ -332,12 +337,16 @@ def revert_left(entry: dict[str, Any], client: Any = None) -> tuple[str, str]:
             container = client.containers.get(detail["container"])
         except docker.errors.NotFound:
             container = None
-        if sidecar := detail.get("sidecar"):
-            with contextlib.suppress(docker.errors.NotFound):
-                client.containers.get(sidecar).remove(force=True)
-            with contextlib.suppress(docker.errors.NotFound):
-                client.containers.get(sidecar)
-                return "abandoned", f"the sidecar {sidecar} is still there after removing it"
+        if sidecar := detail.get("sidecar"):  # the one named at injection, and every later one of the fault
+            names = {sidecar} | {c.name for c in client.containers.list(
+                all=True, filters={"label": f"io.gameday.target={detail['container']}"})}
+            for name in sorted(names):
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.containers.get(name).remove(force=True)
+            for name in sorted(names):
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.containers.get(name)
+                    return "abandoned", f"the sidecar {name} is still there after removing it"
         if container is None:
             return ("reverted", f"{kind}: the sidecar is gone and the container no longer exists") if sidecar else (
                 "abandoned", f"{kind}: container {detail['container'][:12]} no longer exists; nothing to check")

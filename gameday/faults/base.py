@@ -8,7 +8,7 @@ from typing import Any
 
 from gameday.errors import InjectionError
 from gameday.faults.ledger import Ledger
-from gameday.lifecycle import CleanOnFailure
+from gameday.lifecycle import CleanOnFailure, signals_deferred
 
 
 class Fault(CleanOnFailure, ABC):
@@ -47,15 +47,16 @@ class Fault(CleanOnFailure, ABC):
         """Apply the fault; returns ``time.monotonic()`` at the moment it was applied."""
         if not self._reverted:
             raise InjectionError(f"{self.describe()}: already injected")
-        if self.ledger is not None:
-            self._entry = self.ledger.opened(self.kind, self.target, self.detail())
-            if self.outlives_harness and self.ledger.watchdog_bound:
-                from gameday.faults.watchdog import Watchdog
+        with signals_deferred(f"the injection of {self.describe()}"):  # ledger, watchdog and the fault, whole
+            if self.ledger is not None:
+                self._entry = self.ledger.opened(self.kind, self.target, self.detail())
+                if self.outlives_harness and self.ledger.watchdog_bound:
+                    from gameday.faults.watchdog import Watchdog
 
-                self._watchdog = Watchdog(self.ledger, self._entry, self.ledger.watchdog_bound).start()
-        self._reverted = False
-        self.attempted = True
-        self._apply()
+                    self._watchdog = Watchdog(self.ledger, self._entry, self.ledger.watchdog_bound).start()
+            self._reverted = False
+            self.attempted = True
+            self._apply()
         assert self.injected_at is not None, "a fault must stamp injected_at when it applies"
         return self.injected_at
 
@@ -63,13 +64,14 @@ class Fault(CleanOnFailure, ABC):
         """Undo the fault. Idempotent: a second call does nothing."""
         if self._reverted:
             return
-        self._undo()
-        self._reverted = True
-        if self.ledger is not None and self._entry is not None:
-            self.ledger.closed(self._entry)
-        if self._watchdog is not None:
-            self._watchdog.stop()
-            self._watchdog = None
+        with signals_deferred(f"the revert of {self.describe()}"):  # and its record: a signal cuts neither short
+            self._undo()
+            self._reverted = True
+            if self.ledger is not None and self._entry is not None:
+                self.ledger.closed(self._entry)
+            if self._watchdog is not None:
+                self._watchdog.stop()
+                self._watchdog = None
 
     @property
     def active(self) -> bool:

@@ -108,3 +108,53 @@ def test_half_applied_fault_is_undone_once():
         pass
     f.revert()
     assert f.undone == 1
+
+
+class Slow(Fault):
+    """Applies and reverts in three steps, with a signal sent to the harness in the middle of each."""
+
+    kind = "slow"
+
+    def __init__(self, sig, ledger=None):
+        super().__init__("x", ledger)
+        self.sig, self.steps = sig, []
+
+    def _work(self, what):
+        import os
+
+        self.steps.append(f"{what} begun")
+        os.kill(os.getpid(), self.sig)
+        time.sleep(0.05)  # the signal is delivered here, mid-call
+        self.steps.append(f"{what} done")
+
+    def _apply(self):
+        self._work("apply")
+        self._stamp()
+
+    def _undo(self):
+        self._work("undo")
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(sig, tmp_path, capfd):
+    import signal
+
+    def to_interrupt(signum, frame):  # what the plugin installs for SIGTERM
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    number = getattr(signal, sig)
+    before = signal.signal(signal.SIGTERM, to_interrupt)
+    try:
+        ledger = Ledger(tmp_path / "ledger.jsonl")
+        fault = Slow(number, ledger)
+        with pytest.raises(KeyboardInterrupt):
+            fault.inject()
+        assert fault.steps == ["apply begun", "apply done"], "the injection ran to its end before the interrupt"
+        assert fault.active
+        with pytest.raises(KeyboardInterrupt):
+            fault.revert()
+        assert fault.steps[2:] == ["undo begun", "undo done"]
+        assert not fault.active and ledger.pending() == [], "a revert that completed is closed, signal or not"
+        assert f"signal {int(number)} held until the revert of slow x completes" in capfd.readouterr().err
+    finally:
+        signal.signal(signal.SIGTERM, before)
