@@ -12,9 +12,9 @@ from gameday.clock import Clock
 from gameday.timing import Timings
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
-SCHEMA = 2
+SCHEMA = 3
 """The journal's layout version: 2 added ``run``, ``stack``, ``series``, ``plot``, ``timer_lag`` and this field;
-readers check it."""
+3 added ``trend_plot`` and each trend's ``runs``. Readers check it."""
 PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
 """Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
@@ -57,6 +57,8 @@ class DrillRecord:
     """Range data over the drill's window (``gameday.report.capture``): what its plot and review are drawn from."""
     plot: str | None = None
     """The drill's PNG, when one was drawn."""
+    trend_plot: str | None = None
+    """TTD, TTN and MTTR over the scenario's recent drills, as a PNG, when there were earlier drills."""
     timer_lag: dict[str, Any] = field(default_factory=dict)
     """How late the harness's timers ran while the fault was in (``gameday.lagprobe``): its timestamps' error."""
     path: Path | None = None
@@ -141,6 +143,7 @@ class DrillRecord:
                       for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
             "phases": self.phases, "events": self.events, "fault": self.fault, "timer_lag": self.timer_lag,
             "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot, "trends": self.trends,
+            "trend_plot": self.trend_plot,
             "notifications": self.notifications,
         }
 

@@ -49,33 +49,34 @@ class AllureReporter:
                                extension="md")
         if record.plot and Path(record.plot).is_file():
             allure.attach.file(record.plot, name="drill plot", attachment_type=allure.attachment_type.PNG)
+        if record.trend_plot and Path(record.trend_plot).is_file():
+            allure.attach.file(record.trend_plot, name="TTD / TTN / MTTR over recent drills",
+                               attachment_type=allure.attachment_type.PNG)
         allure.attach(timeline_html(record), name="timeline", attachment_type=allure.attachment_type.HTML)
         t, goals = record.timings, record.goals
         sla = record.sla
-        allure.dynamic.parameter("verdict", record.verdict)
+        measured("verdict", record.verdict)
         allure.dynamic.parameter("time scale", f"{record.time_scale:g}")
-        allure.dynamic.parameter("TTD", human(t.ttd))
-        allure.dynamic.parameter("TTN / SLA", f"{human(t.ttn)} / {human(sla)}")
-        allure.dynamic.parameter("MTTR / goal", f"{human(t.mttr)} / {human(goals.get('mttr'))}")
+        measured("TTD", human(t.ttd))
+        measured("TTN / SLA", f"{human(t.ttn)} / {human(sla)}")
+        measured("MTTR / goal", f"{human(t.mttr)} / {human(goals.get('mttr'))}")
         for alert, seen in record.alert_groups.items():
             group = seen.get("at the fault") or seen.get("preflight") or {}
-            allure.dynamic.parameter(f"Alertmanager group of {alert}", group.get("state", "-"))
+            measured(f"Alertmanager group of {alert}", group.get("state", "-"))
         if record.error_budget:
             budget = record.error_budget
-            allure.dynamic.parameter("error budget", (budget.get("state") or "-") if budget.get("checked") else
-                                     "not checked")
+            measured("error budget", (budget.get("state") or "-") if budget.get("checked") else "not checked")
             if budget.get("override"):
-                allure.dynamic.parameter("error budget override", budget["override"])
+                measured("error budget override", budget["override"])
         for alert in record.expected:
             if (expected := record.floors.get(f"expected_ttn:{alert}")) is not None:
-                allure.dynamic.parameter(f"TTN expected ({alert})", human(expected))
+                measured(f"TTN expected ({alert})", human(expected))
         for alert in record.expected[1:]:  # the first alert's times are the ones above
             other = record.timings_of(alert)
-            allure.dynamic.parameter(f"TTN / SLA of {alert}", f"{human(other.ttn)} / "
-                                                                 f"{human(goals.get(f'sla:{alert}'))}")
+            measured(f"TTN / SLA of {alert}", f"{human(other.ttn)} / {human(goals.get(f'sla:{alert}'))}")
         if record.time_scale != 1:
-            allure.dynamic.parameter("TTN real-time", human(record.real(t.ttn)))
-            allure.dynamic.parameter("MTTR real-time", human(record.real(t.mttr)))
+            measured("TTN real-time", human(record.real(t.ttn)))
+            measured("MTTR real-time", human(record.real(t.mttr)))
         data = record.as_dict()
         allure.attach(json.dumps({k: data[k] for k in ("marks", "alerts", "phases", "timings", "timings_real", "goals",
                                                        "floors", "verdict", "reasons")}, indent=2, default=str),
@@ -88,6 +89,12 @@ class AllureReporter:
                           attachment_type=allure.attachment_type.JSON)
         if stats.is_file():
             allure.attach.file(str(stats), name="locust stats", attachment_type=allure.attachment_type.JSON)
+
+
+def measured(name: str, value: str) -> None:
+    """A parameter that is a result, not an input: kept out of the test's history id, so Allure's history links
+    tonight's drill with last week's (its trend) instead of starting a new test for every new TTN."""
+    allure.dynamic.parameter(name, value, excluded=True)
 
 
 def timeline_html(record: DrillRecord) -> str:
@@ -116,6 +123,8 @@ CATEGORIES = [  # Allure's categories: each FAIL reason by its kind, then what w
     {"name": "not resolved in time", "messageRegex": "(?s).*(not resolved within|beyond its MTTR goal).*",
      "matchedStatuses": ["failed"]},
     {"name": "quiet alert fired", "messageRegex": "(?s).*must stay quiet fired.*", "matchedStatuses": ["failed"]},
+    {"name": "slower than its recent drills", "messageRegex": "(?s).*regression \\(--regression fail\\).*",
+     "matchedStatuses": ["failed"]},
     {"name": "refused in preflight", "messageRegex": "(?s).*preflight.*", "matchedStatuses": ["failed"]},
     {"name": "ERROR: the harness or the monitoring stack, not the alert", "matchedStatuses": ["broken"]},
 ]

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from gameday.report.capture import capture, locust_history, panels_config
-from gameday.report.plots import render
+from gameday.report.plots import render, render_trend
 from gameday.report.trends import Policy, trends_of
 
 
 def gather_evidence(drill: Any) -> None:
     capture_series(drill)
-    journal = drill.record.as_dict()  # built once for the plot and the trend
-    draw(drill, journal)
-    judge_trend(drill, journal)
+    journal = drill.record.as_dict()  # built once for the trend and the plot
+    judge_trend(drill, journal)  # first: a regression under --regression fail changes the verdict the plot shows
+    draw(drill, journal | {"verdict": drill.record.verdict, "reasons": drill.record.reasons})
 
 
 def capture_series(drill: Any) -> None:
@@ -53,6 +53,16 @@ def judge_trend(drill: Any, journal: dict[str, Any]) -> None:
         drill.events.noted.fire(phase=drill.phase, t=drill.clock.now(), note=f"regression: {line}")
     if found and drill.ctx.regression == "fail" and rec.verdict == "PASS":
         rec.verdict, rec.reasons = "FAIL", [f"regression (--regression fail): {'; '.join(found)}"]
+    if drill.ctx.plots:
+        out = drill.ctx.reports / "drills" / f"{rec.file_stem()}-trend.png"
+        try:
+            drawn = render_trend(journal | {"trends": rec.trends, "verdict": rec.verdict}, out)
+        except Exception as exc:  # noqa: BLE001 - a trend that cannot be drawn says why; the verdict stands
+            drill.events.noted.fire(phase=drill.phase, t=drill.clock.now(),
+                                    note=f"trend plot not drawn: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        rec.trend_plot = str(drawn) if drawn else None
+
 
 def draw(drill: Any, journal: dict[str, Any]) -> None:
     """The drill's plot beside its journal (``gameday.report.plots``), when there is something to draw."""

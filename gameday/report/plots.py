@@ -163,3 +163,57 @@ def render(journal: dict[str, Any], out: Path) -> Path | None:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+TREND = [("ttd", "TTD", "#e07b00", "o"), ("ttn", "TTN", "#c00000", "s"), ("mttr", "MTTR", "#1f5fbf", "^")]
+
+
+def render_trend(journal: dict[str, Any], out: Path) -> Path | None:
+    """TTD, TTN and MTTR of each expected alert over the scenario's recent drills and this one, with the SLA and
+    the MTTR goal as lines; from the journal's ``trends`` alone. None when no alert has an earlier drill."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trends = {a: t for a, t in (journal.get("trends") or {}).items() if t.get("runs")}
+    if not trends:
+        return None
+    scale = journal.get("time_scale", 1) or 1
+    fig, axes = plt.subplots(len(trends), 1, figsize=(8, 2.6 * len(trends) + 0.6), squeeze=False)
+    fig.suptitle(f"{journal.get('scenario')}: times over its recent drills (time scale {scale:g})",
+                 fontsize=10, x=0.01, ha="left")
+    for ax, (alert, trend) in zip((row[0] for row in axes), trends.items(), strict=True):
+        this = (journal.get("alerts", {}).get(alert) or {}).get("timings") or {}
+        runs = [*trend["runs"], {"started": journal.get("started", ""), "verdict": journal.get("verdict"), **this}]
+        xs = list(range(len(runs)))
+        for key, label, colour, marker in TREND:
+            pts = [(x, r.get(key)) for x, r in zip(xs, runs, strict=True) if isinstance(r.get(key), (int, float))]
+            if pts:  # TTD is drawn last and smaller: it often sits just under TTN
+                ax.plot([x for x, _ in pts], [v for _, v in pts], marker=marker, color=colour, linewidth=1.2,
+                        label=label, markersize=4 if key == "ttd" else 6, zorder=3 if key == "ttd" else 2)
+        sla = (journal.get("alerts", {}).get(alert) or {}).get("sla")
+        goal = (journal.get("goals") or {}).get("mttr")
+        if sla is not None:
+            ax.axhline(sla, color="#c00000", linestyle=":", linewidth=1.2, label=f"SLA {sla:g}s")
+        if goal is not None:
+            ax.axhline(goal, color="#1f5fbf", linestyle=":", linewidth=1.2, label=f"MTTR goal {goal:g}s")
+        ax.set_xticks(xs, [f"{str(r['started'])[5:16].replace('T', ' ')}\n{r.get('verdict') or '?'}"
+                           for r in runs[:-1]] + ["this drill\n" + str(journal.get("verdict"))], fontsize=7)
+        highest = max([v for r in runs for k, *_ in TREND if isinstance(v := r.get(k), (int, float))]
+                      + [x for x in (sla, goal) if x is not None] + [1.0])
+        ax.set_ylim(0, highest * 1.18)  # room above the highest line for the legend
+        ax.set_ylabel("seconds (drill clock)", fontsize=7)
+        title = f"{alert}"
+        if trend.get("regression"):
+            title += f": regression, {trend['regression']}"
+        ax.set_title(title if len(title) <= 110 else title[:107] + "...", fontsize=8, loc="left",
+                     color="#c00000" if trend.get("regression") else "black")
+        ax.legend(fontsize=7, loc="upper left", ncol=5)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.25)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

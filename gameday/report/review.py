@@ -41,6 +41,9 @@ ACTIONS = [  # (a failure's reason, the action item it implies)
     (r"must stay quiet fired", "A symptom alert fires for the wrong cause: tighten that rule, or it will page "
                                "people to the wrong runbook."),
     (r"preflight", "The drill was refused before any fault: fix the scenario or the configuration it names."),
+    (r"regression \(", "The alert got slower than its recent drills: compare its rule, the scrape and evaluation "
+                      "intervals and Alertmanager's timers with the last passing drill's; if the change was meant, "
+                      "the new times become the median after a few drills."),
 ]
 
 
@@ -170,19 +173,24 @@ def drill_view(j: dict[str, Any], out: Path, root: Path, slo: Slo) -> dict[str, 
                        "goal_real": human(goal * scale) if goal is not None else "-",
                        "expected": human(a.get("expected_ttn")) if a.get("expected_ttn") is not None else None,
                        **trend_view((j.get("trends") or {}).get(name) or {})})
-    plot = None
-    if j.get("plot") and Path(j["plot"]).is_file():
-        (out / "plots").mkdir(parents=True, exist_ok=True)
-        plot = f"plots/{Path(j['plot']).name}"
-        shutil.copyfile(j["plot"], out / plot)
+    plot, trend_plot = (copy_plot(j.get(key), out) for key in ("plot", "trend_plot"))
     runbook = (root / j.get("runbook", "")).resolve()
     return {"id": j.get("scenario"), "title": j.get("title"), "priority": j.get("priority"),
             "verdict": j.get("verdict"), "reasons": j.get("reasons", []), "started": j.get("started"),
             "scale": scale, "fault": j.get("fault", {}).get("description", "-"), "alerts": alerts,
             "timeline": timeline_rows(j), "impact": slo_impact(j, slo), "actions": action_items(j),
             "runbook": j.get("runbook"), "runbook_href": os.path.relpath(runbook, out) if runbook.is_file() else None,
-            "plot": plot, "stack": j.get("stack", {}), "timer_lag": j.get("timer_lag", {}),
+            "plot": plot, "trend_plot": trend_plot, "stack": j.get("stack", {}), "timer_lag": j.get("timer_lag", {}),
             "journal": os.path.relpath(j["_path"], out)}
+
+
+def copy_plot(path: str | None, out: Path) -> str | None:
+    """A drill's PNG copied into the review's ``plots`` folder, so the review travels whole; its link there."""
+    if not path or not Path(path).is_file():
+        return None
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, out / "plots" / Path(path).name)
+    return f"plots/{Path(path).name}"
 
 
 def write_review(reports: Path, out: Path, root: Path, run: str | None = None) -> tuple[Path, Path] | None:

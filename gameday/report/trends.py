@@ -29,9 +29,11 @@ class Policy:
     """Fewer earlier drills than this: no trend yet."""
 
 
-def earlier_ttns(reports: Path, scenario: str, alert: str, scale: float, before: str, window: int) -> list[float]:
-    """TTNs of ``alert`` in earlier drills of ``scenario`` at time scale ``scale``, oldest first."""
-    found: list[tuple[str, float]] = []
+def earlier_runs(reports: Path, scenario: str, alert: str, scale: float, before: str,
+                 window: int) -> list[dict[str, Any]]:
+    """The times of ``alert`` in the newest ``window`` earlier drills of ``scenario`` at time scale ``scale``,
+    oldest first: ``started``, ``verdict``, ``ttd``, ``ttn`` and ``mttr`` (seconds on the drill clock, or None)."""
+    found: list[dict[str, Any]] = []
     for path in (reports / "drills").glob(f"{scenario}-*.json"):
         try:
             j = json.loads(path.read_text())
@@ -41,10 +43,18 @@ def earlier_ttns(reports: Path, scenario: str, alert: str, scale: float, before:
             continue
         if str(j.get("started", "")) >= before or j.get("verdict") not in ("PASS", "FAIL"):
             continue
-        ttn = ((j.get("alerts") or {}).get(alert) or {}).get("timings", {}).get("ttn")
-        if isinstance(ttn, (int, float)):
-            found.append((str(j["started"]), float(ttn)))
-    return [t for _, t in sorted(found)[-window:]]
+        timings = ((j.get("alerts") or {}).get(alert) or {}).get("timings") or {}
+        if not isinstance(timings.get("ttn"), (int, float)):
+            continue
+        found.append({"started": str(j["started"]), "verdict": j["verdict"]}
+                     | {k: timings.get(k) if isinstance(timings.get(k), (int, float)) else None
+                        for k in ("ttd", "ttn", "mttr")})
+    return sorted(found, key=lambda r: r["started"])[-window:]
+
+
+def earlier_ttns(reports: Path, scenario: str, alert: str, scale: float, before: str, window: int) -> list[float]:
+    """TTNs of ``alert`` in earlier drills of ``scenario`` at time scale ``scale``, oldest first."""
+    return [float(r["ttn"]) for r in earlier_runs(reports, scenario, alert, scale, before, window)]
 
 
 def regression(ttn: float | None, sla: float | None, history: list[float], policy: Policy) -> str | None:
@@ -66,9 +76,10 @@ def trends_of(reports: Path, journal: dict[str, Any], policy: Policy) -> dict[st
     """Per expected alert of a drill's journal: its recent TTNs, their median, and a regression if there is one."""
     out = {}
     for alert, summary in (journal.get("alerts") or {}).items():
-        history = earlier_ttns(reports, str(journal.get("scenario")), alert, journal.get("time_scale", 1),
-                               str(journal.get("started", "")), policy.window)
+        runs = earlier_runs(reports, str(journal.get("scenario")), alert, journal.get("time_scale", 1),
+                            str(journal.get("started", "")), policy.window)
+        history = [float(r["ttn"]) for r in runs]
         ttn = (summary.get("timings") or {}).get("ttn")
         out[alert] = {"history": history, "median": statistics.median(history) if history else None,
-                      "regression": regression(ttn, summary.get("sla"), history, policy)}
+                      "regression": regression(ttn, summary.get("sla"), history, policy), "runs": runs}
     return out

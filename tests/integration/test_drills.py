@@ -368,10 +368,13 @@ def test_an_override_drills_despite_the_budget_and_says_so(run_gameday, tmp_path
 
 def test_a_slowed_rule_is_a_regression_against_its_history(run_gameday, tmp_path):
     """Three drills make a history; with the rule's `for` doubled the fourth still meets its SLA, but its TTN is
-    far above the recent median: said in the summary, and a FAIL when asked for."""
+    far above the recent median: said in the summary, and a FAIL when asked for. Allure keeps the four as one
+    test's history, the trend plot shows the slower TTN, and the review opens whole in a browser."""
+    allure_history = AllureHistory(tmp_path)
     for _ in range(3):
         run = run_gameday("-k", "test_drill and high-error-rate", "--time-scale", "60")
         assert run.proc.returncode == 0, run.out
+        allure_history.add(run)
     rules = tmp_path / "slowed"
     rules.mkdir()
     for src in (ROOT / "config/prometheus/rules").glob("*.yml"):
@@ -388,3 +391,67 @@ def test_a_slowed_rule_is_a_regression_against_its_history(run_gameday, tmp_path
     assert newest["verdict"] == "FAIL" and newest["reasons"][0].startswith("regression (--regression fail)")
     assert newest["alerts"]["HighErrorRate"]["sla_met"] is True, "within its SLA: only the trend failed it"
     assert len(newest["trends"]["HighErrorRate"]["history"]) == 3
+    allure_history.add(run)
+    assert len(allure_history.ids) == 4 and len(set(allure_history.ids)) == 1, \
+        "the four drills are one test in Allure's history: no measured value in its history id"
+    (result,) = run.allure_results()
+    assert result["status"] == "failed" and any(a["name"] == "TTD / TTN / MTTR over recent drills"
+                                                for a in result["attachments"])
+
+    review_in_a_browser(run, newest, tmp_path)
+    allure_history.check()
+
+
+class AllureHistory:
+    """Allure 3 (the npm package, through npx) renders each run's results with one history file, as a nightly
+    job keeping that file between runs would."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.folder = tmp_path / "allure-history"
+        self.folder.mkdir()
+        (self.folder / "allurerc.json").write_text(json.dumps({"name": "gameday drills",
+                                                               "historyPath": "./history.jsonl"}))
+        self.ids: list[str] = []
+        self.npx = shutil.which("npx")
+        self.rendered = 0
+
+    def add(self, run) -> None:
+        (result,) = [r for r in run.allure_results() if "high-error-rate" in r["name"]]
+        self.ids.append(result["historyId"])
+        if self.npx is None:
+            return
+        proc = subprocess.run([self.npx, "--yes", "allure@3", "generate", str(run.allure), "--output",
+                               str(self.folder / f"report-{self.rendered}")], cwd=self.folder, capture_output=True,
+                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        self.rendered += 1
+
+    def check(self) -> None:
+        if self.npx is None:
+            pytest.skip("no npx (Node.js) on this machine: Allure's own history file was not rendered")
+        entries = [json.loads(line) for line in (self.folder / "history.jsonl").read_text().splitlines()]
+        assert len(entries) == 4, "one history entry per rendered run"
+        drill = [next(r for r in e["testResults"].values() if "high-error-rate" in r["name"]) for e in entries]
+        assert len({r["historyId"] for r in drill}) == 1 and [r["status"] for r in drill] == ["passed"] * 3 + [
+            "failed"], "Allure sees one drill passing three times, then failing on the regression"
+
+
+def review_in_a_browser(run, newest: dict, tmp_path: Path) -> None:
+    """The newest run's review in headless Chromium: every image drawn, every link opens, a screenshot taken."""
+    from gameday.report.review import write_review
+    from tests.browser import open_page
+    from tests.unit.test_trends import colour_pixels
+
+    began = time.monotonic()
+    md, html = write_review(run.reports, tmp_path / "review", ROOT)
+    rendered = time.monotonic() - began
+    shot = run.reports / "review-screenshot.png"
+    page = open_page(html.as_uri(), shot)
+    print(f"review rendered in {rendered:.2f}s, loaded in Chromium in {page.load_seconds:.2f}s")
+    assert page.broken_images == [] and len(page.images) == 2, (page.images, page.broken_images)
+    assert {Path(i).name for i in page.images} == {Path(newest["plot"]).name, Path(newest["trend_plot"]).name}
+    assert page.broken_links == [] and any(link.endswith("001-high-error-rate.md") for link in page.links), \
+        page.broken_links
+    for words in ("Times against goals", "Timeline", "SLO impact", "Action items", "regression"):
+        assert words in page.text, words
+    assert colour_pixels(shot, "#c00000") > 500, "the screenshot shows the plots' red SLA and TTN lines"

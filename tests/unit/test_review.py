@@ -96,3 +96,21 @@ def test_a_journal_that_is_not_one_is_named_not_a_crash(tmp_path, root):
     text = md.read_text()
     assert "odd.json: not a drill journal" in text and "broken.json: unreadable" in text
     assert "1 journal(s) written by an older gameday" in text
+
+
+def test_the_browser_sees_a_review_whole_and_sees_what_is_broken(tmp_path, root):
+    """The review in headless Chromium: every image drawn and every link opens; remove a plot and a journal and
+    the same check names both."""
+    from tests.browser import open_page
+
+    reports = tmp_path / "reports"
+    drill(reports, "high-error-rate", "run", "2026-11-02T10:00:00")
+    md, html = write_review(reports, tmp_path / "review", root)
+    whole = open_page(html.as_uri(), tmp_path / "whole.png")
+    assert len(whole.images) == 1 and whole.broken_images == [] and whole.broken_links == []
+    assert len(whole.links) == 2 and "Times against goals" in whole.text
+    (tmp_path / "review" / "plots" / "high-error-rate-2026-11-02T10:00:00.png").unlink()
+    next((reports / "drills").glob("*.json")).unlink()
+    broken = open_page(html.as_uri(), tmp_path / "broken.png")
+    assert [Path(i).name for i in broken.broken_images] == ["high-error-rate-2026-11-02T10:00:00.png"]
+    assert len(broken.broken_links) == 1 and ".json" in broken.broken_links[0]

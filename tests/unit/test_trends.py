@@ -41,3 +41,36 @@ def test_trends_of_a_journal(tmp_path):
         write(tmp_path, journal(f"2026-11-0{n + 1}", ttn), n)
     trend = trends_of(tmp_path, journal("2026-11-09", 3.0), Policy())["HighErrorRate"]
     assert trend["median"] == 2.0 and trend["history"] == [2.0, 2.1, 1.9] and "50% above" in trend["regression"]
+
+
+def colour_pixels(png, hex_colour, tolerance=0.06):
+    """How many pixels of the PNG are within ``tolerance`` of the colour (each channel 0..1)."""
+    import matplotlib.image
+    import numpy as np
+
+    img = matplotlib.image.imread(png)[..., :3]
+    want = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(img - want).max(axis=2) < tolerance).sum())
+
+
+def test_the_trend_plot_draws_ttd_ttn_and_mttr_of_each_earlier_drill_and_this_one(tmp_path):
+    from gameday.report.plots import TREND, render_trend
+
+    def full(started, ttd, ttn, mttr):
+        j = journal(started, ttn)
+        j["alerts"]["HighErrorRate"]["timings"] |= {"ttd": ttd, "mttr": mttr}
+        return j | {"goals": {"mttr": 10.0}}
+
+    for n, (ttd, ttn, mttr) in enumerate([(1.0, 2.0, 4.0), (1.1, 2.1, 4.2), (0.9, 1.9, 3.9)]):
+        write(tmp_path, full(f"2026-11-0{n + 1}T10:00:00", ttd, ttn, mttr), n)
+    this = full("2026-11-09T10:00:00", 1.0, 3.0, 4.1)
+    this["trends"] = trends_of(tmp_path, this, Policy())
+    runs = this["trends"]["HighErrorRate"]["runs"]
+    assert [r["ttd"] for r in runs] == [1.0, 1.1, 0.9] and [r["mttr"] for r in runs] == [4.0, 4.2, 3.9]
+    out = render_trend(this, tmp_path / "trend.png")
+    for _, label, colour, _ in TREND:
+        assert colour_pixels(out, colour) > 150, f"no {label} line in the trend plot"
+    lonely = full("2026-11-09T10:00:00", 1.0, 3.0, 4.1)
+    lonely["trends"] = trends_of(tmp_path / "empty", lonely, Policy())
+    assert render_trend(lonely, tmp_path / "none.png") is None, "no earlier drill: no trend to draw"
+    assert not (tmp_path / "none.png").exists()
