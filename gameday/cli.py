@@ -2,7 +2,8 @@
 
   gameday revert [--reports DIR]   revert the faults that runs killed outright left open in the fault ledger
   gameday check [--root DIR] ...   the catalog offline: config valid, every alert with a runbook and a drill
-  gameday report [--reports DIR]   the review of the newest run (review.md, review.html) from its journals
+  gameday report [--reports DIR]   the review of the newest run (review.md, review.html) from its journals, and
+                                   allurerc.json, Allure 3's configuration for rendering the results
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
         return 1
     md, html = written
     print(f"gameday report: {html} and {md} ({time.monotonic() - t0:.1f}s)")
+    from gameday.report.allure import write_allure_config
+
+    write_allure_config(reports / "allurerc.json", reports / "allure-history.jsonl")
     return 0
 
 

@@ -13,14 +13,17 @@ import allure
 
 from gameday.durations import human
 from gameday.journal import DrillRecord
+from gameday.report.review import drill_page
 
 SEVERITY = {"p0": allure.severity_level.CRITICAL, "p1": allure.severity_level.NORMAL,
             "p2": allure.severity_level.MINOR, "p3": allure.severity_level.TRIVIAL}
 
 
 class AllureReporter:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, config: Path | None = None) -> None:
         self.root = root
+        self.config = config
+        """The target's configuration folder (its ``slo.yaml`` prices the drill's SLO impact)."""
         self._steps: list[Any] = []
 
     def on_phase_started(self, phase: str, **_: Any) -> None:
@@ -52,7 +55,9 @@ class AllureReporter:
         if record.trend_plot and Path(record.trend_plot).is_file():
             allure.attach.file(record.trend_plot, name="TTD / TTN / MTTR over recent drills",
                                attachment_type=allure.attachment_type.PNG)
-        allure.attach(timeline_html(record), name="timeline", attachment_type=allure.attachment_type.HTML)
+        allure.attach(drill_page(record.as_dict() | {"_path": str(record.path) if record.path else None},
+                                 self.root, self.config),
+                      name="drill review", attachment_type=allure.attachment_type.HTML)
         t, goals = record.timings, record.goals
         sla = record.sla
         measured("verdict", record.verdict)
@@ -97,35 +102,21 @@ def measured(name: str, value: str) -> None:
     allure.dynamic.parameter(name, value, excluded=True)
 
 
-def timeline_html(record: DrillRecord) -> str:
-    """The drill's timeline as a small table a reviewer reads at a glance: time, event, and who did it."""
-    import html
-
-    from gameday.report.review import timeline_rows
-
-    rows = []
-    for r in timeline_rows(record.as_dict()):
-        real = f" ({r['real']} real)" if r["real"] else ""
-        rows.append(f"<tr><td>{r['time']}{real}</td><td>{html.escape(r['event'])}</td><td>{r['actor']}</td></tr>")
-    verdict = html.escape(f"{record.verdict}: {'; '.join(record.reasons)}" if record.reasons else record.verdict)
-    return ("<html><body style='font-family:sans-serif;font-size:13px'>"
-            f"<h3>{html.escape(record.title)} [{html.escape(record.scenario_id)}]</h3><p><b>{verdict}</b></p>"
-            "<table border='1' cellpadding='4' style='border-collapse:collapse'>"
-            "<tr><th>time into the drill</th><th>event</th><th>actor</th></tr>" + "".join(rows)
-            + "</table></body></html>")
+def _failed(name: str, pattern: str) -> dict[str, Any]:
+    """A category of FAILs whose reason contains ``pattern``. [\\s\\S]* rather than (?s).*: Allure 3 reads it as a
+    JavaScript regular expression, which knows no (?s); Allure 2 matches it against the whole message."""
+    return {"name": name, "messageRegex": f"[\\s\\S]*{pattern}[\\s\\S]*", "matchedStatuses": ["failed"]}
 
 
 CATEGORIES = [  # Allure's categories: each FAIL reason by its kind, then what was not a verdict on the alert
-    {"name": "never fired", "messageRegex": "(?s).*never fired.*", "matchedStatuses": ["failed"]},
-    {"name": "paged late", "messageRegex": "(?s).*beyond its SLA.*", "matchedStatuses": ["failed"]},
-    {"name": "fired but no page", "messageRegex": "(?s).*but no page reached.*", "matchedStatuses": ["failed"]},
-    {"name": "wrong receiver", "messageRegex": "(?s).*(instead of|route to).*", "matchedStatuses": ["failed"]},
-    {"name": "not resolved in time", "messageRegex": "(?s).*(not resolved within|beyond its MTTR goal).*",
-     "matchedStatuses": ["failed"]},
-    {"name": "quiet alert fired", "messageRegex": "(?s).*must stay quiet fired.*", "matchedStatuses": ["failed"]},
-    {"name": "slower than its recent drills", "messageRegex": "(?s).*regression \\(--regression fail\\).*",
-     "matchedStatuses": ["failed"]},
-    {"name": "refused in preflight", "messageRegex": "(?s).*preflight.*", "matchedStatuses": ["failed"]},
+    _failed("never fired", "never fired"),
+    _failed("paged late", "beyond its SLA"),
+    _failed("fired but no page", "but no page reached"),
+    _failed("wrong receiver", "(instead of|route to)"),
+    _failed("not resolved in time", "(not resolved within|beyond its MTTR goal)"),
+    _failed("quiet alert fired", "must stay quiet fired"),
+    _failed("slower than its recent drills", "regression \\(--regression fail\\)"),
+    _failed("refused in preflight", "preflight"),
     {"name": "ERROR: the harness or the monitoring stack, not the alert", "matchedStatuses": ["broken"]},
 ]
 
@@ -142,3 +133,12 @@ def write_run_files(results: Path, records: list[DrillRecord]) -> None:
            "drills": str(len(records))}
     (results / "environment.properties").write_text(
         "".join(f"{k.replace(' ', '.')}={v}\n" for k, v in env.items()))
+
+
+def write_allure_config(path: Path, history: Path) -> Path:
+    """The configuration Allure 3 renders gameday's results with: the categories above (Allure 3 takes them from
+    its configuration, not from ``categories.json``) and the history file that links each drill's runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"name": "gameday drills", "historyPath": str(history.resolve()),
+                                "categories": CATEGORIES}, indent=2))
+    return path

@@ -157,8 +157,9 @@ def trend_view(trend: dict[str, Any]) -> dict[str, Any]:
             "regression": trend.get("regression")}
 
 
-def drill_view(j: dict[str, Any], out: Path, root: Path, slo: Slo) -> dict[str, Any]:
-    """What the templates show for one drill; its plot is copied beside the review."""
+def drill_view(j: dict[str, Any], out: Path | None, root: Path, slo: Slo) -> dict[str, Any]:
+    """What the templates show for one drill. Its plots are copied beside the review into ``out``; with no
+    ``out`` (a page that travels alone, such as an Allure attachment) they are inlined and links are absolute."""
     scale = j.get("time_scale", 1) or 1
     alerts = []
     for name, a in j.get("alerts", {}).items():
@@ -173,15 +174,42 @@ def drill_view(j: dict[str, Any], out: Path, root: Path, slo: Slo) -> dict[str, 
                        "goal_real": human(goal * scale) if goal is not None else "-",
                        "expected": human(a.get("expected_ttn")) if a.get("expected_ttn") is not None else None,
                        **trend_view((j.get("trends") or {}).get(name) or {})})
-    plot, trend_plot = (copy_plot(j.get(key), out) for key in ("plot", "trend_plot"))
+    plot, trend_plot = (copy_plot(j.get(key), out) if out is not None else inline_png(j.get(key))
+                        for key in ("plot", "trend_plot"))
     runbook = (root / j.get("runbook", "")).resolve()
     return {"id": j.get("scenario"), "title": j.get("title"), "priority": j.get("priority"),
             "verdict": j.get("verdict"), "reasons": j.get("reasons", []), "started": j.get("started"),
             "scale": scale, "fault": j.get("fault", {}).get("description", "-"), "alerts": alerts,
             "timeline": timeline_rows(j), "impact": slo_impact(j, slo), "actions": action_items(j),
-            "runbook": j.get("runbook"), "runbook_href": os.path.relpath(runbook, out) if runbook.is_file() else None,
+            "runbook": j.get("runbook"), "runbook_href": link(runbook, out) if runbook.is_file() else None,
             "plot": plot, "trend_plot": trend_plot, "stack": j.get("stack", {}), "timer_lag": j.get("timer_lag", {}),
-            "journal": os.path.relpath(j["_path"], out)}
+            "journal": link(Path(j["_path"]), out) if j.get("_path") else None}
+
+
+def link(path: Path, out: Path | None) -> str:
+    """A link to a file: relative to the page's folder, or an absolute file URI for a page that travels alone."""
+    return os.path.relpath(path, out) if out is not None else path.resolve().as_uri()
+
+
+def inline_png(path: str | None) -> str | None:
+    if not path or not Path(path).is_file():
+        return None
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+def templates() -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
+                       autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def drill_page(journal: dict[str, Any], root: Path, config: Path | None = None) -> str:
+    """One drill's section of the review as a page of its own, plots inlined: the drill's Allure attachment."""
+    d = drill_view(journal, None, root, slo_of(config or root / "config"))
+    return templates().get_template("drill_page.html.j2").render(d=d)
 
 
 def copy_plot(path: str | None, out: Path) -> str | None:
@@ -195,8 +223,6 @@ def copy_plot(path: str | None, out: Path) -> str | None:
 
 def write_review(reports: Path, out: Path, root: Path, run: str | None = None) -> tuple[Path, Path] | None:
     """Write ``review.md`` and ``review.html`` for a run into ``out``; None when there is no journal to review."""
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     chosen, journals, skipped = load_run(reports, run)
     if not journals:
         return None
@@ -206,8 +232,7 @@ def write_review(reports: Path, out: Path, root: Path, run: str | None = None) -
     context = {"run": chosen, "drills": drills, "skipped": skipped, "slo": slo,
                "counts": {v: sum(d["verdict"] == v for d in drills) for v in ("PASS", "FAIL", "ERROR", "ABORTED",
                                                                                "SKIPPED")}}
-    env = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
-                      autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True, lstrip_blocks=True)
+    env = templates()
     md, html = out / "review.md", out / "review.html"
     md.write_text(env.get_template("review.md.j2").render(**context))
     html.write_text(env.get_template("review.html.j2").render(**context))

@@ -47,7 +47,7 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
         assert {"name": "severity", "value": "critical"} in r["labels"]
         assert any(link["url"].endswith(".md") for link in r["links"])
         assert {a["name"] for a in r["attachments"]} >= {"drill timeline", "notifications received", "locust stats",
-                                                        "drill plot", "timeline"}
+                                                        "drill plot", "drill review"}
         assert any(a["name"].startswith("runbook ") and a["source"].endswith(".md") for a in r["attachments"])
     holds = {">": lambda v, th: v > th, "==": lambda v, th: v == th}
     for name, j in journals.items():  # the plot's evidence, in the journal: each condition of the expected alert
@@ -407,10 +407,10 @@ class AllureHistory:
     job keeping that file between runs would."""
 
     def __init__(self, tmp_path: Path) -> None:
+        from gameday.report.allure import write_allure_config
+
         self.folder = tmp_path / "allure-history"
-        self.folder.mkdir()
-        (self.folder / "allurerc.json").write_text(json.dumps({"name": "gameday drills",
-                                                               "historyPath": "./history.jsonl"}))
+        self.config = write_allure_config(self.folder / "allurerc.json", self.folder / "history.jsonl")
         self.ids: list[str] = []
         self.npx = shutil.which("npx")
         self.rendered = 0
@@ -420,9 +420,9 @@ class AllureHistory:
         self.ids.append(result["historyId"])
         if self.npx is None:
             return
-        proc = subprocess.run([self.npx, "--yes", "allure@3", "generate", str(run.allure), "--output",
-                               str(self.folder / f"report-{self.rendered}")], cwd=self.folder, capture_output=True,
-                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([self.npx, "--yes", "allure@3", "generate", str(run.allure), "--config",
+                               str(self.config), "--output", str(self.folder / f"report-{self.rendered}")],
+                              cwd=self.folder, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         self.rendered += 1
 
@@ -434,6 +434,8 @@ class AllureHistory:
         drill = [next(r for r in e["testResults"].values() if "high-error-rate" in r["name"]) for e in entries]
         assert len({r["historyId"] for r in drill}) == 1 and [r["status"] for r in drill] == ["passed"] * 3 + [
             "failed"], "Allure sees one drill passing three times, then failing on the regression"
+        categories = json.loads((self.folder / "report-3" / "widgets" / "categories.json").read_text())
+        assert '"slower than its recent drills"' in json.dumps(categories), "the FAIL is in its own category"
 
 
 def review_in_a_browser(run, newest: dict, tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ import pytest
 
 from gameday.clock import Clock
 from gameday.journal import SCHEMA, DrillRecord
-from gameday.report.allure import CATEGORIES, timeline_html, write_run_files
+from gameday.report.allure import CATEGORIES, write_run_files
 from gameday.report.capture import locust_history, split_comparison
 from gameday.report.plots import render
+from gameday.report.review import drill_page
 
 
 def journal(**extra):
@@ -69,12 +70,17 @@ def test_locust_history_becomes_rates_on_the_drill_clock(tmp_path):
     assert [round(p["rps"]) for p in history] == [40, 40] and [round(p["failures"]) for p in history] == [2, 2]
 
 
-def test_the_timeline_is_escaped_html_with_actors():
-    rec = DrillRecord("s<x>", "T<script>", "p0", "runbooks/x.md", 60, Clock())
+def test_the_drill_page_for_allure_is_escaped_html_that_travels_alone(tmp_path, root):
+    """The drill's Allure attachment: its section of the review, escaped, with its plot inlined (an attachment
+    cannot reach files beside it) and the runbook linked by absolute path."""
+    rec = DrillRecord("s<x>", "T<script>", "p0", "runbooks/001-high-error-rate.md", 60, Clock())
     rec.on_marked("t_notified", 3.0, "page at <pager>")
     rec.verdict, rec.reasons = "FAIL", ["late <b>"]
-    page = timeline_html(rec)
+    rec.plot = str(render(journal(), tmp_path / "d.png"))
+    page = drill_page(rec.as_dict(), root)
     assert "<script>" not in page and "&lt;script&gt;" in page and "Alertmanager" in page and "late &lt;b&gt;" in page
+    assert 'src="data:image/png;base64,' in page and "Times against goals" in page and "Timeline" in page
+    assert f'href="{(root / "runbooks/001-high-error-rate.md").as_uri()}"' in page
 
 
 def test_categories_and_environment_for_allure(tmp_path):
