@@ -31,6 +31,7 @@ from gameday.lagprobe import LagProbe
 from gameday.load import LocustRun
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
+from gameday.recovery import after_runbook, recover, runbook_steps
 from gameday.report.evidence import gather_evidence
 from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.stackhealth import StackHealth
@@ -203,6 +204,8 @@ class Drill:
         sc, target = self.scenario, self.target
         with self._phase("preflight"):
             self.pre = run_preflight(sc, self.source, target, self.scaled.sla)
+            if sc.recovery.mode == "runbook":
+                runbook_steps(self)  # a runbook with no version for this target: SKIPPED before any fault
             self._gate_error_budget()
             self._settle_groups("preflight")
         with self._phase("steady-state"):
@@ -228,16 +231,21 @@ class Drill:
             with self._phase("detect"):
                 pages = self._detect(t_inject)
             with self._phase("recover"):
-                self._recover(fault, t_inject)
+                recover(self, fault, t_inject)
+            if sc.recovery.mode == "runbook":  # the fault stays in until the resolution is judged
+                with self._phase("resolve"), after_runbook(sc):
+                    self._resolve(pages)
+                    assert_quiet(self.watch, sc.quiet, 0.0)
         finally:
             try:
                 fault.revert()
             finally:
                 self.record.timer_lag = lag.stop()
             self.stops.conditions = []  # the fault is out: the blast radius is no longer the drill's to guard
-        with self._phase("resolve"):
-            self._resolve(pages)
-            assert_quiet(self.watch, sc.quiet, 0.0)
+        if sc.recovery.mode != "runbook":
+            with self._phase("resolve"):
+                self._resolve(pages)
+                assert_quiet(self.watch, sc.quiet, 0.0)
 
     def _finish(self) -> None:
         """Stop the load, gather the evidence, write the journal, tell the subscribers."""
@@ -422,33 +430,6 @@ class Drill:
                 raise
             pages.append(result)
         return pages
-
-    def _recover(self, fault: Fault, t_inject: float) -> None:
-        sc, target = self.scenario, self.target
-        if sc.recovery.mode == "revert":
-            hold = self.scaled.fault_duration or 0.0
-            if (left := t_inject + hold - self.clock.now()) > 0:
-                self._sleep(left, f"holding the fault for {human(hold)}")
-            fault.revert()
-            self.stops.conditions = []
-            self._mark("t_mitigated", self.clock.now(), f"harness reverted {fault.describe()}")
-            return
-        # auto: the platform heals itself (a restart policy)
-        start = self.clock.now()
-        limit = self.scaled.mttr_goal + (self.scaled.fault_duration or 0.0)
-        poll = self.ctx.ask  # each look is an HTTP probe; t_mitigated comes from the platform, not from this poll
-        while self.clock.now() - start < limit:
-            if target.is_running(sc.fault.target) and self._sli_healthy():
-                started = target.last_started(sc.fault.target)
-                if started is not None and self.clock.from_mono(started) > t_inject:
-                    self._mark("t_mitigated", self.clock.from_mono(started),
-                               f"{sc.fault.target} restarted by its platform ({target.name})")
-                else:
-                    self._mark("t_mitigated", self.clock.now(), f"{sc.fault.target} answering again")
-                return
-            self._progress(f"waiting for {sc.fault.target} to come back by itself", deadline=limit, started=start)
-            time.sleep(poll)
-        raise DrillFailed(f"{sc.fault.target} did not come back by itself within {human(limit)} (recovery: auto)")
 
     def _resolve(self, pages: list[PageResult]) -> None:
         goal = self.scaled.mttr_goal

@@ -204,11 +204,23 @@ class StopCondition(_Model):
 
 
 class Recovery(_Model):
-    mode: Literal["auto", "revert"] = "revert"
+    mode: Literal["auto", "revert", "runbook"] = "revert"
+    """auto: the platform heals itself; revert: the harness reverts the fault after its duration; runbook: the
+    harness runs the runbook's marked mitigation (``gameday.runbook``) and the fault stays until it is judged."""
     mttr_goal: float
     """From the page to the resolved notification."""
+    mitigation: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
+    """With ``mode: runbook``: the name of the marked mitigation section in the scenario's runbook."""
 
     _dur = field_validator("mttr_goal", mode="before")(_duration)
+
+    @model_validator(mode="after")
+    def _named(self) -> Recovery:
+        if self.mode == "runbook" and self.mitigation is None:
+            raise ValueError("mode runbook needs mitigation: the name of the runbook's marked mitigation")
+        if self.mode != "runbook" and self.mitigation is not None:
+            raise ValueError("mitigation is for mode runbook")
+        return self
 
 
 class Scenario(_Model):
@@ -361,6 +373,13 @@ def load_scenario(path: Path, root: Path | None = None) -> Scenario:
                 found = False
             if not found:
                 raise ScenarioError(shown, field, f"no such file: {rel}")
+        if scenario.recovery.mitigation is not None:
+            from gameday.runbook import mitigation_steps
+
+            try:
+                mitigation_steps(root / scenario.runbook, scenario.recovery.mitigation)
+            except ValueError as exc:
+                raise ScenarioError(shown, "recovery.mitigation", f"{scenario.runbook}: {exc}") from None
     expected = {e.alert for e in scenario.expect}
     for i, cond in enumerate(scenario.abort_when):
         if cond.alert in expected:

@@ -100,3 +100,8 @@ class Target(Protocol):
     def sli_healthy(self) -> bool:
         """The user's view: the target's SLI probe answers."""
         ...
+
+    def runbook_env(self) -> dict[str, str]:
+        """The environment the runbooks document for this target (``GATEWAY``, ``PROMETHEUS`` ...): what a
+        runbook's drilled mitigation (``recovery: runbook``) runs with."""
+        ...

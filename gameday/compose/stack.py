@@ -330,5 +330,13 @@ class ComposeStack(CleanOnFailure):
     def sli_healthy(self) -> bool:
         return self.service_healthy(GATEWAY) and self.sli.check(self.urls[GATEWAY])
 
+    def runbook_env(self) -> dict[str, str]:
+        """The services' published addresses, and what ``docker compose`` needs to find this stack: a runbook's
+        ``docker compose restart inference-gateway`` acts on the drill's project."""
+        cfg = self.config
+        names = {GATEWAY: "GATEWAY", BACKEND: "BACKEND", "prometheus": "PROMETHEUS", "alertmanager": "ALERTMANAGER"}
+        return {names[svc]: url for svc, url in self.urls.items() if svc in names} | {
+            "COMPOSE_PROJECT_NAME": cfg.project, "COMPOSE_FILE": str(cfg.root / "docker-compose.yml")}
+
     def wait_ready(self, timeout: float) -> None:
         wait_ready(self, timeout, "the compose stack", self._failed_service_logs, broken=self._failed_service_logs)

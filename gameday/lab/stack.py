@@ -119,6 +119,11 @@ class Lab(CleanOnFailure):
         urls = {GATEWAY: self.endpoints.gateway, BACKEND: self.endpoints.backend}
         return urls[service]
 
+    def runbook_env(self) -> dict[str, str]:
+        """The addresses a runbook's commands use, as ``python -m gameday.lab env`` exports them."""
+        assert self.endpoints is not None
+        return {name.upper(): url for name, url in self.endpoints.as_dict().items()}
+
     def is_running(self, service: str) -> bool:
         return self.supervisor.is_running(service)
 

@@ -115,6 +115,7 @@ CATEGORIES = [  # Allure's categories: each FAIL reason by its kind, then what w
     _failed("wrong receiver", "(instead of|route to)"),
     _failed("not resolved in time", "(not resolved within|beyond its MTTR goal)"),
     _failed("quiet alert fired", "must stay quiet fired"),
+    _failed("runbook mitigation wrong", "mitigation '[^']*', (step [0-9]+ of|all [0-9]+ step)"),
     _failed("slower than its recent drills", "regression \\(--regression fail\\)"),
     _failed("refused in preflight", "preflight"),
     {"name": "ERROR: the harness or the monitoring stack, not the alert", "matchedStatuses": ["broken"]},

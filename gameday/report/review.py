@@ -41,6 +41,9 @@ ACTIONS = [  # (a failure's reason, the action item it implies)
     (r"must stay quiet fired", "A symptom alert fires for the wrong cause: tighten that rule, or it will page "
                                "people to the wrong runbook."),
     (r"preflight", "The drill was refused before any fault: fix the scenario or the configuration it names."),
+    (r"mitigation '[^']*', (step \d+ of|all \d+ step)", "The runbook is wrong: the on-call would have run this "
+                                                         "command during the incident. Fix the step (or the "
+                                                         "mitigation) in the runbook and drill it again."),
     (r"regression \(", "The alert got slower than its recent drills: compare its rule, the scrape and evaluation "
                       "intervals and Alertmanager's timers with the last passing drill's; if the change was meant, "
                       "the new times become the median after a few drills."),
@@ -66,7 +69,8 @@ def timeline_rows(journal: dict[str, Any]) -> list[dict[str, str]]:
         elif kind == "phase_ended" and e.get("error"):
             what, actor = f"phase {e.get('phase')} ended: {e.get('error')}", "harness"
         elif kind == "note":
-            what, actor = str(e.get("note", "")), "harness"
+            what = str(e.get("note", ""))
+            actor = "runbook (run by the harness)" if what.startswith("runbook ") else "harness"
         else:
             continue
         t = float(e.get("t", 0.0))

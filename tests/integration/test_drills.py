@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,10 +22,11 @@ from tests.integration.conftest import gameday_argv, gameday_env
 def test_p0_drills_pass_and_leave_allure_results(run_gameday):
     run = run_gameday("-m", "p0", "--time-scale", "60")
     assert run.proc.returncode == 0, run.out
-    assert "3 passed" in run.out and "time scale 60" in run.out
+    assert "5 passed" in run.out and "time scale 60" in run.out
     assert "gameday summary" in run.out
     journals = run.journals()
-    assert set(journals) == {"service-outage", "high-error-rate", "slo-fast-burn"}
+    assert set(journals) == {"service-outage", "high-error-rate", "slo-fast-burn", "backend-down-runbook",
+                             "gateway-down-runbook"}
     for name, j in journals.items():
         assert j["verdict"] == "PASS", (name, j["reasons"])
         t = j["timings"]
@@ -37,8 +39,14 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
         assert j["load"]["requests"] > 0
         assert j["error_budget"]["checked"] is False and "created by this run" in j["error_budget"]["why"]
         assert any(n["payload"]["status"] == "resolved" for n in j["notifications"])
+    for name in ("backend-down-runbook", "gateway-down-runbook"):  # mitigated by the runbook's own commands
+        j = journals[name]
+        steps = [e["note"] for e in j["events"] if e.get("event") == "note" and e["note"].startswith("runbook ")]
+        assert steps and all("(exit 0," in s for s in steps), (name, steps)
+        (mitigated,) = [e["detail"] for e in j["events"] if e.get("name") == "t_mitigated"]
+        assert mitigated.startswith("runbook runbooks/") and "mitigation" in mitigated, mitigated
     results = {r["name"]: r for r in run.allure_results()}
-    assert len(results) == 3
+    assert len(results) == 5
     for r in results.values():
         assert r["status"] == "passed"
         params = {p["name"]: p["value"] for p in r["parameters"]}
@@ -457,3 +465,41 @@ def review_in_a_browser(run, newest: dict, tmp_path: Path) -> None:
     for words in ("Times against goals", "Timeline", "SLO impact", "Action items", "regression"):
         assert words in page.text, words
     assert colour_pixels(shot, "#c00000") > 500, "the screenshot shows the plots' red SLA and TTN lines"
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """The project's catalog, config and runbooks in a folder of their own, to break one runbook there."""
+    copy = tmp_path / "project"
+    for name in ("gamedays", "config", "runbooks", "scenarios", "locustfiles"):
+        shutil.copytree(ROOT / name, copy / name)
+    for name in ("pyproject.toml", "conftest.py"):
+        shutil.copy(ROOT / name, copy / name)
+    return copy
+
+
+def test_a_wrong_command_in_a_drilled_runbook_fails_its_drill_naming_the_step(tmp_path):
+    """``recovery: runbook`` runs the runbook's marked commands as written (the P0 test above shows them end their
+    incidents). With one command wrong in a copy of runbook 003, the drill FAILs naming that step, and the fault
+    is still reverted at the end."""
+    project = project_copy(tmp_path)
+    runbook = project / "runbooks/003-service-down.md"
+    text = runbook.read_text()
+    wrong = text.replace('"$SUPERVISOR/services/inference-gateway/restart"', '"$SUPERVISOR/services/gateway/restart"')
+    assert wrong != text
+    runbook.write_text(wrong)
+    broken = tmp_path / "broken"
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(project / "gamedays"), "--rootdir", str(project),
+                           "-c", str(project / "pyproject.toml"), "--reports", str(broken / "reports"),
+                           "--alluredir", str(broken / "allure"), "-p", "no:cacheprovider",
+                           "-k", "gateway-down-runbook", "--time-scale", "60"],
+                          cwd=tmp_path, env=gameday_env(), capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    (journal,) = [json.loads(p.read_text()) for p in (broken / "reports/drills").glob("*.json")]
+    assert journal["verdict"] == "FAIL", journal["reasons"]
+    reason = journal["reasons"][0]
+    assert "mitigation 'restart-gateway', step 2 of 3" in reason and "services/gateway/restart" in reason, reason
+    assert "exited 22" in reason, reason  # curl -f: the supervisor answered 404 for a service it does not have
+    ledger = [json.loads(line) for line in (broken / "reports/fault-ledger.jsonl").read_text().splitlines()]
+    assert ledger[-1]["state"] == "reverted", "the harness still reverts the fault the runbook did not end"

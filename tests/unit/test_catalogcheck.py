@@ -42,7 +42,8 @@ def test_the_shipped_catalog_passes_with_every_rule_drilled(capsys):
 
 
 def test_an_undrilled_rule_fails_the_check_and_is_named(project, capsys):
-    (project / "scenarios/service-outage.yaml").unlink()
+    for name in ("service-outage", "gateway-down-runbook"):  # every drill that expects ServiceDown
+        (project / f"scenarios/{name}.yaml").unlink()
     assert main(["check", "--root", str(project)]) == 1
     out = capsys.readouterr().out
     assert "NOT DRILLED" in out

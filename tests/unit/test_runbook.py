@@ -1,0 +1,108 @@
+"""A runbook's drilled mitigation: found by its markers, per target, run step by step as written."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.errors import ConfigError
+from gameday.runbook import NotForTarget, mitigation_steps, run_steps, sections
+from gameday.scenario import load_scenario
+from tests.unit.test_scenario import GOOD, write
+
+RUNBOOK = """\
+# A runbook
+
+Prose with a `curl` that is not a step.
+
+<!-- gameday:mitigation restart lab -->
+```bash
+echo lab one
+```
+Some words between the steps.
+```sh
+echo lab two
+```
+```python
+print("not a shell step")
+```
+<!-- /gameday:mitigation -->
+
+<!-- gameday:mitigation restart compose -->
+```bash
+docker compose restart inference-gateway
+```
+<!-- /gameday:mitigation -->
+
+<!-- gameday:mitigation everywhere -->
+```bash
+true
+```
+<!-- /gameday:mitigation -->
+"""
+
+
+def test_steps_are_the_shell_blocks_between_the_markers_per_target(tmp_path):
+    path = tmp_path / "rb.md"
+    path.write_text(RUNBOOK)
+    assert set(sections(RUNBOOK)) == {"restart", "everywhere"}
+    assert [s.command.strip() for s in mitigation_steps(path, "restart", "lab")] == ["echo lab one", "echo lab two"]
+    assert [s.number for s in mitigation_steps(path, "restart", "lab")] == [1, 2]
+    assert "docker compose" in mitigation_steps(path, "restart", "compose")[0].command
+    assert mitigation_steps(path, "everywhere", "k8s")[0].command.strip() == "true", "unmarked: any target"
+    with pytest.raises(NotForTarget, match="marked only for compose, lab, not for the k8s target"):
+        mitigation_steps(path, "restart", "k8s")
+    with pytest.raises(ValueError, match="no mitigation 'missing' marked in the runbook.*marked: everywhere, restart"):
+        mitigation_steps(path, "missing")
+
+
+def test_steps_run_in_order_until_one_fails_with_only_the_targets_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_SECRET", "hunter2")
+    path = tmp_path / "rb.md"
+    path.write_text("<!-- gameday:mitigation m -->\n```bash\necho \"$GATEWAY ${HARNESS_SECRET:-none}\"\n```\n"
+                    "```bash\nfalse | true\necho not reached: pipefail\n```\n```bash\necho never\n```\n"
+                    "<!-- /gameday:mitigation -->\n")
+    seen = []
+    results = run_steps(mitigation_steps(path, "m"), {"GATEWAY": "http://127.0.0.1:1"}, tmp_path, 5, seen.append)
+    assert [r.step.number for r in results] == [1, 2] and seen == results, "the third step never runs"
+    assert results[0].ok and results[0].output == "http://127.0.0.1:1 none", "no harness variable leaks in"
+    assert results[1].exit_code == 1 and "not reached" not in results[1].output, "bash -eo pipefail"
+
+
+def test_a_step_past_its_time_is_killed_with_its_children(tmp_path):
+    path = tmp_path / "rb.md"
+    marker = tmp_path / "child.pid"
+    path.write_text(f"<!-- gameday:mitigation m -->\n```bash\nsleep 30 & echo $! > {marker}\nwait\n```\n"
+                    "<!-- /gameday:mitigation -->\n")
+    began = time.monotonic()
+    (result,) = run_steps(mitigation_steps(path, "m"), {}, tmp_path, 0.5)
+    assert result.exit_code is None and "killed after 0.5s" in result.output
+    assert time.monotonic() - began < 5
+
+    pid = int(marker.read_text())
+    time.sleep(0.2)
+    try:  # gone, or a zombie that nobody reaped yet (the init of a container may not)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z"), f"the step's background child is still {state}"
+
+
+@pytest.mark.parametrize("recovery, reason", [
+    ("{mode: runbook, mttr_goal: 10m}", "mode runbook needs mitigation"),
+    ("{mode: revert, mttr_goal: 10m, mitigation: restart-gateway}", "mitigation is for mode runbook"),
+    ("{mode: runbook, mttr_goal: 10m, mitigation: no-such-thing}", "no mitigation 'no-such-thing' marked"),
+])
+def test_a_runbook_recovery_is_checked_when_the_scenario_loads(tmp_path, root, recovery, reason):
+    text = GOOD.replace("recovery: {mode: auto, mttr_goal: 10m}", f"recovery: {recovery}")
+    with pytest.raises(ConfigError, match="recovery") as err:
+        load_scenario(write(tmp_path, text), root)
+    assert reason in str(err.value)
+
+
+def test_a_scenario_names_a_marked_mitigation(tmp_path, root):
+    text = GOOD.replace("recovery: {mode: auto, mttr_goal: 10m}",
+                        "recovery: {mode: runbook, mttr_goal: 10m, mitigation: restart-gateway}")
+    assert load_scenario(write(tmp_path, text), root).recovery.mitigation == "restart-gateway"
