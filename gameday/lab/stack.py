@@ -122,7 +122,10 @@ class Lab(CleanOnFailure):
     def runbook_env(self) -> dict[str, str]:
         """The addresses a runbook's commands use, as ``python -m gameday.lab env`` exports them."""
         assert self.endpoints is not None
-        return {name.upper(): url for name, url in self.endpoints.as_dict().items()}
+        env = {name.upper(): url for name, url in self.endpoints.as_dict().items()}
+        if self.cgroup is not None:
+            env["BACKEND_CGROUP"] = str(self.cgroup.dir("cpu"))
+        return env
 
     def is_running(self, service: str) -> bool:
         return self.supervisor.is_running(service)
@@ -195,7 +198,8 @@ class Lab(CleanOnFailure):
         self._write_pids()
         self.wait_ready(ready_timeout)
         self.started_in = time.monotonic() - t0
-        (cfg.workdir / "endpoints.json").write_text(json.dumps(self.endpoints.as_dict(), indent=2))
+        # what `python -m gameday.lab env` exports: the same environment a drilled runbook's commands get
+        (cfg.workdir / "endpoints.json").write_text(json.dumps(self.runbook_env(), indent=2))
 
     def stop(self) -> None:
         if self.control is not None:

@@ -109,7 +109,7 @@ def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
     assert run.proc.returncode == 0, run.out
     journals = run.journals()
     assert set(journals) == {"latency-degradation", "slo-slow-burn", "traffic-surge", "cpu-exhaustion",
-                             "memory-exhaustion"}
+                             "memory-exhaustion", "cpu-runaway-runbook"}
     assert all(j["verdict"] == "PASS" for j in journals.values()), [j["reasons"] for j in journals.values()]
     burn = journals["slo-slow-burn"]["alerts"]
     assert burn["SLOAvailabilitySlowBurn"]["receiver"] == "pager" and burn["SLOAvailabilityBudgetTicket"]["receiver"] \
@@ -124,7 +124,11 @@ def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
     assert surge["load"]["failures"] == 0, "a surge the backend queues is served, not failed"
     fired = {a["labels"]["alertname"] for n in surge["notifications"] for a in n["payload"]["alerts"]}
     assert fired == {"ModelBackendSaturated"}, "latency, errors and ServiceDown stay quiet in a surge"
-    for drill, alert in (("cpu-exhaustion", "HighCPUUsage"), ("memory-exhaustion", "HighMemoryUsage")):
+    runaway = journals["cpu-runaway-runbook"]  # runbook 004's commands found and stopped the workers themselves
+    steps = [e["note"] for e in runaway["events"] if e.get("event") == "note" and e["note"].startswith("runbook ")]
+    assert len(steps) == 3 and all("(exit 0," in s for s in steps), steps
+    for drill, alert in (("cpu-exhaustion", "HighCPUUsage"), ("memory-exhaustion", "HighMemoryUsage"),
+                         ("cpu-runaway-runbook", "HighCPUUsage")):
         j = journals[drill]
         assert j["alerts"][alert]["receiver"] == "chat" and j["alerts"][alert]["timings"]["mttr"] is not None
         # the stress is bounded by the backend's cgroup: the harness's own timers keep time meanwhile
