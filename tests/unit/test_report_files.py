@@ -91,3 +91,37 @@ def test_categories_and_environment_for_allure(tmp_path):
     assert "Prometheus=2.42.0" in env and "time.scale=60" in env and "target=lab" in env
     names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
     assert names == [c["name"] for c in CATEGORIES] and "never fired" in names
+
+
+SCHEMA_FIELDS = {"schema", "run", "scenario", "title", "priority", "runbook", "time_scale", "started", "verdict",
+                 "reasons", "goals", "floors", "alert_groups", "error_budget", "timings", "timings_real", "alerts",
+                 "marks", "phases", "events", "fault", "timer_lag", "load", "stack", "series", "plot", "trends",
+                 "trend_plot", "notifications"}
+
+
+def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_path, root):
+    """Written, read back: the schema's fields are all there with their types, and the plot and the drill's review
+    page come from the file alone, with the same times."""
+    rec = DrillRecord("high-error-rate", "Backend down", "p0", "runbooks/001-high-error-rate.md", 60, Clock())
+    rec.goals = {"sla:HighErrorRate": 5.0, "mttr": 15.0}
+    rec.receivers = {"HighErrorRate": "pager"}
+    for name, t in (("t_steady", 1.0), ("t_inject", 4.0), ("t_firing", 7.0), ("t_notified", 7.3),
+                    ("t_mitigated", 7.4), ("t_resolved", 15.0)):
+        rec.on_marked(name, t, "", alert="HighErrorRate" if name in ("t_firing", "t_notified", "t_resolved")
+                      else None)
+    rec.series, rec.load = journal()["series"], journal()["load"] | {"requests": 900, "failures": 90}
+    rec.trends = {"HighErrorRate": {"history": [3.1], "median": 3.1, "regression": None,
+                                    "runs": [{"started": "2026-11-01T10:00:00", "verdict": "PASS", "ttd": 3.0,
+                                              "ttn": 3.1, "mttr": 7.0}]}}
+    back = json.loads(rec.write(tmp_path / "drills").read_text())
+    assert set(back) == SCHEMA_FIELDS and back["schema"] == SCHEMA == 3
+    assert back["alerts"]["HighErrorRate"]["timings"]["ttn"] == pytest.approx(3.3)
+    assert back["timings_real"]["ttn"] == pytest.approx(198.0) and back["marks"]["t_inject"]["t"] == 4.0
+    assert isinstance(back["phases"], list) and isinstance(back["events"], list) and back["plot"] is None
+    assert render(back, tmp_path / "p.png").is_file()
+    from gameday.report.plots import render_trend
+
+    assert render_trend(back, tmp_path / "t.png").is_file()
+    page = drill_page(back | {"_path": str(rec.path)}, root)
+    assert "3.3s (3m18s)" in page and "HighErrorRate" in page
+    assert "90 of 900 requests failed" in page
