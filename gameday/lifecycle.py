@@ -50,10 +50,7 @@ def signals_deferred(what: str) -> Any:
 
     def hold(signum: int, frame: Any) -> None:
         caught.append(signum)
-        with contextlib.suppress(OSError):
-            import sys
-
-            sys.stderr.write(f"\ngameday: signal {signum} held until {what} completes\n")
+        say(f"\ngameday: signal {signum} held until {what} completes\n")
 
     previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -67,6 +64,19 @@ def signals_deferred(what: str) -> Any:
                 handler(caught[0], None)
             elif handler == signal.SIG_DFL:
                 signal.raise_signal(caught[0])
+
+
+def say(text: str) -> None:
+    """A line for the person at the terminal, past pytest's capture (which holds stderr until the test ends);
+    stderr where there is no terminal (CI)."""
+    import sys
+
+    try:
+        with open("/dev/tty", "w") as tty:
+            tty.write(text)
+    except OSError:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(text)
 
 
 class QuietHandler(BaseHTTPRequestHandler):

@@ -136,8 +136,13 @@ class Slow(Fault):
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(sig, tmp_path, capfd):
+def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(sig, tmp_path, monkeypatch):
     import signal
+
+    import gameday.lifecycle
+
+    said = []
+    monkeypatch.setattr(gameday.lifecycle, "say", said.append)  # the terminal's line, where the test can read it
 
     def to_interrupt(signum, frame):  # what the plugin installs for SIGTERM
         raise KeyboardInterrupt(f"signal {signum}")
@@ -155,6 +160,6 @@ def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(s
             fault.revert()
         assert fault.steps[2:] == ["undo begun", "undo done"]
         assert not fault.active and ledger.pending() == [], "a revert that completed is closed, signal or not"
-        assert f"signal {int(number)} held until the revert of slow x completes" in capfd.readouterr().err
+        assert f"signal {int(number)} held until the revert of slow x completes" in "".join(said)
     finally:
         signal.signal(signal.SIGTERM, before)
