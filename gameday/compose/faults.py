@@ -30,6 +30,19 @@ SIDECAR_LABEL = "io.gameday.fault"
 NFT_TABLE = "gameday_fault"
 
 
+@contextlib.contextmanager
+def engine_refusal(fault: Fault, what: str) -> Any:
+    """The engine refusing a call (``cannot pause container ...: unable to freeze``) is one line naming the fault,
+    not a traceback: the drill is ERROR, and the revert still runs."""
+    import docker
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise InjectionError(f"{fault.describe()}: the Docker engine refused to {what} it: "
+                             f"{' '.join(str(exc.explanation or exc).split())[:300]}") from None
+
+
 def _wait(pred: Any, timeout: float, poll: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,6 +66,14 @@ class ContainerFault(Fault):
         return {"container": self.container.id, "revert": self.revert_action}
 
     revert_action = ""
+
+    def inject(self) -> float:
+        with engine_refusal(self, "inject"):
+            return super().inject()
+
+    def revert(self) -> None:
+        with engine_refusal(self, "revert"):
+            super().revert()
 
     def _state(self) -> dict[str, Any]:
         return self.stack.state(self.target)

@@ -163,3 +163,31 @@ def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(s
         assert f"signal {int(number)} held until the revert of slow x completes" in "".join(said)
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_an_engine_that_refuses_a_container_fault_is_one_line_and_the_revert_still_runs():
+    """Seen in a chaos trial: under load the engine answered 500 'unable to freeze' to a pause."""
+    import docker
+    from gameday.compose.faults import PauseContainer
+
+    class Container:
+        id = "c0ffee"
+
+        def pause(self):
+            raise docker.errors.APIError("500 Server Error", explanation="Cannot pause container c0ffee: OCI "
+                                                                         "runtime pause failed: unable to freeze")
+
+    class Stack:
+        def container(self, service):
+            return Container()
+
+        def state(self, service):
+            return {"Paused": False, "Running": True}
+
+    fault = PauseContainer(Stack(), "inference-gateway")
+    with pytest.raises(InjectionError) as err:
+        fault.inject()
+    assert str(err.value) == ("pause-service inference-gateway: the Docker engine refused to inject it: Cannot pause "
+                              "container c0ffee: OCI runtime pause failed: unable to freeze")
+    fault.revert()
+    assert not fault.active
