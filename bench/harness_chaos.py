@@ -153,9 +153,10 @@ def compose_left(sig: str, project: str, harness_pid: int) -> list[str]:
     """After a trial on compose: the stack is down (INT, TERM), or up and whole (KILL; then taken down)."""
     client = engine()
     mine = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
-    sidecars = [c for c in client.containers.list(all=True, filters={"label": "io.gameday.fault"})
-                if f"-{harness_pid}-" in c.name]  # a sidecar is named after the harness that made it
-    problems = [f"fault sidecar left: {c.name}" for c in sidecars]
+    # the list call itself, not one inspect per container: another trial's sidecar may go between the two
+    sidecars = [name.lstrip("/") for c in client.api.containers(all=True, filters={"label": "io.gameday.fault"})
+                for name in c.get("Names") or [] if f"-{harness_pid}-" in name]  # named after its harness
+    problems = [f"fault sidecar left: {name}" for name in sidecars]
     if sig != "KILL" and mine:
         problems.append(f"{len(mine)} container(s) left after the harness stopped")
     for c in mine:
