@@ -43,6 +43,22 @@ def engine_refusal(fault: Fault, what: str) -> Any:
                              f"{' '.join(str(exc.explanation or exc).split())[:300]}") from None
 
 
+def exec_in(container: Any, argv: list[str], timeout: float = 10.0) -> tuple[int, str]:
+    """Run ``argv`` in the container; its exit code and output. The engine can end an exec's output stream before
+    it has recorded the exit (inspect then says ``Running`` with no ``ExitCode``): ask again until it has, rather
+    than read a missing code as a failure."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, argv)["Id"]
+    output = api.exec_start(exec_id)
+    deadline = time.monotonic() + timeout
+    while (info := api.exec_inspect(exec_id))["Running"] or info.get("ExitCode") is None:
+        if time.monotonic() > deadline:
+            raise InjectionError(f"{' '.join(argv)[:80]}: no exit code from the engine {timeout:g}s after its output "
+                                 "ended")
+        time.sleep(0.05)
+    return int(info["ExitCode"]), (output or b"").decode(errors="replace")
+
+
 def _wait(pred: Any, timeout: float, poll: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,8 +111,8 @@ class CrashContainer(ContainerFault):
         if not st.get("Running") or not st.get("Pid"):
             raise InjectionError(f"kill-service {self.target}: the container is not running")
         if self.down_for is not None:  # the back-off of this one restart, read by the container's entrypoint
-            res = self.container.exec_run(["sh", "-c", f"echo {self.down_for:.3f} > /run/gameday/restart-delay"])
-            if res.exit_code != 0:
+            code, _ = exec_in(self.container, ["sh", "-c", f"echo {self.down_for:.3f} > /run/gameday/restart-delay"])
+            if code != 0:
                 raise InjectionError(f"kill-service {self.target}: could not set the restart back-off")
         self.restarts_before = st["RestartCount"]
         try:
@@ -257,8 +273,7 @@ class PacketLoss(SidecarFault):
         side = self._run_sidecar(["sleep", "3600"], network_mode=f"container:{self.container.id}",
                                  cap_add=["NET_ADMIN"])
         try:
-            res = side.exec_run(["sh", "-c", script])
-            return res.exit_code, res.output.decode(errors="replace")
+            return exec_in(side, ["sh", "-c", script])
         except docker.errors.APIError as exc:
             raise InjectionError(f"packet-loss {self.target}: nft in the sidecar {self.sidecar_name} failed: "
                                  f"{exc.explanation or exc}") from None
@@ -272,7 +287,7 @@ class PacketLoss(SidecarFault):
                               f"nft 'add chain inet {NFT_TABLE} out {{ type filter hook output priority 0; }}' && "
                               f"nft add rule inet {NFT_TABLE} out {match}drop")
         if code != 0:
-            raise InjectionError(f"packet-loss {self.target}: nft failed: {out.strip()}")
+            raise InjectionError(f"packet-loss {self.target}: nft failed (exit {code}): {out.strip()}")
         self._stamp()
 
     def table_present(self) -> bool:
@@ -386,8 +401,8 @@ def revert_left(entry: dict[str, Any], client: Any = None) -> tuple[str, str]:
                                          network_mode=f"container:{container.id}", cap_add=["NET_ADMIN"],
                                          labels={SIDECAR_LABEL: "revert"})
             try:
-                side.exec_run(["sh", "-c", f"nft delete table inet {NFT_TABLE} 2>/dev/null || true"])
-                if side.exec_run(["nft", "list", "table", "inet", NFT_TABLE]).exit_code == 0:
+                exec_in(side, ["sh", "-c", f"nft delete table inet {NFT_TABLE} 2>/dev/null || true"])
+                if exec_in(side, ["nft", "list", "table", "inet", NFT_TABLE])[0] == 0:
                     return "abandoned", "packet-loss: the nftables table is still there after deleting it"
             finally:
                 side.remove(force=True)
