@@ -9,6 +9,7 @@ control file; the users Locust really runs are read back from ``<prefix>_stats_h
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -33,6 +34,15 @@ class LoadStats:
     p50_ms: float | None
     p95_ms: float | None
     rows: list[dict[str, str]]
+
+
+def csv_rows(path: Path) -> list[dict[str, str]] | None:
+    """The rows of a CSV that Locust writes while we read, or None when it cannot be read now. Read in one go:
+    Locust rewrites its stats file every second, so a file opened empty can have its header by the first read."""
+    try:
+        return list(csv.DictReader(io.StringIO(path.read_text())))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
 
 
 class LocustRun(CleanOnFailure):
@@ -78,13 +88,8 @@ class LocustRun(CleanOnFailure):
 
     def user_count(self) -> int | None:
         """The users Locust ran at its last report (about every second), from its stats history."""
-        try:
-            with open(f"{self.prefix}_stats_history.csv") as f:
-                last = None
-                for last in csv.DictReader(f):  # noqa: B007 - the last row is the latest
-                    pass
-        except (OSError, csv.Error):
-            return None
+        rows = csv_rows(Path(f"{self.prefix}_stats_history.csv"))
+        last = rows[-1] if rows else None  # the latest
         try:
             return int(last["User Count"]) if last else None
         except (KeyError, TypeError, ValueError):
@@ -107,10 +112,8 @@ class LocustRun(CleanOnFailure):
 
     def stats(self) -> LoadStats | None:
         """The latest stats Locust wrote (it rewrites its CSV about every second)."""
-        path = Path(f"{self.prefix}_stats.csv")
-        try:
-            rows = list(csv.DictReader(path.open()))
-        except (OSError, csv.Error):
+        rows = csv_rows(Path(f"{self.prefix}_stats.csv"))
+        if rows is None:
             return None
         total = next((r for r in rows if r.get("Name") == "Aggregated"), None)
         if total is None:

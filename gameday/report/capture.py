@@ -15,7 +15,6 @@ error instead of its points: a missing picture says why.
 
 from __future__ import annotations
 
-import csv
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,10 +116,9 @@ def capture(prometheus: Any, clock: Any, start: float, end: float, rules: dict[s
 
 def locust_history(csv_prefix: Path, clock: Any) -> list[dict[str, float]]:
     """Locust's once-a-second report: users, requests and failures per second, on the drill clock."""
-    try:
-        rows = list(csv.DictReader(open(f"{csv_prefix}_stats_history.csv")))  # noqa: SIM115
-    except (OSError, csv.Error):
-        return []
+    from gameday.load import csv_rows
+
+    rows = csv_rows(Path(f"{csv_prefix}_stats_history.csv")) or []
     out, last = [], None
     for row in rows:
         if row.get("Name") != "Aggregated":
