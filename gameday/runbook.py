@@ -17,6 +17,7 @@ and stops at the first step that fails: that step is what the FAIL names.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -119,10 +120,16 @@ def _run(command: str, env: dict[str, str], cwd: Path, timeout: float) -> tuple[
         output, _ = proc.communicate(timeout=timeout)
         return proc.returncode, output
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
         output, _ = proc.communicate()
         return None, (output or "") + f"\n(killed after {timeout:g}s)"
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
+    except BaseException:  # Ctrl-C or SIGTERM in the middle of a step: the step goes too, then the interruption
+        _kill_group(proc.pid)
         proc.wait()
         raise
+
+
+def _kill_group(pgid: int) -> None:
+    """The step's whole session; it may have ended on its own a moment before."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
