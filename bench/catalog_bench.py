@@ -19,7 +19,6 @@ Run: .venv/bin/python bench/catalog_bench.py [--scale 60] [--only ID,ID]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drill_bench import WAITING, drill_once, lab_at  # noqa: E402
+from drill_bench import drill_once, lab_at, print_cpu, waiting_cpu  # noqa: E402
 
 from gameday.scenario import load_catalog  # noqa: E402
 
@@ -51,8 +50,7 @@ def main() -> int:
             assert entry.scenario is not None
             wall, full, floor, rec = drill_once(lab, entry.scenario, args.scale, work)
             rows.append((entry.id, wall, full, floor))
-            cpu += [(ph["phase"], ph["cpu_share"] * 100, entry.id) for ph in rec.phases
-                    if ph["phase"] in WAITING and ph.get("cpu_share") is not None and ph["end"] - ph["start"] > 0.3]
+            cpu += waiting_cpu(rec, entry.id)
             print(f"{entry.id:<22} wall {wall:6.2f}s  floor {floor:6.2f}s  wall/floor {wall / floor:5.2f}  "
                   f"(with load start-up and clean slate {full:6.2f}s: {full / floor:5.2f})", flush=True)
     total = time.monotonic() - t0
@@ -61,16 +59,7 @@ def main() -> int:
     print(f"catalog of {len(rows)} drills at time scale {args.scale:g}: wall / floor = {ratio:.2f} "
           f"({walls:.1f}s over {floors:.1f}s; target <= 1.5); counting load start-up and clean slates "
           f"{fulls / floor_or_1(floors):.2f}; the whole run with the lab's start ({lab_ready:.1f}s) {total:.1f}s")
-    if cpu:
-        shares = [c for _, c, _ in cpu]
-        print(f"harness CPU while waiting, share of one core (target < 2%): median {statistics.median(shares):.1f}%, "
-              f"max {max(shares):.1f}%")
-        for ph in WAITING:
-            mine = [(c, drill) for p, c, drill in cpu if p == ph]
-            if mine:
-                worst = max(mine)
-                print(f"  {ph:<13} median {statistics.median(c for c, _ in mine):.1f}%  "
-                      f"max {worst[0]:.1f}% ({worst[1]})")
+    print_cpu(cpu, indent="")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class DrillRecord:
     """Range data over the drill's window (``gameday.report.capture``): what its plot and review are drawn from."""
     plot: str | None = None
     """The drill's PNG, when one was drawn."""
+    _threads_at: dict[int, dict[int, tuple[str, float]]] = field(default_factory=dict, repr=False)
+    """Per open phase (by its index in ``phases``), each thread's CPU when it started."""
     trend_plot: str | None = None
     """TTD, TTN and MTTR over the scenario's recent drills, as a PNG, when there were earlier drills."""
     timer_lag: dict[str, Any] = field(default_factory=dict)
@@ -101,18 +104,21 @@ class DrillRecord:
 
     # event listeners: the journal is a subscriber like the console and the report
     def on_phase_started(self, phase: str, t: float, **_: Any) -> None:
+        self._threads_at[len(self.phases)] = thread_cpu()
         self.phases.append({"phase": phase, "start": t, "end": None, "error": None, "cpu": time.process_time()})
         self.events.append({"t": t, "event": "phase_started", "phase": phase})
 
     def on_phase_ended(self, phase: str, t: float, error: BaseException | None = None, **_: Any) -> None:
         text = None if error is None else f"{type(error).__name__}: {error}"
-        for p in reversed(self.phases):
+        for i, p in reversed(list(enumerate(self.phases))):
             if p["phase"] == phase and p["end"] is None:
                 p["end"], p["error"] = t, text
                 cpu = time.process_time() - p["cpu"]
                 p["cpu"] = round(cpu, 4)
                 p["cpu_share"] = round(cpu / (t - p["start"]), 4) if t > p["start"] else None
                 """the harness process's CPU during the phase, as a share of one core"""
+                p["cpu_threads"] = cpu_split(self._threads_at.pop(i, {}), thread_cpu(), cpu)
+                """that CPU by thread (seconds): where a phase's cost comes from"""
                 break
         self.events.append({"t": t, "event": "phase_ended", "phase": phase, "error": text})
 
@@ -157,3 +163,31 @@ class DrillRecord:
         self.path = directory / f"{self.file_stem()}.json"
         self.path.write_text(json.dumps(self.as_dict(), indent=2, default=str))
         return self.path
+
+
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """Each live thread's own CPU time so far (seconds), by thread id, with its name."""
+    out = {}
+    for th in threading.enumerate():
+        if th.ident is None:
+            continue
+        try:
+            out[th.ident] = (th.name, time.clock_gettime(time.pthread_getcpuclockid(th.ident)))
+        except (OSError, AttributeError):  # a thread that just ended, or a platform without per-thread clocks
+            continue
+    return out
+
+
+def cpu_split(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]],
+              total: float) -> dict[str, float]:
+    """A phase's process CPU by thread name, from two ``thread_cpu`` readings; what no live thread accounts
+    for (threads that started and ended within the phase) is ``other``. Names that share a prefix before a
+    dash add up (``supervise-gateway`` stays itself; ``watchdog-<id>`` is ``watchdog``)."""
+    split: dict[str, float] = {}
+    for ident, (name, cpu) in after.items():
+        used = cpu - before.get(ident, (name, 0.0))[1]
+        key = "watchdog" if name.startswith("watchdog-") else name
+        split[key] = split.get(key, 0.0) + used
+    split["other"] = total - sum(split.values())
+    return {k: round(v, 4) for k, v in sorted(split.items(), key=lambda kv: -kv[1]) if abs(v) >= 0.0005}
+

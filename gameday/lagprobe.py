@@ -15,7 +15,7 @@ from typing import Any
 
 
 class LagProbe:
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.lags: list[float] = []
         self._stop = threading.Event()

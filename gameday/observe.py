@@ -198,8 +198,11 @@ class Alertmanager(_Api):
         except requests.RequestException as exc:
             raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: "
                                    f"{_why(exc, self.timeout)}") from None
-        for family in text_string_to_metric_families(resp.text):
-            if family.name == "alertmanager_dispatcher_aggregation_groups":
+        name = "alertmanager_dispatcher_aggregation_groups"
+        # only this family's lines are parsed: the whole exposition costs a few ms of CPU a look
+        mine = "\n".join(line for line in resp.text.splitlines() if name in line)
+        for family in text_string_to_metric_families(mine + "\n"):
+            if family.name == name:
                 return int(sum(s.value for s in family.samples))
         return None
 
