@@ -10,10 +10,18 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay
 from gameday.errors import HarnessError
 
 
-def readiness(target: Any) -> dict[str, bool]:
-    """What is ready now: each service, Prometheus with every target up, the Alertmanager link."""
-    state = {svc: target.service_healthy(svc) for svc in target.services()}
-    state |= {"alertmanager": target.alertmanager.ready(), "prometheus": target.prometheus.ready()}
+def readiness(target: Any, known: frozenset[str] = frozenset()) -> dict[str, bool]:
+    """What is ready now: each service, Prometheus with every target up, the Alertmanager link. What is in
+    ``known`` was ready at the last look and is taken as ready without asking again."""
+
+    def ask(name: str, look: Callable[[], bool]) -> bool:
+        return True if name in known else look()
+
+    state = {svc: ask(svc, lambda svc=svc: target.service_healthy(svc)) for svc in target.services()}
+    state |= {"alertmanager": ask("alertmanager", target.alertmanager.ready),
+              "prometheus": ask("prometheus", target.prometheus.ready)}
+    if state["prometheus"] and {"scrapes up", "alertmanager linked"} <= known:
+        return state | {"scrapes up": True, "alertmanager linked": True}
     if state["prometheus"]:
         try:
             up = target.prometheus.targets_up()
@@ -36,8 +44,14 @@ def wait_ready(target: Any, timeout: float, what: str, hint: Callable[[], str] =
     def check() -> bool:
         if why := broken():
             raise HarnessError(f"{what} did not start{why}")
+        # a look asks only what was not ready at the last one; once all of it is, one look at everything
+        # confirms it (a service ready earlier may have gone since)
+        known = frozenset(k for k, v in seen.items() if v)
+        now = readiness(target, known)
+        if all(now.values()) and len(now) == expected and known:
+            now = readiness(target)
         seen.clear()
-        seen.update(readiness(target))
+        seen.update(now)
         return all(seen.values()) and len(seen) == expected
 
     def pause(_: Any) -> float:
