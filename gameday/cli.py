@@ -4,6 +4,10 @@
   gameday check [--root DIR] ...   the catalog offline: config valid, every alert with a runbook and a drill
   gameday report [--reports DIR]   the review of the newest run (review.md, review.html) from its journals, and
                                    allurerc.json, Allure 3's configuration for rendering the results
+  gameday ack [--reports DIR]      shadow exercise: acknowledge the page
+  gameday do [--reports DIR] -- CMD...
+                                   shadow exercise: run CMD with the target's addresses in its environment
+                                   (GATEWAY, PROMETHEUS, ... as the runbooks use them), on the exercise's timeline
 """
 
 from __future__ import annotations
@@ -66,7 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", type=Path, default=None, help="where to write the review (default: REPORTS/review)")
     rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
     rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
+    ack = sub.add_parser("ack", help="shadow exercise: acknowledge the page (as the pager's button does)")
+    ack.add_argument("--reports", type=Path, default=Path("reports"), help="the exercise's reports folder")
+    do = sub.add_parser("do", help="shadow exercise: run a command with the target's addresses in its environment "
+                                   "and put it on the exercise's timeline (one argument: run by bash)")
+    do.add_argument("--reports", type=Path, default=Path("reports"), help="the exercise's reports folder")
+    do.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     args = parser.parse_args(argv)
+    if args.command in ("ack", "do"):
+        from gameday.shadow import helper
+
+        return helper(args.command, args.reports, getattr(args, "cmd", []))
     if args.command == "report":
         return report(args.reports, args.out or args.reports / "review", args.root.resolve(), args.run)
     if args.command == "check":

@@ -65,6 +65,11 @@ class DrillContext:
     """The run (pytest session) this drill belongs to: a review groups drills by it."""
     regression: str = "warn"
     """A TTN that regressed against the scenario's earlier drills (``gameday.report.trends``): ``warn`` or ``fail``."""
+    shadow: Any = None
+    """A shadow exercise's pager (``gameday.shadow.Pager``): a person handles the incident, not the harness."""
+    shadow_timeout: float | None = None
+    """In a shadow exercise, the drill-clock seconds after the page at which the harness reverts the fault itself
+    (default: twice the MTTR goal)."""
 
 
 class Drill:
@@ -204,7 +209,7 @@ class Drill:
         sc, target = self.scenario, self.target
         with self._phase("preflight"):
             self.pre = run_preflight(sc, self.source, target, self.scaled.sla)
-            if sc.recovery.mode == "runbook":
+            if sc.recovery.mode == "runbook" and self.ctx.shadow is None:
                 runbook_steps(self)  # a runbook with no version for this target: SKIPPED before any fault
             self._gate_error_budget()
             self._settle_groups("preflight")
@@ -232,8 +237,8 @@ class Drill:
                 pages = self._detect(t_inject)
             with self._phase("recover"):
                 recover(self, fault, t_inject)
-            if sc.recovery.mode == "runbook":  # the fault stays in until the resolution is judged
-                with self._phase("resolve"), after_runbook(sc):
+            if self._fault_stays:  # the fault stays in until the resolution is judged
+                with self._phase("resolve"), after_runbook(sc, self.ctx.shadow is not None):
                     self._resolve(pages)
                     assert_quiet(self.watch, sc.quiet, 0.0)
         finally:
@@ -242,14 +247,23 @@ class Drill:
             finally:
                 self.record.timer_lag = lag.stop()
             self.stops.conditions = []  # the fault is out: the blast radius is no longer the drill's to guard
-        if sc.recovery.mode != "runbook":
+        if not self._fault_stays:
             with self._phase("resolve"):
                 self._resolve(pages)
                 assert_quiet(self.watch, sc.quiet, 0.0)
 
+    @property
+    def _fault_stays(self) -> bool:
+        """A runbook's commands or a person end the fault: the harness leaves it in until the resolution is judged."""
+        return self.scenario.recovery.mode == "runbook" or self.ctx.shadow is not None
+
     def _finish(self) -> None:
         """Stop the load, gather the evidence, write the journal, tell the subscribers."""
         rec = self.record
+        if self.ctx.shadow is not None:
+            from gameday.shadow import debrief, newest_automated
+
+            rec.shadow = debrief(rec, newest_automated(self.ctx.reports / "drills", self.scenario.id))
         with self._phase("verdict"):
             if self.load is not None:
                 stats = self.load.stop()

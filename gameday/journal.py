@@ -13,9 +13,10 @@ from gameday.clock import Clock
 from gameday.timing import Timings
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
-SCHEMA = 3
+SCHEMA = 4
 """The journal's layout version: 2 added ``run``, ``stack``, ``series``, ``plot``, ``timer_lag`` and this field;
-3 added ``trend_plot`` and each trend's ``runs``. Readers check it."""
+3 added ``trend_plot`` and each trend's ``runs``; 4 added ``shadow`` (a shadow exercise's debrief) and each
+phase's ``cpu_threads``. Readers check it."""
 PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
 """Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
@@ -58,6 +59,8 @@ class DrillRecord:
     """Range data over the drill's window (``gameday.report.capture``): what its plot and review are drawn from."""
     plot: str | None = None
     """The drill's PNG, when one was drawn."""
+    shadow: dict[str, Any] = field(default_factory=dict)
+    """A shadow exercise's debrief (``gameday.shadow.debrief``); empty for a drill the harness recovered."""
     _threads_at: dict[int, dict[int, tuple[str, float]]] = field(default_factory=dict, repr=False)
     """Per open phase (by its index in ``phases``), each thread's CPU when it started."""
     trend_plot: str | None = None
@@ -149,7 +152,7 @@ class DrillRecord:
                       for k, v in sorted(self.marks.items(), key=lambda x: x[1])},
             "phases": self.phases, "events": self.events, "fault": self.fault, "timer_lag": self.timer_lag,
             "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot, "trends": self.trends,
-            "trend_plot": self.trend_plot,
+            "trend_plot": self.trend_plot, "shadow": self.shadow,
             "notifications": self.notifications,
         }
 

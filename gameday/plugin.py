@@ -34,6 +34,8 @@ from gameday.journal import DrillRecord
 from gameday.scenario import PRIORITIES, CatalogEntry, Scenario, load_catalog
 
 RECORDS = pytest.StashKey[list[DrillRecord]]()
+SHADOW_PAGER = pytest.StashKey[Any]()
+SHADOW_TIMEOUT = pytest.StashKey[float]()
 RUN_ID = pytest.StashKey[str]()
 """This pytest session's id, in every journal it writes: what ``gameday report`` groups a review by."""
 PRIORITY_TEXT = {"p0": "P0: critical, pages at once", "p1": "P1: high, pages in business hours",
@@ -82,6 +84,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "warn (default): said in the journal, the summary and the review; fail: the drill FAILs")
     group.addoption("--no-live", action="store_true", default=False,
                     help="no live status line; print a progress line every 10s instead (default off a TTY)")
+    group.addoption("--shadow", action="store_true", default=False,
+                    help="shadow exercise: a person handles each drill's incident. The page is announced here and "
+                         "on a pager page on loopback (its address is printed, and written to REPORTS/shadow.json); "
+                         "acknowledge there or with `gameday ack`, run commands with `gameday do -- CMD`, mitigate "
+                         "with the runbook. The harness never reverts the fault while you work, hints at the "
+                         "runbook's sections, says when the escalation path would page the secondary, and reverts "
+                         "the fault itself at the safety timeout. Use a real-time run or a small --time-scale: "
+                         "goals shrink with it. Only on the lab and compose targets (see --shadow-any-target)")
+    group.addoption("--shadow-timeout", default=None, metavar="DURATION",
+                    help="shadow: how long after the page the harness reverts the fault itself and ends the "
+                         "exercise as FAIL (scenario time, like the goals: divided by --time-scale; default twice "
+                         "the scenario's MTTR goal)")
+    group.addoption("--shadow-linger", type=float, default=None, metavar="SECONDS",
+                    help="shadow: keep the pager (with the debrief) up this long after the last exercise (default 60, "
+                         "0 with CI set)")
+    group.addoption("--shadow-any-target", action="store_true", default=False,
+                    help="shadow: allow a target the harness did not start (a team's own stack), on purpose")
     parser.addini("gameday_time_scale", "default for --time-scale", default="1")
     parser.addini("gameday_target", "default for --target", default="lab")
 
@@ -126,13 +145,70 @@ def pytest_configure(config: pytest.Config) -> None:
         value = config.getoption(option)
         if value is not None and not Path(value).is_dir():
             raise pytest.UsageError(f"{what} {value}: no such folder")
+    if config.getoption("shadow"):
+        _check_shadow(config)
     if hasattr(signal, "SIGTERM") and _in_main_thread():
         previous = signal.getsignal(signal.SIGTERM)
         config._gameday_sigterm = previous  # type: ignore[attr-defined]
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
 
 
+def _check_shadow(config: pytest.Config) -> None:
+    from gameday.durations import parse_ms
+    from gameday.shadow import OWNED_TARGETS
+
+    target = _target_name(config)
+    if target not in OWNED_TARGETS and not config.getoption("shadow_any_target"):
+        raise pytest.UsageError(f"--shadow: target {target!r} is not one the harness starts and stops ("
+                                f"{', '.join(OWNED_TARGETS)}); a trainee's commands would act on it: add "
+                                "--shadow-any-target to drill it on purpose")
+    timeout = config.getoption("shadow_timeout")
+    if timeout is not None:
+        try:
+            config.stash[SHADOW_TIMEOUT] = parse_ms(timeout) / 1000
+        except ValueError as exc:
+            raise pytest.UsageError(f"--shadow-timeout: {exc}") from None
+        if not 0 < config.stash[SHADOW_TIMEOUT] <= 7 * 86400:
+            raise pytest.UsageError("--shadow-timeout: longer than zero and at most a week (7d)")
+    linger = config.getoption("shadow_linger")
+    if linger is not None and not 0 <= linger <= 3600:
+        raise pytest.UsageError(f"--shadow-linger {linger:g}: between 0 and 3600 seconds")
+
+
+def _pager(config: pytest.Config) -> Any:
+    """The session's shadow pager, started on first use; its address goes to REPORTS/shadow.json for the helpers."""
+    import json
+
+    from gameday.shadow import Pager
+
+    if SHADOW_PAGER not in config.stash:
+        pager = Pager(_root(config)).start()
+        config.stash[SHADOW_PAGER] = pager
+        reports = _reports_dir(config)
+        reports.mkdir(parents=True, exist_ok=True)
+        (reports / "shadow.json").write_text(json.dumps({"pager": pager.url, "pid": os.getpid()}) + "\n")
+    return config.stash[SHADOW_PAGER]
+
+
+def _close_pager(config: pytest.Config) -> None:
+    import time
+
+    pager = config.stash.get(SHADOW_PAGER, None)
+    if pager is None:
+        return
+    linger = config.getoption("shadow_linger")
+    if linger is None:
+        linger = 0.0 if os.environ.get("CI") else 60.0
+    if linger > 0:
+        _say(config, f"gameday shadow: the pager stays up {linger:g}s more for the debrief: {pager.url}")
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(linger)
+    pager.stop()
+    (_reports_dir(config) / "shadow.json").unlink(missing_ok=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _close_pager(config)
     previous = getattr(config, "_gameday_sigterm", None)
     if previous is not None and _in_main_thread():
         signal.signal(signal.SIGTERM, previous)
@@ -188,9 +264,13 @@ def scenario(request: pytest.FixtureRequest) -> Scenario:
 # -- the lab and the drill ---------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def gameday_reports(pytestconfig: pytest.Config) -> Path:
-    path = Path(pytestconfig.getoption("gameday_reports") or _root(pytestconfig) / "reports")
+    path = _reports_dir(pytestconfig)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _reports_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("gameday_reports") or _root(config) / "reports")
 
 
 @pytest.fixture(scope="session")
@@ -277,6 +357,12 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
             from gameday.report.allure import AllureReporter
 
             events.subscribe(AllureReporter(ctx.root))
+        if config.getoption("shadow"):
+            from gameday.shadow import attach
+
+            timeout = config.stash.get(SHADOW_TIMEOUT, None)
+            ctx.shadow = attach(_pager(config), scenario, target, events, lambda line: _say(config, line))
+            ctx.shadow_timeout = None if timeout is None else timeout / ctx.time_scale
         _say(config, f"  drill {scenario.id} [{scenario.priority}] {scenario.title}")
         drill = Drill(scenario, ctx, source=source, events=events)
         try:

@@ -23,7 +23,11 @@ from gameday.runbook import NotForTarget, Step, StepResult, mitigation_steps, ru
 
 def recover(drill: Any, fault: Fault, t_inject: float) -> None:
     sc = drill.scenario
-    if sc.recovery.mode == "revert":
+    if drill.ctx.shadow is not None:
+        from gameday.shadow import by_person
+
+        by_person(drill, drill.ctx.shadow, drill.ctx.shadow_timeout or 2 * drill.scaled.mttr_goal)
+    elif sc.recovery.mode == "revert":
         hold = drill.scaled.fault_duration or 0.0
         if (left := t_inject + hold - drill.clock.now()) > 0:
             drill._sleep(left, f"holding the fault for {human(hold)}")
@@ -98,11 +102,13 @@ def by_runbook(drill: Any) -> None:
 
 
 @contextlib.contextmanager
-def after_runbook(scenario: Any) -> Iterator[None]:
-    """A resolution that fails after a runbook's mitigation says so: the runbook did not end the incident."""
+def after_runbook(scenario: Any, shadow: bool = False) -> Iterator[None]:
+    """A resolution that fails after a runbook's mitigation (or a trainee's) says so: it did not end the incident."""
     try:
         yield
     except DrillFailed as exc:
+        if shadow:
+            raise DrillFailed(f"{exc} (after the trainee's mitigation)") from None
         raise DrillFailed(f"{exc} (after the runbook's mitigation {scenario.recovery.mitigation!r} of "
                           f"{scenario.runbook} ran)") from None
 

@@ -77,6 +77,11 @@ class Fault(CleanOnFailure, ABC):
     def active(self) -> bool:
         return not self._reverted
 
+    def in_effect(self) -> bool | None:
+        """Whether the fault still acts on the target, read from the target itself (someone may have undone it
+        by hand, as a trainee does in a shadow exercise); None where this kind cannot tell."""
+        return None
+
     def start(self) -> float:
         return self.inject()
 

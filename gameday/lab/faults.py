@@ -60,6 +60,9 @@ class KillService(Fault):
         if not _wait(lambda: self.supervisor.pid(self.target) != pid, 5):
             raise InjectionError(f"kill-service {self.target}: pid {pid} still running 5s after SIGKILL")
 
+    def in_effect(self) -> bool:
+        return not self.supervisor.is_running(self.target)
+
     def _undo(self) -> None:
         if self._old_delay is not None:
             self.supervisor.set_restart_delay(self.target, self._old_delay)
@@ -84,6 +87,9 @@ class StopService(Fault):
         self.supervisor.stop(self.target)
         if not _wait(lambda: not self.supervisor.is_running(self.target), 5):
             raise InjectionError(f"stop-service {self.target}: still running 5s after the stop")
+
+    def in_effect(self) -> bool:
+        return not self.supervisor.is_running(self.target)
 
     def _undo(self) -> None:
         self.supervisor.start(self.target)
@@ -122,6 +128,12 @@ class LinkFault(Fault):
 
     def _apply(self) -> None:
         self._set(self.value, stamp=True)
+
+    def in_effect(self) -> bool | None:
+        try:
+            return bool(requests.get(f"{self.link}/{self.setting}", timeout=2).json()[self.field])
+        except (requests.RequestException, ValueError, KeyError):
+            return None  # the link does not answer: nothing can be told from it
 
     def _undo(self) -> None:
         self._set(0)
@@ -187,6 +199,9 @@ class Stress(Fault):
         if self.proc.poll() is not None:
             raise InjectionError(f"{self.describe()}: stress-ng exited at once ({self.proc.returncode}); "
                                  f"log: {self.log}")
+
+    def in_effect(self) -> bool:
+        return bool(self.stressors())
 
     def _undo(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -190,6 +190,10 @@ class ControlServer(LoopbackServer):
 
     def __init__(self, supervisor: Supervisor, host: str = "127.0.0.1", port: int = 0) -> None:
         sup = supervisor
+        self.calls: list[tuple[float, str]] = []
+        """Each start, stop or restart asked of it: ``(time.monotonic(), "POST /services/<name>/<action>")``, for
+        a shadow exercise's timeline (what the trainee did that the harness can see)."""
+        calls = self.calls
 
         class Handler(QuietHandler):
             def _send(self, code: int, body: object) -> None:
@@ -212,6 +216,7 @@ class ControlServer(LoopbackServer):
                     self._send(404, {"error": "try POST /services/<name>/start|stop|restart"})
                     return
                 name, action = parts[1], parts[2]
+                calls.append((time.monotonic(), f"POST {self.path}"))
                 if name not in sup.names():
                     self._send(404, {"error": f"no service {name!r}", "services": sup.names()})
                     return

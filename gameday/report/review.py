@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.durations import human
+from gameday.shadow import debrief_lines
 
 ACTORS = {"t_firing": "Prometheus", "t_firing_seen": "Prometheus", "t_notified": "Alertmanager",
           "t_notified_seen": "Alertmanager", "t_resolved": "Alertmanager", "t_inject": "harness (fault)",
@@ -70,7 +71,8 @@ def timeline_rows(journal: dict[str, Any]) -> list[dict[str, str]]:
             what, actor = f"phase {e.get('phase')} ended: {e.get('error')}", "harness"
         elif kind == "note":
             what = str(e.get("note", ""))
-            actor = "runbook (run by the harness)" if what.startswith("runbook ") else "harness"
+            actor = ("runbook (run by the harness)" if what.startswith("runbook ") else
+                     "trainee" if what.startswith("shadow: the trainee") else "harness")
         else:
             continue
         t = float(e.get("t", 0.0))
@@ -187,7 +189,8 @@ def drill_view(j: dict[str, Any], out: Path | None, root: Path, slo: Slo) -> dic
             "timeline": timeline_rows(j), "impact": slo_impact(j, slo), "actions": action_items(j),
             "runbook": j.get("runbook"), "runbook_href": link(runbook, out) if runbook.is_file() else None,
             "plot": plot, "trend_plot": trend_plot, "stack": j.get("stack", {}), "timer_lag": j.get("timer_lag", {}),
-            "journal": link(Path(j["_path"]), out) if j.get("_path") else None}
+            "journal": link(Path(j["_path"]), out) if j.get("_path") else None,
+            "debrief": debrief_lines(j["shadow"]) if j.get("shadow") else []}
 
 
 def link(path: Path, out: Path | None) -> str:

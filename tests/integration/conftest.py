@@ -47,6 +47,20 @@ def gameday_argv(tmp_path: Path, *args: str) -> list[str]:
             "--alluredir", str(tmp_path / "allure"), "-p", "no:cacheprovider", *args]
 
 
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that mention ``text`` (a drill's reports folder: its lab's processes,
+    Locust and stress-ng all name it)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
 def gameday_env() -> dict[str, str]:
     return {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
 

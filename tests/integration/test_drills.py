@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.integration.conftest import gameday_argv, gameday_env
+from tests.integration.conftest import gameday_argv, gameday_env, processes_mentioning
 
 
 def test_p0_drills_pass_and_leave_allure_results(run_gameday):
@@ -278,18 +278,6 @@ def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
     assert journal["verdict"] == "ERROR"
     time.sleep(0.5)
     assert processes_mentioning(str(reports)) == [], "processes of the drill were left running"
-
-
-def processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in args:
-            found.append(args)
-    return found
 
 
 def drill_until_detect(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:

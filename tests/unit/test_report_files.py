@@ -96,7 +96,7 @@ def test_categories_and_environment_for_allure(tmp_path):
 SCHEMA_FIELDS = {"schema", "run", "scenario", "title", "priority", "runbook", "time_scale", "started", "verdict",
                  "reasons", "goals", "floors", "alert_groups", "error_budget", "timings", "timings_real", "alerts",
                  "marks", "phases", "events", "fault", "timer_lag", "load", "stack", "series", "plot", "trends",
-                 "trend_plot", "notifications"}
+                 "trend_plot", "notifications", "shadow"}
 
 
 def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_path, root):
@@ -113,8 +113,17 @@ def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_
     rec.trends = {"HighErrorRate": {"history": [3.1], "median": 3.1, "regression": None,
                                     "runs": [{"started": "2026-11-01T10:00:00", "verdict": "PASS", "ttd": 3.0,
                                               "ttn": 3.1, "mttr": 7.0}]}}
+    rec.on_phase_started("detect", 4.0)
+    sum(i * i for i in range(200_000))  # some CPU of this thread's own within the phase
+    rec.on_phase_ended("detect", 7.3)
+    from gameday.shadow import debrief
+
+    rec.shadow = debrief(rec, None)
     back = json.loads(rec.write(tmp_path / "drills").read_text())
-    assert set(back) == SCHEMA_FIELDS and back["schema"] == SCHEMA == 3
+    assert set(back) == SCHEMA_FIELDS and back["schema"] == SCHEMA == 4
+    (detect,) = back["phases"]
+    assert detect["cpu_threads"]["MainThread"] > 0 and sum(detect["cpu_threads"].values()) == \
+        pytest.approx(detect["cpu"], abs=0.002), "the split accounts for the phase's CPU"
     assert back["alerts"]["HighErrorRate"]["timings"]["ttn"] == pytest.approx(3.3)
     assert back["timings_real"]["ttn"] == pytest.approx(198.0) and back["marks"]["t_inject"]["t"] == 4.0
     assert isinstance(back["phases"], list) and isinstance(back["events"], list) and back["plot"] is None
@@ -125,3 +134,4 @@ def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_
     page = drill_page(back | {"_path": str(rec.path)}, root)
     assert "3.3s (3m18s)" in page and "HighErrorRate" in page
     assert "90 of 900 requests failed" in page
+    assert "Shadow exercise: the trainee's debrief" in page and "recover" in page
