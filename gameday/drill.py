@@ -241,6 +241,10 @@ class Drill:
                 with self._phase("resolve"), after_runbook(sc, self.ctx.shadow is not None):
                     self._resolve(pages)
                     assert_quiet(self.watch, sc.quiet, 0.0)
+                if self.ctx.shadow is not None:
+                    from gameday.shadow import assert_acknowledged
+
+                    assert_acknowledged(self)
         finally:
             try:
                 fault.revert()

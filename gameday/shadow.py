@@ -291,6 +291,20 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
         time.sleep(drill.ctx.ask)
 
 
+def assert_acknowledged(drill: Any) -> None:
+    """The trainee's first duty: a page not acknowledged within the priority's time FAILs the exercise, however
+    the incident ended (its platform may have healed it meanwhile)."""
+    marks, scale, prio = drill.record.marks, drill.ctx.time_scale, drill.scenario.priority
+    goal = ACK_GOALS.get(prio, 300.0)
+    if "t_acked" not in marks:
+        raise DrillFailed(f"shadow exercise: the page was never acknowledged ({prio.upper()} acknowledgement time "
+                          f"{human(goal)})")
+    took = (marks["t_acked"] - marks["t_notified"]) * scale
+    if took > goal:
+        raise DrillFailed(f"shadow exercise: the page was acknowledged after {human(took)}, beyond the "
+                          f"{prio.upper()} acknowledgement time of {human(goal)} (real time)")
+
+
 def debrief(record: Any, automated: dict[str, Any] | None) -> dict[str, Any]:
     """The trainee's times beside the goals (real time) and beside the newest automated drill of the scenario."""
     m, scale = record.marks, record.time_scale

@@ -92,3 +92,22 @@ def test_shadow_mode_refuses_a_target_the_harness_does_not_own_in_one_line(pytes
     assert "Traceback" not in result.stderr.str()
     bad = pytester.runpytest("--shadow", "--target", "lab", "--shadow-timeout", "soon")
     bad.stderr.fnmatch_lines(["*--shadow-timeout: not a duration*"])
+
+
+def test_a_page_not_acknowledged_in_time_fails_the_exercise_however_it_ended():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from gameday.errors import DrillFailed
+    from gameday.shadow import assert_acknowledged
+
+    def drill(marks: dict[str, float]) -> SimpleNamespace:
+        return SimpleNamespace(record=SimpleNamespace(marks=marks), ctx=SimpleNamespace(time_scale=10.0),
+                               scenario=SimpleNamespace(priority="p0"))
+
+    assert_acknowledged(drill({"t_notified": 5.0, "t_acked": 16.0}))  # 1m50s real: within P0's 2 minutes
+    with pytest.raises(DrillFailed, match="acknowledged after 2m10s, beyond the P0 acknowledgement time of 2m00s"):
+        assert_acknowledged(drill({"t_notified": 5.0, "t_acked": 18.0}))
+    with pytest.raises(DrillFailed, match="never acknowledged"):
+        assert_acknowledged(drill({"t_notified": 5.0}))
