@@ -149,6 +149,8 @@ def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(s
 
     number = getattr(signal, sig)
     before = signal.signal(signal.SIGTERM, to_interrupt)
+    # Ctrl-C as an interactive pytest has it, whatever this process inherited (a background job ignores SIGINT)
+    before_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         ledger = Ledger(tmp_path / "ledger.jsonl")
         fault = Slow(number, ledger)
@@ -163,6 +165,7 @@ def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(s
         assert f"signal {int(number)} held until the revert of slow x completes" in "".join(said)
     finally:
         signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
 
 
 def test_an_engine_that_refuses_a_container_fault_is_one_line_and_the_revert_still_runs():
