@@ -33,6 +33,10 @@ class Clock:
         """A raw ``time.monotonic()`` stamp on the drill's clock."""
         return mono_seconds - self.anchor_mono
 
+    def to_mono(self, t: float) -> float:
+        """A drill-clock time as a raw ``time.monotonic()`` stamp."""
+        return t + self.anchor_mono
+
     def to_wall(self, t: float) -> float:
         return self.anchor_wall + t
 

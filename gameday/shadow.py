@@ -143,8 +143,8 @@ class Pager(LoopbackServer):
         super().__init__(Handler, "shadow-pager", host, port)
 
     # -- what the trainee and the harness tell it ----------------------------------------------------
-    def trainee(self, what: str, ack: bool = False, resolve: bool = False) -> None:
-        now = time.monotonic()
+    def trainee(self, what: str, ack: bool = False, resolve: bool = False, at: float | None = None) -> None:
+        now = time.monotonic() if at is None else at
         with self.lock:
             if ack:
                 if self.state.acked is not None or not self.state.pages:
@@ -230,10 +230,12 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
     goal = drill.scaled.mttr_goal
     hints = list(zip([page_t + share * goal for share in HINT_AT],
                      runbook_sections(drill.ctx.root / sc.runbook), strict=False))
-    seen_calls = seen_log = 0
+    seen_log = 0
+    seen_actions: set[tuple[float, str]] = set()
+    actions = getattr(target, "trainee_actions", None)  # a target's own view of what a person did to it
+    asked = float("-inf")
     escalated = False
     in_effect_was: bool | None = True
-    control = getattr(target, "control", None)
 
     def note(what: str) -> None:  # on the pager, and on the terminal and the timeline as the drill's note
         pager.harness(what)
@@ -241,10 +243,12 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
 
     while True:
         now = drill.clock.now()
-        if control is not None and len(control.calls) > seen_calls:  # the lab supervisor's control API
-            for _, call in control.calls[seen_calls:]:
-                pager.trainee(f"called the supervisor: {call}")
-            seen_calls = len(control.calls)
+        if actions is not None and now - asked >= 1.0:  # the lab's control calls, the engine's container events
+            asked = now
+            for t, what in actions(drill.clock.to_mono(page_t)):
+                if (t, what) not in seen_actions:
+                    seen_actions.add((t, what))
+                    pager.trainee(what, at=t)
         with pager.lock:
             acked, fresh = pager.state.acked, pager.state.log[seen_log:]
             seen_log = len(pager.state.log)

@@ -306,6 +306,23 @@ class ComposeStack(CleanOnFailure):
         c.reload()
         return dict(c.attrs["State"]) | {"RestartCount": c.attrs.get("RestartCount", 0), "Id": c.id}
 
+    def trainee_actions(self, since: float) -> list[tuple[float, str]]:
+        """What a person did to the stack's containers since ``since`` (``time.monotonic()``), from the engine's
+        events: restarts, stops, pauses and unpauses, which only a request makes (a restart policy's restart is
+        a die and a start, not listed). For a shadow exercise's timeline."""
+        import docker
+
+        offset = time.time() - time.monotonic()
+        try:
+            events = self._client.events(since=since + offset, until=time.time(), decode=True, filters={
+                "type": "container", "label": f"com.docker.compose.project={self.config.project}",
+                "event": ["restart", "stop", "pause", "unpause"]})
+            seen = [(e["timeNano"] / 1e9 - offset, e.get("Action", "?"),
+                     e.get("Actor", {}).get("Attributes", {}).get("com.docker.compose.service", "?")) for e in events]
+        except (docker.errors.APIError, KeyError, ValueError):
+            return []
+        return [(t, f"{action} of the {service} container (asked of the Docker engine)") for t, action, service in seen]
+
     def is_running(self, service: str) -> bool:
         st = self.state(service)
         return bool(st.get("Running")) and not st.get("Paused")

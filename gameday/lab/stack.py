@@ -130,6 +130,11 @@ class Lab(CleanOnFailure):
     def is_running(self, service: str) -> bool:
         return self.supervisor.is_running(service)
 
+    def trainee_actions(self, since: float) -> list[tuple[float, str]]:
+        """What a person did to the lab since ``since`` (``time.monotonic()``) that the lab can see: calls to its
+        supervisor's control API (a shadow exercise's timeline)."""
+        return [(t, f"called the supervisor: {call}") for t, call in list(self.control.calls) if t >= since]
+
     def last_started(self, service: str) -> float | None:
         starts = [t for t, what, _ in self.supervisor.history(service) if what == "started"]
         return starts[-1] if starts else None

@@ -97,6 +97,17 @@ def test_a_crash_is_answered_by_the_restart_policy(stack, ledger):
     fault.revert()
     entries = ledger.entries()
     assert entries[0]["detail"]["container"] == st["Id"] and entries[-1]["state"] == "reverted"
+    # a shadow exercise's timeline: the policy's restart was nobody's doing; a person's restart is seen
+    assert stack.trainee_actions(t_inject - 1) == []
+    asked = time.monotonic()
+    stack.container(GATEWAY).restart(timeout=5)
+    seen = stack.trainee_actions(t_inject - 1)
+    assert "restart of the inference-gateway container (asked of the Docker engine)" in [w for _, w in seen], seen
+    assert all(t >= asked - 0.5 for t, _ in seen), seen
+    deadline = time.monotonic() + 20
+    while not stack.sli_healthy() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stack.sli_healthy()
 
 
 def test_after_a_clean_slate_an_alert_pages_as_a_new_incident(stack):
