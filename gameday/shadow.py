@@ -116,8 +116,9 @@ class Pager(LoopbackServer):
                 length = min(int(self.headers.get("Content-Length") or 0), 65536)
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?")[0].rstrip("/")
+                said = "recorded"
                 if path == "/ack":
-                    pager.trainee("acknowledged the page", ack=True)
+                    said = pager.trainee("acknowledged the page", ack=True)
                 elif path == "/resolve":
                     pager.trainee("marked the incident resolved", resolve=True)
                 elif path == "/action":
@@ -133,7 +134,8 @@ class Pager(LoopbackServer):
                     self._send(404, "try POST /ack, /resolve or /action\n", "text/plain")
                     return
                 if "json" in (self.headers.get("Accept") or "") or path == "/action":
-                    self._send(200, json.dumps({"ok": True}), "application/json")
+                    self._send(200, json.dumps({"ok": said in ("acknowledged", "recorded"), "said": said}),
+                               "application/json")
                 else:  # a button on the page: back to it
                     self.send_response(303)
                     self.send_header("Location", "/")
@@ -143,16 +145,20 @@ class Pager(LoopbackServer):
         super().__init__(Handler, "shadow-pager", host, port)
 
     # -- what the trainee and the harness tell it ----------------------------------------------------
-    def trainee(self, what: str, ack: bool = False, resolve: bool = False, at: float | None = None) -> None:
+    def trainee(self, what: str, ack: bool = False, resolve: bool = False, at: float | None = None) -> str:
+        """Record what the trainee did; for an acknowledgement, say what became of it."""
         now = time.monotonic() if at is None else at
         with self.lock:
             if ack:
-                if self.state.acked is not None or not self.state.pages:
-                    return  # a second click, or nothing paged yet: nothing to acknowledge
+                if not self.state.pages:
+                    return "nothing has paged yet: nothing to acknowledge"
+                if self.state.acked is not None:
+                    return "already acknowledged"
                 self.state.acked = now
             if resolve:
                 self.state.resolved_by_trainee = self.state.resolved_by_trainee or now
             self.state.log.append(Happening(now, "trainee", what))
+        return "acknowledged" if ack else "recorded"
 
     def harness(self, what: str) -> None:
         with self.lock:
@@ -428,9 +434,11 @@ def helper(command: str, reports: Path, cmd: list[str]) -> int:
     session.trust_env = False
     try:
         if command == "ack":
-            session.post(f"{url}/ack", headers={"Accept": "application/json"}, timeout=5).raise_for_status()
-            print(f"gameday ack: acknowledged (pager {url})")
-            return 0
+            answer = session.post(f"{url}/ack", headers={"Accept": "application/json"}, timeout=5)
+            answer.raise_for_status()
+            said = answer.json().get("said", "?")
+            print(f"gameday ack: {printable(str(said), 80)} (pager {url})")
+            return 0 if said == "acknowledged" else 1
         if cmd and cmd[0] == "--":
             cmd = cmd[1:]
         if not cmd:

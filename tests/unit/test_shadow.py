@@ -15,8 +15,9 @@ from gameday.shadow import Pager, debrief, debrief_lines, helper, newest_automat
 def test_the_pager_takes_an_ack_only_once_a_page_is_there_and_only_once(root):
     pager = Pager(root).start()
     try:
-        assert requests.post(f"{pager.url}/ack", headers={"Accept": "application/json"}, timeout=5).ok
-        assert pager.snapshot()["acknowledged"] is False, "nothing paged yet: nothing to acknowledge"
+        early = requests.post(f"{pager.url}/ack", headers={"Accept": "application/json"}, timeout=5).json()
+        assert early == {"ok": False, "said": "nothing has paged yet: nothing to acknowledge"}
+        assert pager.snapshot()["acknowledged"] is False
         pager.page({"alert": "ServiceDown", "severity": "critical", "summary": "<script>x</script>",
                     "receiver": "pager", "status": "firing", "at": "12:00:00"})
         page = requests.get(pager.url, timeout=5).text
