@@ -22,7 +22,6 @@ of the same scenario, in the journal (``shadow``), on the terminal and in the re
 
 from __future__ import annotations
 
-import html
 import json
 import threading
 import time
@@ -176,30 +175,10 @@ class Pager(LoopbackServer):
                     "log": [{"who": h.who, "what": h.what} for h in st.log]}
 
     def render(self) -> str:
-        snap = self.snapshot()
-        esc = html.escape
-        rows = "".join(
-            f"<tr class='{esc(p['status'])}'><td>{esc(p['status'].upper())}</td><td><b>{esc(p['alert'])}</b></td>"
-            f"<td>{esc(p['severity'])}</td><td>{esc(p['receiver'])}</td><td>{esc(p['summary'])}</td>"
-            f"<td>{esc(p['at'])}</td></tr>" for p in snap["pages"]) or "<tr><td colspan=6>no page yet</td></tr>"
-        log = "".join(f"<li class='{esc(h['who'])}'>{esc(h['who'])}: {esc(h['what'])}</li>" for h in snap["log"])
-        ack = ("<p class='acked'>Acknowledged.</p>" if snap["acknowledged"] else
-               "<form method='post' action='/ack'><button id='ack'>Acknowledge</button></form>"
-               if snap["pages"] else "")
-        resolve = ("" if snap["over"] or not snap["acknowledged"] else
-                   "<form method='post' action='/resolve'><button id='resolve'>Mark resolved</button></form>")
-        debrief = ("<h2>Debrief</h2><pre id='debrief'>" + esc("\n".join(snap["debrief"])) + "</pre>"
-                   if snap["debrief"] else "")
-        runbook = (f"<p>Runbook: <a href='/runbook'>{esc(snap['runbook'])}</a></p>" if snap["runbook"] else "")
-        refresh = "" if snap["over"] else "<meta http-equiv='refresh' content='2'>"
-        return (f"<!doctype html><html><head><meta charset='utf-8'>{refresh}<title>gameday pager: "
-                f"{esc(snap['scenario'])}</title><style>body{{font-family:sans-serif;margin:2em}}"
-                "table{border-collapse:collapse}td{border:1px solid #ccc;padding:.3em .6em}"
-                "tr.firing td{background:#fde2e2}tr.resolved td{background:#e2f5e2}button{font-size:1.2em}"
-                "li.harness{color:#555}</style></head><body>"
-                f"<h1>Pager: {esc(snap['scenario'])}</h1>{runbook}<table id='pages'><tr><th>status</th><th>alert</th>"
-                f"<th>severity</th><th>receiver</th><th>summary</th><th>received</th></tr>{rows}</table>{ack}"
-                f"{resolve}<h2>Timeline</h2><ul id='log'>{log}</ul>{debrief}</body></html>")
+        """The pager page (``templates/pager.html.j2``, escaped by Jinja2)."""
+        from gameday.report.review import templates
+
+        return templates().get_template("pager.html.j2").render(s=self.snapshot())
 
 
 def announce(pager: Pager, alert: dict[str, Any], receiver: str, status: str, runbook: str, at: str) -> dict[str, Any]:

@@ -21,13 +21,13 @@ def test_the_pager_takes_an_ack_only_once_a_page_is_there_and_only_once(root):
         pager.page({"alert": "ServiceDown", "severity": "critical", "summary": "<script>x</script>",
                     "receiver": "pager", "status": "firing", "at": "12:00:00"})
         page = requests.get(pager.url, timeout=5).text
-        assert "id='ack'" in page and "<script>x" not in page and "&lt;script&gt;" in page
+        assert 'id="ack"' in page and "<script>x" not in page and "&lt;script&gt;" in page
         answer = requests.post(f"{pager.url}/ack", timeout=5, allow_redirects=False)
         assert answer.status_code == 303, "a button on the page comes back to the page"
         requests.post(f"{pager.url}/ack", timeout=5)
         snap = pager.snapshot()
         assert snap["acknowledged"] and [h["what"] for h in snap["log"]] == ["acknowledged the page"]
-        assert "id='ack'" not in requests.get(pager.url, timeout=5).text
+        assert 'id="ack"' not in requests.get(pager.url, timeout=5).text
         bad = requests.post(f"{pager.url}/action", data=b"[1, 2]", timeout=5)
         assert bad.status_code == 400
         requests.post(f"{pager.url}/action", json={"command": "curl \x1b[31mx", "exit": 0, "seconds": 0.2}, timeout=5)
