@@ -267,6 +267,8 @@ class Drill:
         if self.ctx.shadow is not None:
             from gameday.shadow import debrief, newest_automated
 
+            if self.ctx.shadow.trainee_log is not None:  # what the trainee did after the mitigation too
+                self.ctx.shadow.trainee_log.gather(force=True)
             rec.shadow = debrief(rec, newest_automated(self.ctx.reports / "drills", self.scenario.id))
         with self._phase("verdict"):
             if self.load is not None:

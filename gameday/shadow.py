@@ -81,6 +81,8 @@ class Pager(LoopbackServer):
         self.lock = threading.Lock()
         self.tell: Callable[[str], None] = print
         """A line for the trainee's terminal (the pytest plugin's live writer)."""
+        self.trainee_log: TraineeLog | None = None
+        """The running exercise's gatherer of what the trainee did (``by_person``)."""
         pager = self
 
         class Handler(QuietHandler):
@@ -205,6 +207,35 @@ def runbook_sections(path: Path) -> list[str]:
             if any(h.startswith(name) for h in heads)]
 
 
+class TraineeLog:
+    """What the trainee did, onto the drill's timeline: the pager's own record (buttons, ``gameday do``) and what the
+    target shows (``trainee_actions``: the lab's control calls, the engine's container events), each once, at the
+    time it happened. Gathered while the harness waits, and once more at the end of the exercise."""
+
+    def __init__(self, drill: Any, pager: Pager, since: float) -> None:
+        self.drill, self.pager, self.since = drill, pager, since
+        self.actions = getattr(drill.target, "trainee_actions", None)
+        self.seen_log = 0
+        self.seen_actions: set[tuple[float, str]] = set()
+        self.asked = float("-inf")
+
+    def gather(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.actions is not None and (force or now - self.asked >= 1.0):  # an engine call: once a second
+            self.asked = now
+            for t, what in self.actions(self.since):
+                if (t, what) not in self.seen_actions:
+                    self.seen_actions.add((t, what))
+                    self.pager.trainee(what, at=t)
+        with self.pager.lock:
+            fresh = self.pager.state.log[self.seen_log:]
+            self.seen_log = len(self.pager.state.log)
+        for h in fresh:
+            if h.who == "trainee":
+                self.drill.events.noted.fire(phase=self.drill.phase, t=self.drill.clock.from_mono(h.t),
+                                             note=f"shadow: the trainee {h.what}")
+
+
 def by_person(drill: Any, pager: Pager, safety: float) -> None:
     """The recover phase of a shadow exercise: the trainee mitigates; the harness watches, hints, escalates, and
     after ``safety`` seconds (drill clock) from the page reverts the fault itself and FAILs the exercise."""
@@ -215,10 +246,7 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
     goal = drill.scaled.mttr_goal
     hints = list(zip([page_t + share * goal for share in HINT_AT],
                      runbook_sections(drill.ctx.root / sc.runbook), strict=False))
-    seen_log = 0
-    seen_actions: set[tuple[float, str]] = set()
-    actions = getattr(target, "trainee_actions", None)  # a target's own view of what a person did to it
-    asked = float("-inf")
+    log = pager.trainee_log = TraineeLog(drill, pager, drill.clock.to_mono(page_t))
     escalated = False
     in_effect_was: bool | None = True
 
@@ -228,19 +256,9 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
 
     while True:
         now = drill.clock.now()
-        if actions is not None and now - asked >= 1.0:  # the lab's control calls, the engine's container events
-            asked = now
-            for t, what in actions(drill.clock.to_mono(page_t)):
-                if (t, what) not in seen_actions:
-                    seen_actions.add((t, what))
-                    pager.trainee(what, at=t)
+        log.gather()
         with pager.lock:
-            acked, fresh = pager.state.acked, pager.state.log[seen_log:]
-            seen_log = len(pager.state.log)
-        for h in fresh:  # what the trainee did, on the drill's timeline at the time it happened
-            if h.who == "trainee":
-                drill.events.noted.fire(phase=drill.phase, t=drill.clock.from_mono(h.t), note=f"shadow: the trainee "
-                                                                                              f"{h.what}")
+            acked = pager.state.acked
         if acked is not None and "t_acked" not in drill.record.marks:
             drill._mark("t_acked", drill.clock.from_mono(acked), "the trainee acknowledged the page")
         if acked is None and not escalated and now - page_t > ack_goal:
@@ -258,6 +276,7 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
                                                                    f"on {sc.fault.target}")
         in_effect_was = acting
         if acting is not True and target.is_running(sc.fault.target) and drill._sli_healthy():
+            log.gather(force=True)  # what the trainee did up to now, before saying who mitigated
             with pager.lock:
                 acted = any(h.who == "trainee" and h.what != "acknowledged the page" for h in pager.state.log)
             # what was seen, not what was hoped: a service its platform brought back was not the trainee's doing
@@ -268,6 +287,7 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
             pager.harness("mitigated: the service answers again; now the resolved page")
             return
         if now - page_t > safety:
+            log.gather(force=True)
             fault.revert()
             drill._mark("t_safety_revert", drill.clock.now(),
                         f"safety timeout: the harness reverted {fault.describe()}")
@@ -362,7 +382,7 @@ def attach(pager: Pager, scenario: Any, target: Any, events: Any, tell: Any) -> 
     that put each page on it (firing, then resolved) and the debrief at the end. ``tell`` writes a terminal line."""
     with pager.lock:
         pager.state = ShadowState(scenario=scenario.id, runbook=scenario.runbook, env=target.runbook_env())
-    pager.tell = tell
+    pager.tell, pager.trainee_log = tell, None
 
     def marked(name: str, alert: str | None = None, **_: Any) -> None:
         if name not in ("t_notified", "t_resolved") or alert is None:
