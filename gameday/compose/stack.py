@@ -352,8 +352,10 @@ class ComposeStack(CleanOnFailure):
         ``docker compose restart inference-gateway`` acts on the drill's project."""
         cfg = self.config
         names = {GATEWAY: "GATEWAY", BACKEND: "BACKEND", "prometheus": "PROMETHEUS", "alertmanager": "ALERTMANAGER"}
+        # the harness's own docker-compose (PyPI) first on PATH: the one it brought the stack up with
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
         return {names[svc]: url for svc, url in self.urls.items() if svc in names} | {
-            "COMPOSE_PROJECT_NAME": cfg.project, "COMPOSE_FILE": str(cfg.root / "docker-compose.yml")}
+            "COMPOSE_PROJECT_NAME": cfg.project, "COMPOSE_FILE": str(cfg.root / "docker-compose.yml"), "PATH": path}
 
     def wait_ready(self, timeout: float) -> None:
         wait_ready(self, timeout, "the compose stack", self._failed_service_logs, broken=self._failed_service_logs)

@@ -179,12 +179,17 @@ def test_p0_drills_pass_on_compose(run_gameday):
     docker_or_skip()
     run = run_gameday("-m", "p0", "--time-scale", "60", "--target", "compose", timeout=600)
     assert run.proc.returncode == 0, run.out
-    assert "2 passed, 4 skipped" in run.out and "target compose" in run.out  # no relay here; no compose runbooks
+    # no relay in the compose stack (the burn and its runbook drill); runbook 003 has no compose version yet
+    assert "3 passed, 3 skipped" in run.out and "target compose" in run.out
     assert "mitigation 'restart-gateway' is marked only for lab, not for the compose target" in run.out, run.out
     journals = run.journals()
     outage = journals["service-outage"]
     assert outage["verdict"] == "PASS"
     assert "restarted by its platform (compose)" in json.dumps(outage["events"])
+    started = journals["backend-down-runbook"]  # runbook 001's compose version: docker-compose start, then a check
+    steps = [e["note"] for e in started["events"] if e.get("event") == "note" and e["note"].startswith("runbook ")]
+    assert len(steps) == 2 and "docker-compose start model-backend (exit 0," in steps[0], steps
+    assert started["verdict"] == "PASS"
 
 
 def test_resource_and_surge_drills_pass_on_compose(run_gameday):
