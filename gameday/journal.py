@@ -156,6 +156,31 @@ class DrillRecord:
             "notifications": self.notifications,
         }
 
+    @classmethod
+    def from_journal(cls, path: Path) -> DrillRecord:
+        """The record a journal was written from, read back: what reports and the summary table use of it.
+
+        ``ValueError`` for a file that is not a journal of this schema.
+        """
+        from datetime import datetime
+
+        j = json.loads(path.read_text())
+        if not isinstance(j, dict) or j.get("schema") != SCHEMA:
+            raise ValueError(f"{path}: not a gameday journal of schema {SCHEMA}")
+        clock = Clock()
+        clock.anchor_wall = datetime.fromisoformat(j["started"]).timestamp()
+        alerts = j.get("alerts") or {}
+        rec = cls(scenario_id=j["scenario"], title=j["title"], priority=j["priority"], runbook=j["runbook"],
+                  time_scale=j["time_scale"], clock=clock, goals=j["goals"], floors=j["floors"],
+                  marks={k: v["t"] for k, v in j["marks"].items()},
+                  alert_marks={a: dict(s.get("marks") or {}) for a, s in alerts.items()},
+                  receivers={a: s["receiver"] for a, s in alerts.items() if s.get("receiver") is not None},
+                  verdict=j["verdict"], reasons=list(j["reasons"]), run_id=j.get("run", ""), path=path)
+        for name in ("phases", "events", "alert_groups", "error_budget", "notifications", "load", "fault", "trends",
+                     "stack", "series", "plot", "shadow", "trend_plot", "timer_lag"):
+            setattr(rec, name, j.get(name, getattr(rec, name)))
+        return rec
+
     def file_stem(self) -> str:
         """``<scenario>-<start time>``: the journal's name, and its plot's."""
         stamp = self.clock.iso(0.0).replace(":", "").replace("-", "").split("+")[0]  # ms: repeats stay apart

@@ -137,7 +137,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if not scale > 0:
         raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
     config.stash[RECORDS] = []
-    config.stash[RUN_ID] = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    inherited = getattr(config, "workerinput", {}).get("gameday_run_id")  # a worker's run is its controller's
+    config.stash[RUN_ID] = inherited or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    if _parallel(config):
+        _check_parallel(config)
+        config.pluginmanager.register(_WorkerJournals(config), "gameday-worker-journals")
     override = config.getoption("error_budget_override")
     if override is not None and not override.strip():
         raise pytest.UsageError("--error-budget-override needs a reason: who approved the drill, and why")
@@ -151,6 +155,73 @@ def pytest_configure(config: pytest.Config) -> None:
         previous = signal.getsignal(signal.SIGTERM)
         config._gameday_sigterm = previous  # type: ignore[attr-defined]
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def _worker(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker this session is (``gw0`` ...), or None."""
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
+def _parallel(config: pytest.Config) -> bool:
+    """True in the controller of a pytest-xdist run (``-n N``): the drills run in its workers."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput") \
+        and config.pluginmanager.hasplugin("xdist")
+
+
+def _check_parallel(config: pytest.Config) -> None:
+    if config.getoption("shadow"):
+        raise pytest.UsageError("--shadow with -n: a trainee handles one incident at a time; drop -n")
+    if config.getoption("compose_keep"):
+        raise pytest.UsageError("--compose-keep with -n: the workers would inject faults into the same stack at "
+                                "once; drop -n (without --compose-keep each worker brings up a stack of its own)")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker's journals carry the controller's run id, so a review groups the whole run."""
+    node.workerinput["gameday_run_id"] = node.config.stash[RUN_ID]
+
+
+class _WorkerJournals:
+    """In the controller of a ``-n`` run: each drill's journal, named in its test's report by the worker that
+    ran it (``gameday_journal`` in ``user_properties``), read back for the summary table and Allure's files."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        import time
+
+        self.config = config
+        self.seen: set[str] = set()
+        self.since = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == "gameday_journal":
+                self._read(Path(value))
+
+    def _read(self, path: Path) -> None:
+        if str(path) in self.seen:
+            return
+        self.seen.add(str(path))
+        try:
+            self.config.stash[RECORDS].append(DrillRecord.from_journal(path))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _say(self.config, f"gameday: the journal {path} could not be read for the summary: {exc}")
+
+    def catch_up(self) -> None:
+        """The journals of this run whose reports never came: a drill interrupted with its worker (Ctrl-C,
+        SIGTERM) still writes its ERROR journal, after the controller has stopped listening. pytest-xdist
+        has ended (or killed) its workers by the time the summary is written."""
+        import json
+
+        run = self.config.stash[RUN_ID]
+        for path in sorted((_reports_dir(self.config) / "drills").glob("*.json")):
+            try:
+                if str(path.resolve()) in self.seen or path.stat().st_mtime < self.since:
+                    continue
+                if json.loads(path.read_text()).get("run") == run:
+                    self._read(path.resolve())
+            except (OSError, ValueError, AttributeError):
+                continue
 
 
 def _check_shadow(config: pytest.Config) -> None:
@@ -251,6 +322,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("scenario", params, indirect=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``-n`` the longest drills go first, so no worker is left with a long one at the end while the
+    others idle. The order is the same in every worker (pytest-xdist requires it)."""
+    if _worker(config) is None:
+        return
+
+    def length(item: pytest.Item) -> float:
+        callspec = getattr(item, "callspec", None)
+        entry = callspec.params.get("scenario") if callspec is not None else None
+        sc = getattr(entry, "scenario", None)
+        if sc is None:
+            return 0.0
+        return sc.steady_state + max(sc.fault.duration or 0.0, *(e.within for e in sc.expect))
+
+    items.sort(key=length, reverse=True)  # stable: equal lengths keep their order
+
+
 @pytest.fixture
 def scenario(request: pytest.FixtureRequest) -> Scenario:
     """The scenario of this drill; a bad file fails here with file, field and reason."""
@@ -298,7 +386,7 @@ class _TargetOnDemand:
         if self.target is None:
             config, name, scale = self.config, _target_name(self.config), _time_scale(self.config)
             target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
-                                                             time_scale=scale)
+                                                             time_scale=scale, worker=_worker(config))
             if target is None:
                 self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose; "
                                                "a plugin adds others through pytest_gameday_make_target)")
@@ -313,6 +401,12 @@ class _TargetOnDemand:
             except GamedayError as exc:
                 self.error = exc
                 raise
+            if _worker(config) is not None and not target.created_by_run:
+                target.__exit__(None, None, None)
+                self.error = HarnessError(f"the {name} target was already up: under -n the workers would inject "
+                                          "faults into it at once; drop -n to drill a target this run did not "
+                                          "create")
+                raise self.error
             self.target = target
             _say(config, f"gameday: {name} ready in {target.started_in:.1f}s")
         return self.target
@@ -351,7 +445,7 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
                            abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
                            regression=config.getoption("regression"))
         events = DrillEvents()  # this drill's own: its subscribers go with it
-        events.finished.add_listener(lambda record: config.stash[RECORDS].append(record))
+        events.finished.add_listener(lambda record: _remember(request, record))
         events.subscribe(_console(config))
         if config.pluginmanager.hasplugin("allure_pytest") and getattr(config.option, "allure_report_dir", None):
             from gameday.report.allure import AllureReporter
@@ -384,6 +478,14 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
         return record
 
     return run
+
+
+def _remember(request: pytest.FixtureRequest, record: DrillRecord) -> None:
+    """The record goes to the summary; its journal's path to the test's report (``user_properties``, also in
+    the JUnit XML), which is how a ``-n`` run's controller finds each worker's drills."""
+    request.config.stash[RECORDS].append(record)
+    if record.path is not None:
+        request.node.user_properties.append(("gameday_journal", str(record.path.resolve())))
 
 
 def _global_stop_conditions(config: pytest.Config) -> list[Any]:
@@ -471,6 +573,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    collector = config.pluginmanager.get_plugin("gameday-worker-journals")
+    if collector is not None:
+        collector.catch_up()
     records = config.stash.get(RECORDS, [])
     if not records:
         return

@@ -8,14 +8,19 @@ from typing import Any
 import pytest
 
 
-def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float) -> Any:
+def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
+                               worker: str | None = None) -> Any:
     if name != "compose":
         return None
     from gameday.compose.stack import ComposeConfig, ComposeStack, default_project
 
     rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
-    return ComposeStack(ComposeConfig(Path(config.rootpath), reports / "compose", time_scale,
+    project = config.getoption("compose_project") or default_project()
+    if worker is not None:  # each pytest-xdist worker brings up a stack of its own (--compose-keep is refused)
+        project = f"{project}-{worker}"
+    return ComposeStack(ComposeConfig(Path(config.rootpath), reports / ("compose" if worker is None
+                                                                        else f"compose-{worker}"), time_scale,
                                       rules_dir=Path(rules).resolve() if rules else None,
                                       config_dir=Path(lab_config).resolve() if lab_config else None,
                                       keep=bool(config.getoption("compose_keep")),
-                                      project=config.getoption("compose_project") or default_project()))
+                                      project=project))

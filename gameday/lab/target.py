@@ -8,27 +8,36 @@ from typing import Any
 import pytest
 
 
-def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float) -> Any:
+def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
+                               worker: str | None = None) -> Any:
     if name != "lab":
         return None
     from gameday.lab.stack import Lab, LabConfig
 
     rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
-    return Lab(LabConfig(Path(config.rootpath), reports / "lab", time_scale,
+    return Lab(LabConfig(Path(config.rootpath), lab_folder(reports, worker), time_scale,
                          rules_dir=Path(rules).resolve() if rules else None,
                          config_dir=Path(lab_config).resolve() if lab_config else None))
 
 
+def lab_folder(reports: Path, worker: str | None) -> Path:
+    """The lab's folder: ``reports/lab``, or ``reports/lab-gw0`` ... for each pytest-xdist worker's own lab."""
+    return reports / ("lab" if worker is None else f"lab-{worker}")
+
+
 def sweep_leftovers(reports: Path) -> list[str]:
-    """What a lab killed with its harness left in ``reports/lab``: its processes and its backend's cgroup go
-    (``gameday revert`` asks; a lab that starts in that folder does the same first)."""
+    """What labs killed with their harness left in ``reports/lab`` (and the workers' ``reports/lab-gw*``):
+    their processes and their backends' cgroups go (``gameday revert`` asks; a lab that starts in its folder
+    does the same first)."""
+    folders = [reports / "lab", *sorted(reports.glob("lab-gw*"))]
+    return [line for folder in folders if folder.is_dir() for line in _sweep_lab(folder)]
+
+
+def _sweep_lab(workdir: Path) -> list[str]:
     from gameday.cgroups import lab_cgroup
     from gameday.errors import HarnessError
     from gameday.lab.stack import BACKEND, reap_leftovers
 
-    workdir = reports / "lab"
-    if not workdir.is_dir():
-        return []
     try:
         reaped = reap_leftovers(workdir)
     except HarnessError:

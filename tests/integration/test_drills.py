@@ -203,14 +203,20 @@ def test_every_rule_is_drilled_by_a_catalog_scenario():
 
 
 def test_each_broken_rule_makes_its_drill_fail(run_gameday, tmp_path):
-    """Every catalog drill's alert with its threshold out of reach (all in one run, one lab): a ratio preflight
-    can judge is refused before any fault; the others inject, wait out their SLA, FAIL as 'never fired', and
-    revert."""
-    run = run_gameday("-k", " or ".join(sorted(BREAKS)), "--time-scale", "60",
+    """Every catalog drill's alert with its threshold out of reach, in one run on two pytest-xdist workers, each
+    with a lab of its own: a ratio preflight can judge is refused before any fault; the others inject, wait out
+    their SLA, FAIL as 'never fired', and revert. The controller's summary has every drill's FAIL."""
+    run = run_gameday("-k", " or ".join(sorted(BREAKS)), "--time-scale", "60", "-n", "2",
                       "--rules", str(broken_rules(tmp_path, *BREAKS)), timeout=600)
     assert run.proc.returncode == 1, run.out
     journals = run.journals()
     assert set(journals) == set(BREAKS), run.out
+    assert len({j["run"] for j in journals.values()}) == 1, "the workers' journals are one run"
+    assert (run.reports / "lab-gw0").is_dir() and (run.reports / "lab-gw1").is_dir(), "a lab per worker"
+    assert not (run.reports / "lab").exists()
+    summary = run.out.split("gameday summary", 1)[1]
+    assert all(f"│ {drill} " in summary for drill in BREAKS), summary
+    assert sorted(r["status"] for r in run.allure_results()) == ["failed"] * len(BREAKS)
     ledger = [json.loads(line) for line in (run.reports / "fault-ledger.jsonl").read_text().splitlines()]
     for drill, (alert, *_) in BREAKS.items():
         j = journals[drill]
@@ -220,7 +226,7 @@ def test_each_broken_rule_makes_its_drill_fail(run_gameday, tmp_path):
                     "not above its threshold: the alert cannot be expected to fire") in run.out
             assert "t_inject" not in j["marks"], "refused before any fault"
             continue
-        assert f"{drill} FAIL: {alert} never fired within" in run.out, drill
+        assert f"{drill} FAIL: {alert} never fired within" in summary, drill  # the workers' output is not shown
         assert "never fired" in j["reasons"][0] and "t_inject" in j["marks"] and "t_notified" not in j["marks"]
     kinds = {journals[d]["fault"]["kind"] for d in BREAKS if d not in REFUSED_IN_PREFLIGHT}
     assert {e["kind"] for e in ledger if e["state"] == "injecting"} == kinds, "only the drills not refused injected"
@@ -276,6 +282,40 @@ def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
     assert [e["state"] for e in ledger] == ["injecting", "reverted"]
     journal = json.loads(next((reports / "drills").glob("high-error-rate-*.json")).read_text())
     assert journal["verdict"] == "ERROR"
+    time.sleep(0.5)
+    assert processes_mentioning(str(reports)) == [], "processes of the drill were left running"
+
+
+def test_sigterm_to_a_parallel_run_reverts_every_fault_and_the_summary_has_every_drill(tmp_path):
+    """SIGTERM to the process group of a ``-n 2`` run (as Ctrl-C in a terminal reaches the controller and its
+    workers) once a fault is in: each worker reverts its own fault, and the controller's summary shows every
+    interrupted drill as ERROR, read from the journals its workers wrote after it stopped listening."""
+    proc = subprocess.Popen(gameday_argv(tmp_path, "-n", "2", "-k", "high-error-rate or service-outage",
+                                         "--time-scale", "20"),
+                            cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    ledger_path = tmp_path / "reports" / "fault-ledger.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "injecting" not in (ledger_path.read_text() if ledger_path.exists()
+                                                              else ""):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode != 0, out
+    reports = tmp_path / "reports"
+    journals = [json.loads(p.read_text()) for p in (reports / "drills").glob("*.json")]
+    assert journals and all(j["verdict"] == "ERROR" and j["reasons"][0].startswith("interrupted (signal 15)")
+                            for j in journals), [j["reasons"] for j in journals]
+    summary = out.split("gameday summary", 1)[1]
+    for j in journals:
+        assert f"{j['scenario']} ERROR: interrupted (signal 15)" in summary, summary
+    injected = [j for j in journals if "t_inject" in j["marks"]]
+    assert injected and all(j["reasons"][0].endswith("the fault was reverted") for j in injected)
+    ledger = [json.loads(line) for line in ledger_path.read_text().splitlines()]
+    opened = {e["id"] for e in ledger if e["state"] == "injecting"}
+    assert opened and opened == {e["id"] for e in ledger if e["state"] == "reverted"}, ledger
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    assert sorted(r["status"] for r in results) == ["broken"] * len(journals), "interrupted: never passed in Allure"
     time.sleep(0.5)
     assert processes_mentioning(str(reports)) == [], "processes of the drill were left running"
 

@@ -72,3 +72,26 @@ def test_a_missing_folder_is_a_usage_error(project, option):
     result = project.runpytest(option, "/no/such/folder")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{option} /no/such/folder: no such folder*"])
+
+
+@pytest.mark.parametrize("option, why", [
+    ("--shadow", "a trainee handles one incident at a time"),
+    ("--compose-keep", "the workers would inject faults into the same stack at once")])
+def test_what_cannot_run_in_parallel_is_refused_with_one_line(project, option, why):
+    result = project.runpytest_subprocess("-n", "2", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} with -n: {why}*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_each_xdist_worker_takes_ports_from_a_slice_of_its_own(monkeypatch):
+    from gameday.lifecycle import _worker_slice
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert _worker_slice(10_000, 32_000) == (10_000, 32_000)
+    slices = []
+    for n in range(3):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{n}")
+        slices.append(_worker_slice(10_000, 32_000))
+    assert all(a[1] <= b[0] for a, b in zip(slices, slices[1:], strict=False)), slices
+    assert all(10_000 <= lo < hi <= 32_000 for lo, hi in slices)

@@ -135,3 +135,18 @@ def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_
     assert "3.3s (3m18s)" in page and "HighErrorRate" in page
     assert "90 of 900 requests failed" in page
     assert "Shadow exercise: the trainee's debrief" in page and "recover" in page
+    again = DrillRecord.from_journal(rec.path)
+    assert json.loads(json.dumps(again.as_dict(), default=str)) == back, "read back, it writes the same journal"
+    from gameday.report.console import summary_rows
+
+    assert summary_rows([again], real=True) == summary_rows([rec], real=True)
+
+
+def test_a_file_that_is_not_a_journal_of_this_schema_is_refused(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(journal(schema=SCHEMA - 1)))
+    with pytest.raises(ValueError, match="schema"):
+        DrillRecord.from_journal(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a gameday journal"):
+        DrillRecord.from_journal(path)
