@@ -28,7 +28,7 @@ from gameday.faults.surge import TrafficSurge
 from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
 from gameday.lagprobe import LagProbe
-from gameday.load import LocustRun
+from gameday.load import LocustRun, SharedLoad, load_summary
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import estimate, windows
 from gameday.recovery import after_runbook, recover, runbook_steps
@@ -67,6 +67,9 @@ class DrillContext:
     """A TTN that regressed against the scenario's earlier drills (``gameday.report.trends``): ``warn`` or ``fail``."""
     shadow: Any = None
     """A shadow exercise's pager (``gameday.shadow.Pager``): a person handles the incident, not the harness."""
+    loads: SharedLoad | None = None
+    """The session's Locust, which each drill borrows (``gameday.load.SharedLoad``); None: each drill starts and
+    stops a Locust of its own."""
     shadow_timeout: float | None = None
     """In a shadow exercise, the drill-clock seconds after the page at which the harness reverts the fault itself
     (default: twice the MTTR goal)."""
@@ -214,11 +217,15 @@ class Drill:
             self._gate_error_budget()
             self._settle_groups("preflight")
         with self._phase("steady-state"):
-            self.load = LocustRun(self.ctx.root / sc.load.locustfile, target.url(target.sli.service),
-                                  sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id,
-                                  steerable=sc.fault.kind in LOAD_FAULT_KINDS)
-            self.load.start()
-            self.load.wait_flowing()
+            if self.ctx.loads is not None:  # the session's Locust, already running after the first drill
+                self.load = self.ctx.loads.borrow(self.ctx.root / sc.load.locustfile, target.url(target.sli.service),
+                                                  sc.load.users, sc.load.spawn_rate)
+            else:
+                self.load = LocustRun(self.ctx.root / sc.load.locustfile, target.url(target.sli.service),
+                                      sc.load.users, sc.load.spawn_rate, self.ctx.reports / "load" / sc.id,
+                                      steerable=sc.fault.kind in LOAD_FAULT_KINDS)
+                self.load.start()
+                self.load.wait_flowing()
             self._mark("t_steady", self.clock.now(), "baseline load flowing")
             self._steady_state()
             self._settle_groups("at the fault")
@@ -272,11 +279,8 @@ class Drill:
             rec.shadow = debrief(rec, newest_automated(self.ctx.reports / "drills", self.scenario.id))
         with self._phase("verdict"):
             if self.load is not None:
-                stats = self.load.stop()
-                rec.load = {"log": str(self.load.log_path), "json": f"{self.load.json_path}.json"}
-                if stats:
-                    rec.load.update(requests=stats.requests, failures=stats.failures, rps=stats.rps,
-                                    p50_ms=stats.p50_ms, p95_ms=stats.p95_ms)
+                rec.load = load_summary(self.load, self.ctx.reports / "load" / self.scenario.id
+                                        / f"{rec.file_stem()}-window.csv")
             rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)} for n in self.watch.notifications(0.0)]
             gather_evidence(self)
         rec.write(self.ctx.reports / "drills")

@@ -12,9 +12,14 @@ from __future__ import annotations
 import json
 import os
 
+import locust.stats
 from locust import LoadTestShape
 
 MAX_USERS = 200
+
+# The harness reads the statistics history while the run goes on (a run serves a whole session's drills):
+# each once-a-second row reaches the file at once, not in Locust's 5-second batches.
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 0
 
 
 class SteeredShape(LoadTestShape):

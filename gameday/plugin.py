@@ -432,9 +432,21 @@ def gameday_target(gameday_target_on_demand: _TargetOnDemand) -> Any:
     return gameday_target_on_demand.get()
 
 
+@pytest.fixture(scope="session")
+def gameday_load(gameday_reports: Path) -> Iterator[Any]:
+    """The session's Locust, which each drill borrows (started by the first, stopped at the end)."""
+    from gameday.load import SharedLoad
+
+    loads = SharedLoad(gameday_reports / "load" / "session")
+    try:
+        yield loads
+    finally:
+        loads.close()
+
+
 @pytest.fixture
 def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetOnDemand, gameday_reports: Path,
-              gameday_ledger: Ledger) -> Callable[[Scenario], DrillRecord]:
+              gameday_ledger: Ledger, gameday_load: Any) -> Callable[[Scenario], DrillRecord]:
     """Run a scenario as a drill; PASS returns the journal, FAIL/ERROR/SKIPPED raise with the reason."""
     config = request.config
 
@@ -443,7 +455,7 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
         target = gameday_target_on_demand.get()
         ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
                            abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
-                           regression=config.getoption("regression"))
+                           regression=config.getoption("regression"), loads=gameday_load)
         events = DrillEvents()  # this drill's own: its subscribers go with it
         events.finished.add_listener(lambda record: _remember(request, record))
         events.subscribe(_console(config))

@@ -92,8 +92,11 @@ class AllureReporter:
         if record.load:
             allure.attach(json.dumps(record.load, indent=2, default=str), name="load summary",
                           attachment_type=allure.attachment_type.JSON)
+        window = Path(record.load.get("csv", ""))
         if stats.is_file():
             allure.attach.file(str(stats), name="locust stats", attachment_type=allure.attachment_type.JSON)
+        elif window.is_file():  # the drill's window of the session's Locust
+            allure.attach.file(str(window), name="locust stats", attachment_type=allure.attachment_type.CSV)
 
 
 def measured(name: str, value: str) -> None:

@@ -114,8 +114,9 @@ def capture(prometheus: Any, clock: Any, start: float, end: float, rules: dict[s
     return data
 
 
-def locust_history(csv_prefix: Path, clock: Any) -> list[dict[str, float]]:
-    """Locust's once-a-second report: users, requests and failures per second, on the drill clock."""
+def locust_history(csv_prefix: Path, clock: Any, since: float | None = None) -> list[dict[str, float]]:
+    """Locust's once-a-second report: users, requests and failures per second, on the drill clock, from
+    ``since`` on (a Locust that serves the whole session reports from before the drill)."""
     from gameday.load import csv_rows
 
     rows = csv_rows(Path(f"{csv_prefix}_stats_history.csv")) or []
@@ -129,6 +130,10 @@ def locust_history(csv_prefix: Path, clock: Any) -> list[dict[str, float]]:
             users = float(row["User Count"])
         except (KeyError, TypeError, ValueError):
             continue
+        if since is not None and t < since:
+            continue
+        if last is not None and total < last[1]:  # its statistics were reset (a new drill's window)
+            last = None
         if last is not None and t > last[0]:
             dt = t - last[0]
             out.append({"t": round(t, 3), "users": users, "rps": (total - last[1]) / dt,

@@ -70,7 +70,12 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
             held_before.append(bool(before) and holds[cond["op"]](before[-1], cond["threshold"]))
         # a long window may still hold an earlier drill's errors; the rule as a whole did not hold before the fault
         assert not all(held_before), (name, "the rule held before the fault")
-        assert len(j["load"]["history"]) >= 3 and j["stack"]["prometheus"][0].isdigit()
+        served = next(p["start"] for p in j["phases"] if p["phase"] == "verdict") - j["marks"]["t_steady"]["t"]
+        assert len(j["load"]["history"]) >= max(1, int(served) - 1), "Locust reports once a second"
+        assert j["stack"]["prometheus"][0].isdigit()
+    assert {j["load"]["log"] for j in journals.values()} == {str(run.reports / "load/session/locust.log")}, \
+        "one Locust served the session's drills"
+    assert all(j["load"]["shared"] and Path(j["load"]["csv"]).is_file() for j in journals.values())
     env = (run.allure / "environment.properties").read_text()
     assert "target=lab" in env and "Prometheus=" in env and (run.allure / "categories.json").is_file()
 

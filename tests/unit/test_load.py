@@ -1,11 +1,15 @@
-"""Locust as the harness runs it: a locustfile that cannot load is one line with Locust's own reason."""
+"""Locust as the harness runs it: a locustfile that cannot load is one line with Locust's own reason; one Locust
+serves a session's drills, each with its own window of figures."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from gameday.errors import HarnessError
-from gameday.load import LocustRun
+from gameday.lifecycle import LoopbackServer, QuietHandler
+from gameday.load import LocustRun, SharedLoad
 
 
 def test_a_locustfile_that_fails_to_load_names_the_reason(tmp_path):
@@ -18,3 +22,41 @@ def test_a_locustfile_that_fails_to_load_names_the_reason(tmp_path):
             run.wait_flowing(30)
     finally:
         run.stop()
+
+
+class _Ok(QuietHandler):
+    def _answer(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = _answer  # noqa: N815 - the names http.server calls
+
+
+def test_one_locust_serves_a_session_and_each_drill_gets_its_own_window(tmp_path, root):
+    """A real Locust against a loopback server: the second drill borrows the running process (no start-up), its
+    figures count only its own window, its users are steered to its own, and another host gets a new Locust."""
+    first, second = LoopbackServer(_Ok, "ok-1").start(), LoopbackServer(_Ok, "ok-2").start()
+    loads = SharedLoad(tmp_path / "session")
+    try:
+        run = loads.borrow(root / "locustfiles/baseline.py", first.url, 2, 5)
+        pid = run.proc.pid
+        time.sleep(2.5)
+        earlier = run.window_stats()
+        assert earlier is not None and earlier.requests > 0
+        again = loads.borrow(root / "locustfiles/baseline.py", first.url, 4, 5)
+        assert again is run and run.proc.pid == pid and loads.started == 1, "the same process, not a new one"
+        assert run.user_count() == 4, "steered to the second drill's users"
+        window = run.window_stats()
+        assert window is not None and window.requests < earlier.requests, "the window starts at the borrow"
+        time.sleep(1.5)
+        later = run.window_stats()
+        assert later.requests > window.requests and later.failures == 0
+        other = loads.borrow(root / "locustfiles/baseline.py", second.url, 2, 5)
+        assert other is not run and loads.started == 2 and not run.running(), "another host: a new Locust"
+    finally:
+        loads.close()
+        first.stop()
+        second.stop()
+    assert loads.run is None and other.proc.poll() is not None, "closed: no Locust left"
