@@ -102,12 +102,16 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
 
 
 def late_page_reason(result: PageResult, since: float, timing: PipelineTiming | None,
-                     group: GroupState | None) -> str:
-    """Where the time went between the fault and a page: firing, then the wait in Alertmanager."""
+                     group: GroupState | None, failed_deliveries: int | None = None) -> str:
+    """Where the time went between the fault and a page: firing, then the wait in Alertmanager (and its failed
+    delivery attempts since the fault, when it counted any)."""
     if result.starts_at is None or result.notified is None:
         return ""
     fired, held = result.starts_at - since, result.notified - result.starts_at
     text = f"it fired {human(fired)} after the fault and the page followed {human(held)} later"
+    if failed_deliveries:
+        text += (f"; Alertmanager counted {failed_deliveries} failed notification attempt(s) since the fault, each "
+                 "retried after a back-off that starts near 0.5 s: check the receiver's endpoint")
     if timing is None:
         return text
     if fired > timing.firing_ceiling:

@@ -13,6 +13,7 @@ Run: .venv/bin/python bench/scale_bench.py [--copies 1,2,4] [--scale 60] [-m p0]
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -47,9 +48,10 @@ def run(folder: Path, work: Path, scale: float, marker: str, workers: int) -> tu
         argv += ["-m", marker]
     if workers > 1:
         argv += ["-n", str(workers)]
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=7200,
-                          env={**__import__("os").environ, "CI": "true"})
+                          env={**os.environ, "CI": "true"})
     wall = time.monotonic() - t0
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
     count = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|error|errors|skipped)", last)}

@@ -90,6 +90,8 @@ class Drill:
         self.events.subscribe(self.record)
         self.phase = ""
         self.load: LocustRun | None = None
+        self.deliveries_failed: int | None = None
+        """Alertmanager's failed notification attempts at the fault (``Alertmanager.failed_deliveries``)."""
         self.pre: Preflight | None = None
         self.fault: Fault | None = None
         self.groups: dict[str, GroupState] = {}
@@ -229,6 +231,7 @@ class Drill:
             self._mark("t_steady", self.clock.now(), "baseline load flowing")
             self._steady_state()
             self._settle_groups("at the fault")
+            self.deliveries_failed = self._deliveries_failed()  # what a late page is told against
             self._expect_detection()
             self._watch_stack()
             self.stops = StopConditions([*self.scenario.abort_when, *self.ctx.abort_when], self.target.prometheus,
@@ -446,7 +449,8 @@ class Drill:
                 self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}", exp.alert)
                 self._mark("t_notified_seen", result.notified_seen or result.notified,
                            f"harness saw the {exp.alert} page", exp.alert)
-            why = late_page_reason(result, t_inject, self.timing.get(exp.alert), self.groups.get(exp.alert))
+            why = late_page_reason(result, t_inject, self.timing.get(exp.alert), self.groups.get(exp.alert),
+                                   self._failed_deliveries(result, t_inject, sla))
             try:
                 assert_page(result, t_inject, sla, why)
             except DrillFailed:
@@ -454,6 +458,20 @@ class Drill:
                 raise
             pages.append(result)
         return pages
+
+    def _failed_deliveries(self, result: PageResult, t_inject: float, sla: float) -> int | None:
+        """For a late page only: Alertmanager's failed notification attempts since the fault."""
+        if result.notified is not None and result.notified - t_inject <= sla or self.deliveries_failed is None:
+            return None
+        now = self._deliveries_failed()
+        return None if now is None else now - self.deliveries_failed
+
+    def _deliveries_failed(self) -> int | None:
+        read = getattr(self.target.alertmanager, "failed_deliveries", None)  # a plugin target's may not count them
+        try:
+            return read() if read is not None else None
+        except StackUnreachable:
+            return None
 
     def _resolve(self, pages: list[PageResult]) -> None:
         goal = self.scaled.mttr_goal

@@ -192,18 +192,27 @@ class Alertmanager(_Api):
 
     def aggregation_groups(self) -> int | None:
         """Every aggregation group the dispatcher holds, empty ones included; None when the metric is absent."""
+        total = self._metric_sum("alertmanager_dispatcher_aggregation_groups")
+        return None if total is None else int(total)
+
+    def failed_deliveries(self) -> int | None:
+        """Notification attempts that failed since Alertmanager started (each is retried after a back-off that
+        starts near 0.5 s); None when the metric is absent."""
+        total = self._metric_sum("alertmanager_notification_requests_failed_total")
+        return None if total is None else int(total)
+
+    def _metric_sum(self, name: str) -> float | None:
         try:
             resp = self._http.get(f"{self.base_url}/metrics", timeout=self.timeout)
             resp.raise_for_status()
         except requests.RequestException as exc:
             raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: "
                                    f"{_why(exc, self.timeout)}") from None
-        name = "alertmanager_dispatcher_aggregation_groups"
         # only this family's lines are parsed: the whole exposition costs a few ms of CPU a look
         mine = "\n".join(line for line in resp.text.splitlines() if name in line)
         for family in text_string_to_metric_families(mine + "\n"):
-            if family.name == name:
-                return int(sum(s.value for s in family.samples))
+            if family.name == name.removesuffix("_total"):
+                return sum(s.value for s in family.samples if not s.name.endswith("_created"))
         return None
 
     def config(self) -> dict[str, Any]:

@@ -170,6 +170,19 @@ class Lab(CleanOnFailure):
         scale = cfg.time_scale
         logs = cfg.workdir / "logs"
         tag = ["--lab", str(cfg.workdir)]  # lets a leftover process be traced to its lab
+        # Prometheus first: it hands targets and Alertmanagers to its loops 5 s after it starts, the lab's
+        # longest wait, which the services' own start-up then overlaps
+        resend = seconds(self.settings["prometheus"]["resend_delay"]) / scale
+        self.supervisor.add(ServiceSpec("alertmanager", [
+            am_bin, f"--config.file={rendered['alertmanager']}", f"--storage.path={cfg.workdir / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{ports['alertmanager']}", "--cluster.listen-address=",
+            "--log.level=warn"], logs / "alertmanager.log", 1.0))
+        self.supervisor.add(ServiceSpec("prometheus", [
+            prom_bin, f"--config.file={rendered['prometheus']}", f"--storage.tsdb.path={cfg.workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn",
+            *self._web_config()],
+            logs / "prometheus.log", 1.0))
         self.supervisor.add(ServiceSpec(
             BACKEND, [sys.executable, "-m", "gameday.lab.backend", "--port", str(ports["backend"]),
                       "--work-ms", str(svc[BACKEND].get("work_ms", 3)), "--slots", str(svc[BACKEND].get("slots", 3)),
@@ -188,17 +201,6 @@ class Lab(CleanOnFailure):
                       "--backend", f"http://127.0.0.1:{ports['link_data']}",
                       "--timeout", str(seconds(svc[GATEWAY]["backend_timeout"])), *tag],
             logs / f"{GATEWAY}.log", seconds(svc[GATEWAY]["restart_delay"]) / scale))
-        resend = seconds(self.settings["prometheus"]["resend_delay"]) / scale
-        self.supervisor.add(ServiceSpec("alertmanager", [
-            am_bin, f"--config.file={rendered['alertmanager']}", f"--storage.path={cfg.workdir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{ports['alertmanager']}", "--cluster.listen-address=",
-            "--log.level=warn"], logs / "alertmanager.log", 1.0))
-        self.supervisor.add(ServiceSpec("prometheus", [
-            prom_bin, f"--config.file={rendered['prometheus']}", f"--storage.tsdb.path={cfg.workdir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
-            f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn",
-            *self._web_config()],
-            logs / "prometheus.log", 1.0))
         self.alerting_epoch = time.monotonic()
         self._write_pids()
         self.wait_ready(ready_timeout)

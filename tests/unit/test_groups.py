@@ -87,3 +87,10 @@ def test_a_page_on_time_after_firing_blames_nothing_in_alertmanager():
     why = late_page_reason(late_page(10.9, 10.95), 10.0, TIMING, None)
     assert why.startswith("it fired 900ms after the fault") and "group_wait" not in why
     assert "longer than the pipeline's ceiling" in why
+
+
+def test_a_late_page_after_failed_deliveries_says_alertmanager_retried():
+    group = GroupState("ServiceDown", "pager", "new", "no page of this group")
+    why = late_page_reason(late_page(10.6, 11.1), 10.0, TIMING, group, failed_deliveries=1)
+    assert "Alertmanager counted 1 failed notification attempt(s) since the fault" in why
+    assert "failed notification" not in late_page_reason(late_page(10.6, 11.1), 10.0, TIMING, group, 0)
