@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from gameday import parallel
 from gameday.drill import Drill, DrillContext
 from gameday.errors import (
     ConfigError,
@@ -31,6 +32,7 @@ from gameday.errors import (
 from gameday.events import DrillEvents
 from gameday.faults.ledger import Ledger
 from gameday.journal import DrillRecord
+from gameday.parallel import worker_of
 from gameday.scenario import PRIORITIES, CatalogEntry, Scenario, load_catalog
 
 RECORDS = pytest.StashKey[list[DrillRecord]]()
@@ -137,11 +139,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not scale > 0:
         raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
     config.stash[RECORDS] = []
-    inherited = getattr(config, "workerinput", {}).get("gameday_run_id")  # a worker's run is its controller's
-    config.stash[RUN_ID] = inherited or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
-    if _parallel(config):
-        _check_parallel(config)
-        config.pluginmanager.register(_WorkerJournals(config), "gameday-worker-journals")
+    # a worker's run is its controller's (gameday.parallel: pytest -n)
+    config.stash[RUN_ID] = parallel.inherited_run_id(config) or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
+    config.pluginmanager.register(parallel, "gameday-parallel")
+    if parallel.controller(config):
+        parallel.check_options(config)
+        config.pluginmanager.register(parallel.WorkerJournals(config.stash[RUN_ID], config.stash[RECORDS],
+                                                              _reports_dir(config), lambda line: _say(config, line)),
+                                      "gameday-worker-journals")
     override = config.getoption("error_budget_override")
     if override is not None and not override.strip():
         raise pytest.UsageError("--error-budget-override needs a reason: who approved the drill, and why")
@@ -155,73 +160,6 @@ def pytest_configure(config: pytest.Config) -> None:
         previous = signal.getsignal(signal.SIGTERM)
         config._gameday_sigterm = previous  # type: ignore[attr-defined]
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-
-
-def _worker(config: pytest.Config) -> str | None:
-    """The pytest-xdist worker this session is (``gw0`` ...), or None."""
-    return getattr(config, "workerinput", {}).get("workerid")
-
-
-def _parallel(config: pytest.Config) -> bool:
-    """True in the controller of a pytest-xdist run (``-n N``): the drills run in its workers."""
-    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput") \
-        and config.pluginmanager.hasplugin("xdist")
-
-
-def _check_parallel(config: pytest.Config) -> None:
-    if config.getoption("shadow"):
-        raise pytest.UsageError("--shadow with -n: a trainee handles one incident at a time; drop -n")
-    if config.getoption("compose_keep"):
-        raise pytest.UsageError("--compose-keep with -n: the workers would inject faults into the same stack at "
-                                "once; drop -n (without --compose-keep each worker brings up a stack of its own)")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist: every worker's journals carry the controller's run id, so a review groups the whole run."""
-    node.workerinput["gameday_run_id"] = node.config.stash[RUN_ID]
-
-
-class _WorkerJournals:
-    """In the controller of a ``-n`` run: each drill's journal, named in its test's report by the worker that
-    ran it (``gameday_journal`` in ``user_properties``), read back for the summary table and Allure's files."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        import time
-
-        self.config = config
-        self.seen: set[str] = set()
-        self.since = time.time()
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for name, value in report.user_properties:
-            if name == "gameday_journal":
-                self._read(Path(value))
-
-    def _read(self, path: Path) -> None:
-        if str(path) in self.seen:
-            return
-        self.seen.add(str(path))
-        try:
-            self.config.stash[RECORDS].append(DrillRecord.from_journal(path))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            _say(self.config, f"gameday: the journal {path} could not be read for the summary: {exc}")
-
-    def catch_up(self) -> None:
-        """The journals of this run whose reports never came: a drill interrupted with its worker (Ctrl-C,
-        SIGTERM) still writes its ERROR journal, after the controller has stopped listening. pytest-xdist
-        has ended (or killed) its workers by the time the summary is written."""
-        import json
-
-        run = self.config.stash[RUN_ID]
-        for path in sorted((_reports_dir(self.config) / "drills").glob("*.json")):
-            try:
-                if str(path.resolve()) in self.seen or path.stat().st_mtime < self.since:
-                    continue
-                if json.loads(path.read_text()).get("run") == run:
-                    self._read(path.resolve())
-            except (OSError, ValueError, AttributeError):
-                continue
 
 
 def _check_shadow(config: pytest.Config) -> None:
@@ -322,23 +260,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("scenario", params, indirect=True)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``-n`` the longest drills go first, so no worker is left with a long one at the end while the
-    others idle. The order is the same in every worker (pytest-xdist requires it)."""
-    if _worker(config) is None:
-        return
-
-    def length(item: pytest.Item) -> float:
-        callspec = getattr(item, "callspec", None)
-        entry = callspec.params.get("scenario") if callspec is not None else None
-        sc = getattr(entry, "scenario", None)
-        if sc is None:
-            return 0.0
-        return sc.steady_state + max(sc.fault.duration or 0.0, *(e.within for e in sc.expect))
-
-    items.sort(key=length, reverse=True)  # stable: equal lengths keep their order
-
-
 @pytest.fixture
 def scenario(request: pytest.FixtureRequest) -> Scenario:
     """The scenario of this drill; a bad file fails here with file, field and reason."""
@@ -386,7 +307,7 @@ class _TargetOnDemand:
         if self.target is None:
             config, name, scale = self.config, _target_name(self.config), _time_scale(self.config)
             target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
-                                                             time_scale=scale, worker=_worker(config))
+                                                             time_scale=scale, worker=worker_of(config))
             if target is None:
                 self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose; "
                                                "a plugin adds others through pytest_gameday_make_target)")
@@ -401,7 +322,7 @@ class _TargetOnDemand:
             except GamedayError as exc:
                 self.error = exc
                 raise
-            if _worker(config) is not None and not target.created_by_run:
+            if worker_of(config) is not None and not target.created_by_run:
                 target.__exit__(None, None, None)
                 self.error = HarnessError(f"the {name} target was already up: under -n the workers would inject "
                                           "faults into it at once; drop -n to drill a target this run did not "

@@ -1,0 +1,107 @@
+"""Drills under pytest-xdist (``pytest -n N``): a plugin that the gameday plugin registers.
+
+Each worker drills on a target of its own (the target plugins get the worker's name); the controller
+hands its run id to every worker, refuses what cannot run in parallel, and reads each drill's journal
+back for the summary table, since the drills ran in the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gameday.journal import DrillRecord
+
+RUN_ID_KEY = "gameday_run_id"
+"""The controller's run id, in each worker's ``workerinput``."""
+
+
+def worker_of(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker this session is (``gw0`` ...), or None."""
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
+def inherited_run_id(config: pytest.Config) -> str | None:
+    """In a worker, the run id of its controller."""
+    return getattr(config, "workerinput", {}).get(RUN_ID_KEY)
+
+
+def controller(config: pytest.Config) -> bool:
+    """True in the controller of a pytest-xdist run: the drills run in its workers."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput") \
+        and config.pluginmanager.hasplugin("xdist")
+
+
+def check_options(config: pytest.Config) -> None:
+    """What cannot run in parallel is refused with one line."""
+    if config.getoption("shadow"):
+        raise pytest.UsageError("--shadow with -n: a trainee handles one incident at a time; drop -n")
+    if config.getoption("compose_keep"):
+        raise pytest.UsageError("--compose-keep with -n: the workers would inject faults into the same stack at "
+                                "once; drop -n (without --compose-keep each worker brings up a stack of its own)")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Every worker's journals carry the controller's run id, so a review groups the whole run."""
+    journals = node.config.pluginmanager.get_plugin("gameday-worker-journals")
+    node.workerinput[RUN_ID_KEY] = journals.run_id if journals is not None else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In the workers, the longest drills go first, so no worker is left with a long one at the end while the
+    others idle. The order is the same in every worker (pytest-xdist requires it)."""
+    if worker_of(config) is None:
+        return
+
+    def length(item: pytest.Item) -> float:
+        callspec = getattr(item, "callspec", None)
+        entry = callspec.params.get("scenario") if callspec is not None else None
+        sc = getattr(entry, "scenario", None)
+        if sc is None:
+            return 0.0
+        return sc.steady_state + max(sc.fault.duration or 0.0, *(e.within for e in sc.expect))
+
+    items.sort(key=length, reverse=True)  # stable: equal lengths keep their order
+
+
+class WorkerJournals:
+    """In the controller: each drill's journal, named in its test's report by the worker that ran it
+    (``gameday_journal`` in ``user_properties``), read back into ``records`` for the summary and Allure."""
+
+    def __init__(self, run_id: str, records: list[DrillRecord], reports: Path, say: Callable[[str], None]) -> None:
+        self.run_id, self.records, self.reports, self.say = run_id, records, reports, say
+        self.seen: set[str] = set()
+        self.since = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == "gameday_journal":
+                self._read(Path(value))
+
+    def _read(self, path: Path) -> None:
+        if str(path) in self.seen:
+            return
+        self.seen.add(str(path))
+        try:
+            self.records.append(DrillRecord.from_journal(path))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.say(f"gameday: the journal {path} could not be read for the summary: {exc}")
+
+    def catch_up(self) -> None:
+        """The journals of this run whose reports never came: a drill interrupted with its worker (Ctrl-C,
+        SIGTERM) still writes its ERROR journal, after the controller has stopped listening. pytest-xdist
+        has ended (or killed) its workers by the time the summary is written."""
+        for path in sorted((self.reports / "drills").glob("*.json")):
+            try:
+                if str(path.resolve()) in self.seen or path.stat().st_mtime < self.since:
+                    continue
+                if json.loads(path.read_text()).get("run") == self.run_id:
+                    self._read(path.resolve())
+            except (OSError, ValueError, AttributeError):
+                continue
