@@ -1,7 +1,7 @@
 """The whole catalog at one time scale on one lab, in one run: how close each drill comes to its floor, and
 what the harness costs while it waits.
 
-For every scenario in ``scenarios/`` (sorted, as ``pytest gamedays/`` runs them), one drill on a single lab,
+For every scenario in ``scenarios/`` (longest first, as ``pytest gamedays/`` runs them), one drill on a single lab,
 all borrowing one Locust as a pytest session's drills do:
 
 - its wall time, from preflight to the resolved page with everything counted (Locust's start-up in the
@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario ids (default: the whole catalog)")
     args = parser.parse_args()
     entries = [e for e in load_catalog(ROOT / "scenarios", ROOT) if e.scenario is not None]
+    entries.sort(key=lambda e: e.scenario.length_bound(), reverse=True)  # as pytest orders them: longest first
     if args.only:
         wanted = set(args.only.split(","))
         entries = [e for e in entries if e.id in wanted]

@@ -244,6 +244,11 @@ class Scenario(_Model):
 
     _dur = field_validator("steady_state", mode="before")(_duration)
 
+    def length_bound(self) -> float:
+        """How long a drill of it may take, roughly (seconds, unscaled): its steady state, then its longest SLA
+        or fault hold. What orders a run's drills, longest first."""
+        return self.steady_state + max(self.fault.duration or 0.0, *(e.within for e in self.expect))
+
     def scaled(self, factor: float) -> ScaledTimes:
         """The scenario's goals on the time-scaled clock."""
         return ScaledTimes(

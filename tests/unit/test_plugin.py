@@ -95,3 +95,13 @@ def test_each_xdist_worker_takes_ports_from_a_slice_of_its_own(monkeypatch):
         slices.append(_worker_slice(10_000, 32_000))
     assert all(a[1] <= b[0] for a, b in zip(slices, slices[1:], strict=False)), slices
     assert all(10_000 <= lo < hi <= 32_000 for lo, hi in slices)
+
+
+def test_the_longest_drills_run_first(project, root):
+    """The slow burn (5h SLA) before the outage (1m), whatever their names; hand-written drills after them."""
+    for name in ("service-outage", "slo-slow-burn", "high-error-rate"):
+        shutil.copy(root / f"scenarios/{name}.yaml", project.path / "scenarios")
+    project.makepyfile(test_zz_own="def test_own(run_drill):\n    pass\n")
+    result = project.runpytest("--collect-only", "-q")
+    order = [line.split("[")[-1].rstrip("]") for line in result.stdout.lines if "::" in line]
+    assert order == ["slo-slow-burn", "high-error-rate", "service-outage", "test_zz_own.py::test_own"], order
