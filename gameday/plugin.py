@@ -19,6 +19,7 @@ import pytest
 
 from gameday import parallel
 from gameday.drill import Drill, DrillContext
+from gameday.durations import human
 from gameday.errors import (
     ConfigError,
     DrillAborted,
@@ -525,6 +526,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for alert, trend in record.trends.items():
             if trend.get("regression"):
                 terminalreporter.write_line(f"regression: {record.scenario_id} {alert}: {trend['regression']}")
+        for alert in record.expected:
+            warm = record.floors.get(f"expected_ttn_warm:{alert}")
+            if warm is not None:
+                ttn = record.timings_of(alert).ttn
+                terminalreporter.write_line(
+                    f"young windows: {record.scenario_id} {alert} paged after {human(ttn)}; on a service whose "
+                    f"windows are full, expect about {human(warm)}: this drill proves the rule and the route, "
+                    "not the time a steady service takes to page")
     journals = {str(r.path.parent) for r in records if r.path}
     for folder in sorted(journals):
         terminalreporter.write_line(f"journals: {folder}")

@@ -126,6 +126,16 @@ def test_the_p1_catalog_drills_pass_each_alert_at_its_receiver(run_gameday):
     assert all(a["sla_met"] for a in burn.values())
     assert burn["SLOAvailabilitySlowBurn"]["timings"]["mttr"] is not None
     assert burn["SLOAvailabilityBudgetTicket"]["timings"]["mttr"] is None, "a ticket's resolution is not awaited"
+    # the longest drill runs first, on a lab a few seconds old: it waits for its quiet fast-burn alert's 1h (1m)
+    # window to fill, so noise cannot fire it; its own 6h (6m) windows are still young, and it says so
+    notes = [e["note"] for e in journals["slo-slow-burn"]["events"] if e.get("event") == "note"]
+    assert any(n.startswith("young windows: SLOAvailabilityFastBurn (quiet): the 1m00s error ratio") and "waiting"
+               in n for n in notes), notes
+    floors = journals["slo-slow-burn"]["floors"]
+    warm = floors["expected_ttn_warm:SLOAvailabilitySlowBurn"]
+    assert floors["expected_ttn:SLOAvailabilitySlowBurn"] < 0.5 * warm, floors
+    assert burn["SLOAvailabilitySlowBurn"]["timings"]["ttn"] < warm
+    assert "young windows: slo-slow-burn SLOAvailabilitySlowBurn paged after" in run.out
     rows = [line for line in run.out.splitlines() if "SLOAvailabilitySlowBurn" in line or "BudgetTicket" in line]
     assert any("│ yes │" in r for r in rows) and len([r for r in rows if "│ yes │" in r]) >= 2, rows
     surge = journals["traffic-surge"]
