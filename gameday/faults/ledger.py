@@ -17,7 +17,8 @@ CLOSED = ("reverted", "abandoned", "gone")
 
 
 def alive(pid: int | None) -> bool:
-    """True when process ``pid`` still exists."""
+    """True when process ``pid`` still exists and is not a zombie (a killed process its parent has not reaped
+    yet: it holds nothing any more)."""
     if not pid:
         return False
     try:
@@ -26,7 +27,11 @@ def alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 @dataclass

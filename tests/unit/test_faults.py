@@ -194,3 +194,25 @@ def test_an_engine_that_refuses_a_container_fault_is_one_line_and_the_revert_sti
                               "container c0ffee: OCI runtime pause failed: unable to freeze")
     fault.revert()
     assert not fault.active
+
+
+def test_a_killed_harness_not_yet_reaped_is_not_alive():
+    """A zombie (killed, its parent not yet waiting for it) holds no fault: its ledger entries are orphans."""
+    import os
+    import signal
+    import subprocess
+
+    from gameday.faults.ledger import alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert alive(child.pid)
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(child.pid) and os.path.exists(f"/proc/{child.pid}"), "a zombie, still in the table"
+    finally:
+        child.kill()
+        child.wait()
+    assert not alive(child.pid)
