@@ -396,15 +396,16 @@ def slo_file(tmp_path: Path, errors: str, total: str, name: str = "slo.yaml") ->
 
 
 def test_the_error_budget_gate_skips_a_drill_once_the_budget_is_spent(run_gameday, tmp_path):
-    """The lab's own counters since it started: the error-rate drill spends the budget, the next drill may not."""
+    """The lab's own counters since it started: the fast burn (the longest drill, so the first) spends the budget,
+    the next drills may not."""
     gateway = 'http_requests_total{job="inference-gateway"'
     slo = slo_file(tmp_path, f'sum({gateway}, status=~"5.."}}) or vector(0)', f"sum({gateway}}})")
     run = run_gameday("-m", "p0", "-k", "high-error-rate or service-outage or slo-fast-burn", "--time-scale", "60",
                       "--error-budget-gate", "always", "--slo", str(slo))
     assert run.proc.returncode == 0, run.out
     assert "1 passed, 2 skipped" in run.out, run.out
-    first, second = run.journals()["high-error-rate"], run.journals()["service-outage"]
-    assert run.journals()["slo-fast-burn"]["verdict"] == "SKIPPED"
+    first, second = run.journals()["slo-fast-burn"], run.journals()["high-error-rate"]
+    assert run.journals()["service-outage"]["verdict"] == "SKIPPED"
     assert first["verdict"] == "PASS" and first["error_budget"]["state"] == "healthy", first["error_budget"]
     assert first["error_budget"]["slos"][0]["left"] == 1.0
     assert second["verdict"] == "SKIPPED" and second["error_budget"]["state"] == "emergency"
