@@ -70,12 +70,14 @@ def test_p0_drills_pass_and_leave_allure_results(run_gameday):
             held_before.append(bool(before) and holds[cond["op"]](before[-1], cond["threshold"]))
         # a long window may still hold an earlier drill's errors; the rule as a whole did not hold before the fault
         assert not all(held_before), (name, "the rule held before the fault")
-        # Locust's history: a row a second (whole-second stamps), the first in the drill's window a baseline, the
-        # newest perhaps not written yet when the verdict reads it
+        # Locust's history: a row a second, stamped in whole seconds (its loop runs a little over a second, so a
+        # stamp is skipped now and then). Three rows of the drill's window give no rate: the first (a baseline), the
+        # first after the drill reset Locust's statistics (its counts start again), and the newest, perhaps not
+        # written yet when the verdict reads it
         served = next(p["start"] for p in j["phases"] if p["phase"] == "verdict") - j["marks"]["t_steady"]["t"]
         stamps = [p["t"] for p in j["load"]["history"]]
-        assert len(stamps) >= max(1, int(served) - 2), (name, served, stamps)
-        assert all(0.5 <= b - a <= 1.5 for a, b in zip(stamps, stamps[1:], strict=False)), (name, stamps)
+        assert len(stamps) >= int(served) - 3, (name, served, stamps)
+        assert all(0.5 <= b - a <= 2.0 for a, b in zip(stamps, stamps[1:], strict=False)), (name, stamps)
         assert j["stack"]["prometheus"][0].isdigit()
     assert {j["load"]["log"] for j in journals.values()} == {str(run.reports / "load/session/locust.log")}, \
         "one Locust served the session's drills"
