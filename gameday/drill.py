@@ -275,6 +275,10 @@ class Drill:
     def _finish(self) -> None:
         """Stop the load, gather the evidence, write the journal, tell the subscribers."""
         rec = self.record
+        fault = self.fault
+        if fault is not None and fault.injected_at is not None and "t_inject" not in rec.marks:
+            # a signal held back during the injection lands before the mark: the timeline still says when it went in
+            self._mark("t_inject", self.clock.from_mono(fault.injected_at), fault.describe())
         if self.ctx.shadow is not None:
             from gameday.shadow import debrief, newest_automated
 

@@ -307,6 +307,36 @@ def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
     assert processes_mentioning(str(reports)) == [], "processes of the drill were left running"
 
 
+def test_a_signal_held_back_during_the_injection_still_leaves_the_injection_on_the_timeline(tmp_path):
+    """A signal that arrives while the fault goes in is held back until the injection is whole, and so lands
+    before the drill marks it: the journal still says when the fault went in and that it was reverted."""
+    (tmp_path / "term_at_inject.py").write_text(
+        "import os, signal\n"
+        "from gameday.faults.base import Fault\n"
+        "_inject = Fault.inject\n"
+        "def inject(self):\n"
+        "    apply = self._apply\n"
+        "    def applied():\n"
+        "        apply()\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    self._apply = applied\n"
+        "    return _inject(self)\n"
+        "Fault.inject = inject\n")
+    env = gameday_env() | {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.run(gameday_argv(tmp_path, "-p", "term_at_inject", "-k", "high-error-rate", "--time-scale",
+                                       "20"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0, proc.stdout
+    reports = tmp_path / "reports"
+    (journal,) = [json.loads(p.read_text()) for p in (reports / "drills").glob("*.json")]
+    assert journal["verdict"] == "ERROR"
+    assert journal["reasons"][0] == ("interrupted (signal 15) during inject, after stop-service model-backend was "
+                                     "injected; the fault was reverted"), journal["reasons"]
+    assert journal["marks"]["t_inject"]["t"] >= journal["marks"]["t_steady"]["t"]
+    ledger = [json.loads(line) for line in (reports / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"]
+
+
 def test_sigterm_to_a_parallel_run_reverts_every_fault_and_the_summary_has_every_drill(tmp_path):
     """SIGTERM to the process group of a ``-n 2`` run (as Ctrl-C in a terminal reaches the controller and its
     workers) once a fault is in: each worker reverts its own fault, and the controller's summary shows every
@@ -330,8 +360,9 @@ def test_sigterm_to_a_parallel_run_reverts_every_fault_and_the_summary_has_every
     summary = out.split("gameday summary", 1)[1]
     for j in journals:
         assert f"{j['scenario']} ERROR: interrupted (signal 15)" in summary, summary
-    injected = [j for j in journals if "t_inject" in j["marks"]]
-    assert injected and all(j["reasons"][0].endswith("the fault was reverted") for j in injected)
+    injected = [j for j in journals if "was injected;" in j["reasons"][0]]
+    assert injected and all(j["reasons"][0].endswith("the fault was reverted") and "t_inject" in j["marks"]
+                            for j in injected), [(j["reasons"], j["marks"]) for j in injected]
     ledger = [json.loads(line) for line in ledger_path.read_text().splitlines()]
     opened = {e["id"] for e in ledger if e["state"] == "injecting"}
     assert opened and opened == {e["id"] for e in ledger if e["state"] == "reverted"}, ledger
