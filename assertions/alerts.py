@@ -13,7 +13,7 @@ from gameday.durations import human
 from gameday.errors import DrillFailed
 from gameday.groups import GroupPage, GroupState
 from gameday.observe import Prometheus
-from gameday.receiver import Notification, WebhookReceiver
+from gameday.receiver import Deliveries, Notification
 from gameday.timing import PipelineTiming
 
 
@@ -22,7 +22,7 @@ class Watch:
     """What a drill watches: Prometheus's alert state and the pages that reach the receivers."""
 
     prometheus: Prometheus
-    webhook: WebhookReceiver
+    webhook: Deliveries
     clock: Clock
 
     def notifications(self, since: float) -> list[Notification]:

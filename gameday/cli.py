@@ -4,6 +4,10 @@
   gameday check [--root DIR] ...   the catalog offline: config valid, every alert with a runbook and a drill
   gameday report [--reports DIR]   the review of the newest run (review.md, review.html) from its journals, and
                                    allurerc.json, Allure 3's configuration for rendering the results
+  gameday lab up|down|status [--reports DIR] [--time-scale N] ...
+                                   a warm lab: kept up between pytest sessions, which drill on it when they
+                                   ask for the same time scale, config and rules (from pytest to the first
+                                   drill without the lab's start)
   gameday ack [--reports DIR]      shadow exercise: acknowledge the page
   gameday do [--reports DIR] -- CMD...
                                    shadow exercise: run CMD with the target's addresses in its environment
@@ -16,6 +20,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gameday.errors import printable
 from gameday.faults.ledger import Ledger
@@ -34,18 +39,23 @@ def revert_orphans(ledger: Ledger, say: Callable[[str], None] = print) -> list[s
     return states
 
 
-def sweep_targets(reports: Path) -> list[str]:
-    """Ask each gameday target plugin (the ``pytest11`` entry points under ``gameday.``) to clear what a run killed
-    outright left of its target in ``reports`` (``sweep_leftovers(reports)``: lines saying what it did)."""
+def target_plugins() -> list[Any]:
+    """The gameday target plugins (the ``pytest11`` entry points under ``gameday.`` but the engine's own)."""
     import importlib
     from importlib.metadata import entry_points
 
+    return [importlib.import_module(ep.value) for ep in entry_points(group="pytest11")
+            if ep.value.startswith("gameday.") and ep.value != "gameday.plugin"]
+
+
+def sweep_targets(reports: Path) -> list[str]:
+    """Ask each gameday target plugin to clear what a run killed outright left of its target in ``reports``
+    (``sweep_leftovers(reports)``: lines saying what it did)."""
     said: list[str] = []
-    for ep in entry_points(group="pytest11"):
-        if ep.value.startswith("gameday.") and ep.value != "gameday.plugin":
-            sweep = getattr(importlib.import_module(ep.value), "sweep_leftovers", None)
-            if sweep is not None:
-                said += sweep(reports)
+    for plugin in target_plugins():
+        sweep = getattr(plugin, "sweep_leftovers", None)
+        if sweep is not None:
+            said += sweep(reports)
     return said
 
 
@@ -70,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", type=Path, default=None, help="where to write the review (default: REPORTS/review)")
     rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
     rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {}
+    for plugin in target_plugins():  # a target's own commands (the lab's: gameday lab up|down|status)
+        add = getattr(plugin, "add_commands", None)
+        if add is not None:
+            commands.update(add(sub))
     ack = sub.add_parser("ack", help="shadow exercise: acknowledge the page (as the pager's button does)")
     ack.add_argument("--reports", type=Path, default=Path("reports"), help="the exercise's reports folder")
     do = sub.add_parser("do", help="shadow exercise: run a command with the target's addresses in its environment "
@@ -81,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         from gameday.shadow import helper
 
         return helper(args.command, args.reports, getattr(args, "cmd", []))
+    if args.command in commands:
+        return commands[args.command](args)
     if args.command == "report":
         return report(args.reports, args.out or args.reports / "review", args.root.resolve(), args.run)
     if args.command == "check":

@@ -193,9 +193,12 @@ class ErrorBudgetGate:
     override: str | None = None
 
     def decide(self, target: Any) -> Decision:
-        if not self.always and getattr(target, "created_by_run", False):
-            return Decision(False, why=f"the {target.name} target was created by this run, so its budget is "
-                                       "nobody's (--error-budget-gate always checks it anyway)")
+        whose = (f"the {target.name} target was created by this run" if getattr(target, "created_by_run", False)
+                 else f"the {target.name} target is a warm lab (gameday lab up) serving only drills' traffic"
+                 if getattr(target, "attached", False) else None)
+        if not self.always and whose:
+            return Decision(False, why=f"{whose}, so its budget is nobody's (--error-budget-gate always checks it "
+                                       "anyway)")
         if not self.slos:
             return Decision(True, UNKNOWN, why=f"no SLO is defined in {self.source}", override=self.override)
         readings = [read_budget(target.prometheus, slo) for slo in self.slos]

@@ -330,7 +330,8 @@ class _TargetOnDemand:
                                           "create")
                 raise self.error
             self.target = target
-            _say(config, f"gameday: {name} ready in {target.started_in:.1f}s")
+            warm = " (the warm lab kept up by `gameday lab up`)" if getattr(target, "attached", False) else ""
+            _say(config, f"gameday: {name} ready in {target.started_in:.1f}s{warm}")
         return self.target
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from gameday.faults.base import Fault
 from gameday.faults.ledger import Ledger
 from gameday.observe import Alertmanager, Prometheus, probe
-from gameday.receiver import WebhookReceiver
+from gameday.receiver import Deliveries
 
 FaultBuilder = Callable[[Any, Any, "float | None", "Ledger | None"], Fault]
 """(target, the scenario's fault spec, its duration on the drill clock, the ledger) -> a fault ready to inject."""
@@ -72,7 +72,7 @@ class Target(Protocol):
     of anyone's to protect; the error-budget gate applies where this is False."""
     prometheus: Prometheus
     alertmanager: Alertmanager
-    receiver: WebhookReceiver
+    receiver: Deliveries
     """The harness's page sink: Alertmanager's webhooks arrive here."""
     alerting_epoch: float
     """``time.monotonic()`` when Prometheus and Alertmanager last started with no alert state."""

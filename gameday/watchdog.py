@@ -21,6 +21,8 @@ from gameday.faults.ledger import CLOSED, Ledger
 
 def revert_entry(entry: dict) -> tuple[str, str]:
     """Revert an open fault whose harness is gone; (ledger state, note)."""
+    if "restore" in (entry.get("detail") or {}):
+        return restore_baseline(entry["detail"]["restore"])
     if "cgroup" in (entry.get("detail") or {}):
         from gameday.cgroups import revert_left_stress
 
@@ -34,6 +36,22 @@ def revert_entry(entry: dict) -> tuple[str, str]:
 
         return revert_left(entry)
     return "gone", "a lab fault: the lab's processes died with the run that held them, so nothing is left"
+
+
+def restore_baseline(url: str) -> tuple[str, str]:
+    """A fault on a target that can put itself back as it was started (a warm lab): ``POST`` its restore URL,
+    which answers 200 with what it checked, or an error with what is still wrong."""
+    import requests
+
+    try:
+        res = requests.post(url, timeout=30)
+        body = res.json()
+    except (requests.RequestException, ValueError) as exc:
+        return "gone", (f"{url} did not answer ({type(exc).__name__}): the target that held the fault is down, and "
+                        "the services it started are set to die with it; nothing was reverted")
+    if res.status_code == 200:
+        return "reverted", f"{url} restored the target's baseline: {body.get('checked')}"
+    return "abandoned", f"{url} could not restore the target's baseline: {body.get('error')}"
 
 
 def watch(ledger: Ledger, entry_id: str, heartbeat: Path, bound: float, poll: float = 0.5) -> str:

@@ -27,6 +27,8 @@ class Fault(CleanOnFailure, ABC):
         self.attempted = False
         self._watchdog: Any = None
         """True once ``inject()`` began: the fault may have (partly) taken effect."""
+        self.reverted_by: dict[str, Any] = {}
+        """Added to the ledger entry: who else can revert the fault if this run dies (a warm lab's control API)."""
 
     def detail(self) -> dict[str, Any]:
         """What a later run needs to revert this fault if this run dies."""
@@ -49,7 +51,7 @@ class Fault(CleanOnFailure, ABC):
             raise InjectionError(f"{self.describe()}: already injected")
         with signals_deferred(f"the injection of {self.describe()}"):  # ledger, watchdog and the fault, whole
             if self.ledger is not None:
-                self._entry = self.ledger.opened(self.kind, self.target, self.detail())
+                self._entry = self.ledger.opened(self.kind, self.target, {**self.detail(), **self.reverted_by})
                 if self.outlives_harness and self.ledger.watchdog_bound:
                     from gameday.faults.watchdog import Watchdog
 

@@ -221,9 +221,12 @@ class Stress(Fault):
                                  f"pids {self.stressors()}")
 
 
-def lab_fault_kinds(cgroup_problem: str | None = "the lab has not started") -> FaultKinds:
+def lab_fault_kinds(cgroup_problem: str | None = "the lab has not started", restore: str | None = None) -> FaultKinds:
     """What the embedded lab can do to its services: they are plain processes under the supervisor, and the
-    backend has a cgroup of its own when this machine allows one (``cgroup_problem`` says why not)."""
+    backend has a cgroup of its own when this machine allows one (``cgroup_problem`` says why not).
+
+    On a warm lab (``restore``: the URL that puts it back as it was started) a fault on a service or the link
+    outlives a session that dies: a watchdog guards it, and its ledger entry names that URL."""
     containers = "the embedded lab runs plain processes; run it on the Compose stack (--target compose)"
     stress = {}
     if cgroup_problem is None:
@@ -240,21 +243,32 @@ def lab_fault_kinds(cgroup_problem: str | None = "the lab has not started") -> F
                 ledger),
         }
     no_stress = f"the backend has no cgroup of its own here: {cgroup_problem}"
+    builders: dict[str, Any] = {
+        "kill-service": lambda lab, spec, duration, ledger: KillService(lab.supervisor, spec.target,
+                                                                       down_for=duration, ledger=ledger),
+        "stop-service": lambda lab, spec, duration, ledger: StopService(lab.supervisor, spec.target, ledger=ledger),
+        "latency": lambda lab, spec, duration, ledger: AddLatency(lab.endpoints.link, spec.target, spec.delay,
+                                                                 ledger=ledger),
+        "request-failures": lambda lab, spec, duration, ledger: FailRequests(lab.endpoints.link, spec.target,
+                                                                            spec.percent, ledger=ledger),
+    }
+    if restore is not None:
+        builders = {kind: _outliving(build, restore) for kind, build in builders.items()}
     return FaultKinds(
-        builders={
-            "kill-service": lambda lab, spec, duration, ledger: KillService(lab.supervisor, spec.target,
-                                                                           down_for=duration, ledger=ledger),
-            "stop-service": lambda lab, spec, duration, ledger: StopService(lab.supervisor, spec.target,
-                                                                           ledger=ledger),
-            "latency": lambda lab, spec, duration, ledger: AddLatency(lab.endpoints.link, spec.target, spec.delay,
-                                                                     ledger=ledger),
-            "request-failures": lambda lab, spec, duration, ledger: FailRequests(lab.endpoints.link, spec.target,
-                                                                                spec.percent, ledger=ledger),
-            **stress,
-        },
+        builders={**builders, **stress},
         missing={**{kind: containers for kind in ("pause-service", "packet-loss", "network-disconnect")},
                  **({} if stress else {"cpu-stress": no_stress, "memory-stress": no_stress})},
         aims={**{kind: (("model-backend",), "the lab acts on the gateway's link to its backend")
                  for kind in ("latency", "request-failures")},
               **{kind: (("model-backend",), "the backend is the lab service with a cgroup of its own")
                  for kind in stress}})
+
+
+def _outliving(build: Any, restore: str) -> Any:
+    def outliving(lab: Any, spec: Any, duration: float | None, ledger: Ledger | None) -> Fault:
+        fault = build(lab, spec, duration, ledger)
+        fault.outlives_harness = True
+        fault.reverted_by = {"restore": restore}
+        return fault
+
+    return outliving

@@ -23,12 +23,12 @@ from gameday.cgroups import Cgroup, CgroupUnavailable, lab_cgroup
 from gameday.durations import format_ms, seconds
 from gameday.errors import HarnessError
 from gameday.lab.faults import lab_fault_kinds
-from gameday.lab.supervisor import ControlServer, ServiceSpec, Supervisor
+from gameday.lab.supervisor import ControlServer, RemoteSupervisor, ServiceSpec, Supervisor
 from gameday.lifecycle import CleanOnFailure, free_port
 from gameday.monitoring import load_stack_settings, render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.readiness import wait_ready
-from gameday.receiver import WebhookReceiver
+from gameday.receiver import Deliveries, RelayedReceiver, WebhookReceiver
 from gameday.target import FaultKinds, SliProbe
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
@@ -93,7 +93,7 @@ class Lab(CleanOnFailure):
 
     config: LabConfig
     supervisor: Supervisor = field(default_factory=Supervisor)
-    webhook: WebhookReceiver = field(default_factory=WebhookReceiver)
+    webhook: WebhookReceiver | RelayedReceiver = field(default_factory=WebhookReceiver)
     endpoints: Endpoints | None = None
     control: ControlServer | None = None
     settings: dict[str, Any] = field(default_factory=dict)
@@ -105,10 +105,16 @@ class Lab(CleanOnFailure):
     """The backend's cgroup, when this machine could make one."""
     cgroup_problem: str | None = "the lab has not started"
     """Why the backend has no cgroup of its own (then the lab cannot stress it): None when it has one."""
+    warm: bool = False
+    """Started by ``gameday lab up`` to outlive this process (it then never drills on another warm lab)."""
+    control_posts: dict[str, Any] = field(default_factory=dict)
+    """Extra ``POST /<name>`` actions on the control API (a warm lab's hold, release and restore)."""
+    attached: bool = False
+    """This session drills on a warm lab that another process runs (``gameday.lab.warm``)."""
 
     # -- the target ------------------------------------------------------------------------------
     @property
-    def receiver(self) -> WebhookReceiver:
+    def receiver(self) -> Deliveries:
         return self.webhook
 
     def services(self) -> list[str]:
@@ -133,7 +139,8 @@ class Lab(CleanOnFailure):
     def trainee_actions(self, since: float) -> list[tuple[float, str]]:
         """What a person did to the lab since ``since`` (``time.monotonic()``) that the lab can see: calls to its
         supervisor's control API (a shadow exercise's timeline)."""
-        return [(t, f"called the supervisor: {call}") for t, call in list(self.control.calls) if t >= since]
+        calls = self.supervisor.calls() if self.attached else list(self.control.calls)  # type: ignore[union-attr]
+        return [(t, f"called the supervisor: {call}") for t, call in calls if t >= since]
 
     def last_started(self, service: str) -> float | None:
         starts = [t for t, what, _ in self.supervisor.history(service) if what == "started"]
@@ -152,18 +159,26 @@ class Lab(CleanOnFailure):
         t0 = time.monotonic()
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.warm:
+            from gameday.lab.warm import find_warm
+
+            warm = find_warm(cfg.workdir)
+            if warm is not None:
+                self._attach(warm, ready_timeout)
+                self.started_in = time.monotonic() - t0
+                return
         reap_leftovers(cfg.workdir)
         for stale in ("tsdb", "am-data"):  # every lab starts with empty history
             shutil.rmtree(cfg.workdir / stale, ignore_errors=True)
         self.settings = self._load_settings()
         prom_bin = find_binary(PROMETHEUS_BIN)
         am_bin = find_binary(ALERTMANAGER_BIN, "alertmanager")
-        self.webhook.start()
-        self.control = ControlServer(self.supervisor).start()
+        webhook = self.webhook.start().url
+        self.control = ControlServer(self.supervisor, posts=self.control_posts).start()
         ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager", "link", "link_data",
                                           "containers")}
         self.endpoints = Endpoints(**{k: f"http://127.0.0.1:{p}" for k, p in ports.items() if k != "link_data"},
-                                   webhook=self.webhook.url, supervisor=self.control.url)
+                                   webhook=webhook, supervisor=self.control.url)
         svc = self.settings["services"]
         self._make_cgroup(svc[BACKEND])
         rendered = self.render(ports)
@@ -208,7 +223,44 @@ class Lab(CleanOnFailure):
         # what `python -m gameday.lab env` exports: the same environment a drilled runbook's commands get
         (cfg.workdir / "endpoints.json").write_text(json.dumps(self.runbook_env(), indent=2))
 
+    def _attach(self, warm: dict[str, Any], ready_timeout: float) -> None:
+        """Drill on the warm lab another process runs: hold it, follow its receiver, drive it remotely."""
+        import requests
+
+        from gameday.lab.warm import fingerprint, mismatch, post
+
+        cfg = self.config
+        problem = mismatch(warm, fingerprint(cfg), cfg.workdir)
+        if problem:
+            raise HarnessError(problem)
+        self.settings = self._load_settings()
+        self.endpoints = Endpoints(**warm["endpoints"])
+        status, body = post(self.endpoints.supervisor, "hold", pid=os.getpid())
+        if status != 200:
+            raise HarnessError(f"the warm lab in {cfg.workdir}: {body.get('error')}")
+        self.attached, self.created_by_run = True, False
+        self.supervisor = RemoteSupervisor(self.endpoints.supervisor)  # type: ignore[assignment]
+        try:  # every page the lab's receiver has had, then each as it comes
+            self.webhook = RelayedReceiver(self.endpoints.webhook).start()
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise HarnessError(f"the warm lab's receiver at {self.endpoints.webhook} did not answer: "
+                               f"{type(exc).__name__}: {exc}") from None
+        self.cgroup_problem = warm.get("cgroup_problem")
+        self.cgroup = lab_cgroup(cfg.workdir, BACKEND) if self.cgroup_problem is None else None
+        self.faults = lab_fault_kinds(self.cgroup_problem, restore=f"{self.endpoints.supervisor}/restore")
+        starts = [self.last_started(name) for name in ("prometheus", "alertmanager")]
+        self.alerting_epoch = max(t for t in starts if t is not None) if all(starts) else time.monotonic()
+        self.wait_ready(ready_timeout)
+
     def stop(self) -> None:
+        if self.attached:  # the warm lab's processes stay up; this session lets go of it
+            from gameday.lab.warm import post
+
+            with contextlib.suppress(OSError):
+                self.webhook.stop()
+            assert self.endpoints is not None
+            post(self.endpoints.supervisor, "release", pid=os.getpid())
+            return
         if self.control is not None:
             self.control.stop()
             self.control = None
@@ -268,8 +320,9 @@ class Lab(CleanOnFailure):
         """Write the time-scaled, address-filled configs into the workdir and check them."""
         cfg = self.config
         addrs = {k: f"127.0.0.1:{p}" for k, p in ports.items()}
+        assert self.endpoints is not None
         return render_monitoring(cfg.config_dir, cfg.rules_dir, cfg.workdir / "config", cfg.time_scale,  # type: ignore[arg-type]
-                                 addrs, self.webhook.url, (cfg.root / "runbooks").resolve().as_uri())
+                                 addrs, self.endpoints.webhook, (cfg.root / "runbooks").resolve().as_uri())
 
     # -- readiness -------------------------------------------------------------------------------
     @cached_property
@@ -293,6 +346,8 @@ class Lab(CleanOnFailure):
         wait_ready(self, timeout, "the lab", lambda: f". Logs: {self.config.workdir / 'logs'}")
 
     def _write_pids(self) -> None:
+        if self.attached:  # the warm lab's own process keeps its pids.json
+            return
         status = self.supervisor.status()
         pids = {n: s["pid"] for n, s in status.items() if s["pid"]}
         (self.config.workdir / "pids.json").write_text(json.dumps({"harness": os.getpid(), "pids": pids}))

@@ -14,8 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
 
 from gameday.cgroups import Cgroup
+from gameday.errors import HarnessError
 from gameday.lifecycle import LoopbackServer, QuietHandler, die_with_parent
 
 
@@ -182,18 +187,28 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
         pass
 
 
-class ControlServer(LoopbackServer):
-    """The supervisor's HTTP control on loopback, for people following a runbook.
+HARNESS_HEADER = "X-Gameday-Harness"
+"""Set on the harness's own calls to the control API (a warm lab's faults), which are not a person's actions."""
 
-    ``GET /services`` lists services; ``POST /services/<name>/start|stop|restart`` acts on one.
+
+class ControlServer(LoopbackServer):
+    """The supervisor's HTTP control on loopback, for people following a runbook, and for a harness driving a warm
+    lab (``gameday lab up``) from another process.
+
+    ``GET /services`` lists services; ``POST /services/<name>/start|stop|restart`` acts on one;
+    ``GET /services/<name>/history`` is its start and exit times (``time.monotonic()``, one clock for every process
+    on the machine); ``PUT /services/<name>/restart-delay?seconds=S`` sets its restart delay and answers the old
+    one; ``GET /calls`` lists the start, stop and restart calls people made. ``posts`` adds ``POST /<name>``
+    actions: a function of the query's parameters that answers ``(status, body)``.
     """
 
-    def __init__(self, supervisor: Supervisor, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, supervisor: Supervisor, host: str = "127.0.0.1", port: int = 0,
+                 posts: dict[str, Callable[[dict[str, str]], tuple[int, object]]] | None = None) -> None:
         sup = supervisor
         self.calls: list[tuple[float, str]] = []
-        """Each start, stop or restart asked of it: ``(time.monotonic(), "POST /services/<name>/<action>")``, for
-        a shadow exercise's timeline (what the trainee did that the harness can see)."""
-        calls = self.calls
+        """Each start, stop or restart a person asked of it: ``(time.monotonic(), "POST /services/<name>/<action>")``,
+        for a shadow exercise's timeline (what the trainee did that the harness can see)."""
+        calls, posts = self.calls, dict(posts or {})
 
         class Handler(QuietHandler):
             def _send(self, code: int, body: object) -> None:
@@ -204,21 +219,53 @@ class ControlServer(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _route(self) -> tuple[list[str], dict[str, str]]:
+                url = urlsplit(self.path)
+                return url.path.strip("/").split("/"), dict(parse_qsl(url.query))
+
+            def _service(self, name: str) -> bool:
+                if name in sup.names():
+                    return True
+                self._send(404, {"error": f"no service {name!r}", "services": sup.names()})
+                return False
+
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                if self.path.rstrip("/") == "/services":
+                parts, _ = self._route()
+                if parts == ["services"]:
                     self._send(200, sup.status())
+                elif len(parts) == 3 and parts[0] == "services" and parts[2] == "history":
+                    if self._service(parts[1]):
+                        self._send(200, sup.history(parts[1]))
+                elif parts == ["calls"]:
+                    self._send(200, list(calls))
                 else:
                     self._send(404, {"error": "try GET /services"})
 
+            def do_PUT(self) -> None:  # noqa: N802
+                parts, query = self._route()
+                if len(parts) != 3 or parts[0] != "services" or parts[2] != "restart-delay" or "seconds" not in query:
+                    self._send(404, {"error": "try PUT /services/<name>/restart-delay?seconds=S"})
+                    return
+                try:
+                    seconds = float(query["seconds"])
+                except ValueError:
+                    self._send(400, {"error": f"seconds={query['seconds']!r} is not a number"})
+                    return
+                if self._service(parts[1]):
+                    self._send(200, {"old": sup.set_restart_delay(parts[1], seconds)})
+
             def do_POST(self) -> None:  # noqa: N802
-                parts = self.path.strip("/").split("/")
+                parts, query = self._route()
+                if len(parts) == 1 and parts[0] in posts:
+                    self._send(*posts[parts[0]](query))
+                    return
                 if len(parts) != 3 or parts[0] != "services" or parts[2] not in ("start", "stop", "restart"):
                     self._send(404, {"error": "try POST /services/<name>/start|stop|restart"})
                     return
                 name, action = parts[1], parts[2]
-                calls.append((time.monotonic(), f"POST {self.path}"))
-                if name not in sup.names():
-                    self._send(404, {"error": f"no service {name!r}", "services": sup.names()})
+                if not self.headers.get(HARNESS_HEADER):
+                    calls.append((time.monotonic(), f"POST {self.path}"))
+                if not self._service(name):
                     return
                 if action in ("stop", "restart"):
                     sup.stop(name)
@@ -227,3 +274,52 @@ class ControlServer(LoopbackServer):
                 self._send(200, {name: sup.status()[name], "did": action})
 
         super().__init__(Handler, "supervisor-control", host, port)
+
+
+class RemoteSupervisor:
+    """A supervisor in another process (a warm lab's), driven through its control API: what the lab's faults and
+    recovery ask of a ``Supervisor``. It owns no process, so ``shutdown`` leaves the services running."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url, self.timeout = url.rstrip("/"), timeout
+
+    def _call(self, method: str, path: str, **params: object) -> Any:
+        try:
+            res = requests.request(method, f"{self.url}{path}", params=params or None, timeout=self.timeout,
+                                   headers={HARNESS_HEADER: "1"})
+            res.raise_for_status()
+            return res.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise HarnessError(f"the warm lab's supervisor at {self.url} did not answer {method} {path}: "
+                               f"{type(exc).__name__}: {exc}") from None
+
+    def names(self) -> list[str]:
+        return list(self.status())
+
+    def status(self) -> dict[str, dict[str, object]]:
+        return dict(self._call("GET", "/services"))
+
+    def pid(self, name: str) -> int | None:
+        pid = self.status()[name]["pid"]
+        return int(pid) if pid else None  # type: ignore[call-overload]
+
+    def is_running(self, name: str) -> bool:
+        return bool(self.status()[name]["running"])
+
+    def set_restart_delay(self, name: str, seconds: float) -> float:
+        return float(self._call("PUT", f"/services/{name}/restart-delay", seconds=seconds)["old"])
+
+    def stop(self, name: str, timeout: float = 5.0) -> None:
+        self._call("POST", f"/services/{name}/stop")
+
+    def start(self, name: str) -> None:
+        self._call("POST", f"/services/{name}/start")
+
+    def history(self, name: str) -> list[tuple[float, str, int | None]]:
+        return [(float(t), str(what), code) for t, what, code in self._call("GET", f"/services/{name}/history")]
+
+    def calls(self) -> list[tuple[float, str]]:
+        return [(float(t), str(call)) for t, call in self._call("GET", "/calls")]
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """The services are the warm lab's: they stay up."""

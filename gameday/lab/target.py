@@ -20,6 +20,28 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
                          config_dir=Path(lab_config).resolve() if lab_config else None))
 
 
+def add_commands(sub: Any) -> dict[str, Any]:
+    """``gameday lab up|down|status``: a warm lab (``gameday.lab.warm``)."""
+    lab = sub.add_parser("lab", help="a warm lab: up keeps the embedded lab running between pytest sessions "
+                                     "(a session with the same --reports, --time-scale, --rules and --lab-config "
+                                     "drills on it; one with other options is refused with one line); down stops "
+                                     "it; status says whether one is up")
+    lab.add_argument("action", choices=("up", "down", "status"))
+    lab.add_argument("--reports", type=Path, default=Path("reports"),
+                     help="the reports folder the sessions use (default: reports/); the lab lives in REPORTS/lab")
+    lab.add_argument("--time-scale", type=float, default=1.0, help="as pytest's --time-scale (default: 1)")
+    lab.add_argument("--rules", type=Path, default=None, help="as pytest's --rules")
+    lab.add_argument("--lab-config", type=Path, default=None, help="as pytest's --lab-config")
+    lab.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
+
+    def run(args: Any) -> int:
+        from gameday.lab.warm import command
+
+        return command(args)
+
+    return {"lab": run}
+
+
 def lab_folder(reports: Path, worker: str | None) -> Path:
     """The lab's folder: ``reports/lab``, or ``reports/lab-gw0`` ... for each pytest-xdist worker's own lab."""
     return reports / ("lab" if worker is None else f"lab-{worker}")

@@ -1,0 +1,79 @@
+"""A warm lab's parts that need no lab: what must match, who holds it, and the receiver a session follows."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import requests
+
+from gameday.lab.stack import LabConfig
+from gameday.lab.warm import Holder, find_warm, fingerprint, mismatch
+from gameday.receiver import RelayedReceiver, WebhookReceiver
+from tests.conftest import ROOT
+
+
+def test_a_session_must_ask_for_what_the_warm_lab_was_started_with(tmp_path):
+    started = LabConfig(ROOT, tmp_path / "lab", 60)
+    warm = {"pid": 1, "fingerprint": fingerprint(started)}
+    assert mismatch(warm, fingerprint(LabConfig(ROOT, tmp_path / "lab", 60)), tmp_path / "lab") is None
+    said = mismatch(warm, fingerprint(LabConfig(ROOT, tmp_path / "lab", 20)), tmp_path / "lab")
+    assert said is not None and "time scale 60 (this run: 20)" in said and "gameday lab down" in said
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "config/prometheus/rules", rules)
+    assert mismatch(warm, fingerprint(LabConfig(ROOT, tmp_path / "lab", 60, rules_dir=rules)), tmp_path) is None
+    first = sorted(rules.glob("*.yml"))[0]
+    first.write_text(first.read_text().replace("for: ", "for:  ", 1))
+    said = mismatch(warm, fingerprint(LabConfig(ROOT, tmp_path / "lab", 60, rules_dir=rules)), tmp_path)
+    assert said is not None and "other rules" in said and "time scale" not in said
+
+
+def test_the_file_of_a_warm_lab_that_died_is_not_taken_for_a_lab(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "warm.json").write_text(json.dumps({"pid": dead.pid, "fingerprint": {}}))
+    assert find_warm(tmp_path) is None and not (tmp_path / "warm.json").exists()
+    (tmp_path / "warm.json").write_text(json.dumps({"pid": os.getpid(), "fingerprint": {}}))
+    assert find_warm(tmp_path) == {"pid": os.getpid(), "fingerprint": {}}
+    (tmp_path / "warm.json").write_text("{not json")
+    assert find_warm(tmp_path) is None
+
+
+def test_one_session_holds_the_lab_and_a_dead_holder_is_let_go():
+    holder = Holder()
+    assert holder.hold({"pid": str(os.getpid())})[0] == 200
+    status, body = holder.hold({"pid": "12345678"})
+    assert status == 409 and str(os.getpid()) in body["error"]  # type: ignore[index]
+    assert holder.lost() is None, "a live holder is not lost"
+    holder.release({"pid": str(os.getpid())})
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    assert holder.hold({"pid": str(dead.pid)})[0] == 200
+    assert holder.lost() == dead.pid and holder.pid is None and holder.lost() is None
+
+
+def test_a_session_follows_another_process_receiver_with_its_history_and_its_arrival_stamps():
+    source = WebhookReceiver().start()
+    relay = None
+    try:
+        for status in ("firing", "resolved"):
+            requests.post(f"{source.url}/pager", json={"status": status, "groupLabels": {"alertname": "A"}},
+                          timeout=5).raise_for_status()
+        relay = RelayedReceiver(source.url).start()
+        assert [(n.receiver, n.status, n.arrived) for n in relay.received()] == \
+               [(n.receiver, n.status, n.arrived) for n in source.received()], "the history, stamps and all"
+        t0 = time.monotonic()
+        requests.post(f"{source.url}/chat", json={"status": "firing"}, timeout=5).raise_for_status()
+        while len(relay.received()) < 3:
+            relay.nap(0.5)
+            assert time.monotonic() - t0 < 2, "the new delivery never reached the relay"
+        assert relay.received()[-1].arrived == source.received()[-1].arrived
+        assert relay.received(since=source.received()[-1].arrived)[0].receiver == "chat"
+        assert requests.get(source.url, params={"after": "x"}, timeout=5).status_code == 400
+    finally:
+        if relay is not None:
+            relay.stop()
+        source.stop()
