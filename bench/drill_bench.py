@@ -1,7 +1,8 @@
 """Benchmarks of the harness, printed as figures and ratios measured in one run.
 
 1. Lab cold start: from nothing to ready (Prometheus scraping every target, Alertmanager up and
-   linked, gateway and backend healthy), in seconds.
+   linked, gateway and backend healthy), in seconds; and from ``pytest`` to its first drill, with a lab
+   the session starts and on a warm lab (``gameday lab up``).
 2. Each P0 drill at time scale 60: its wall time, from preflight to the resolved page with everything
    counted (Locust's start-up in the first drill, clean slates), divided by its floor, the least time
    the rendered configuration allows; both split into steady state, detection, recovery and
@@ -203,6 +204,39 @@ def drills(target, runs: int, scale: float, work: Path, page_err: list[float], f
     return medians
 
 
+def first_drill(reports: Path, scale: float) -> float:
+    """Seconds from starting ``pytest gamedays/`` (one drill) to that drill's start, read from its journal."""
+    import datetime
+    import json
+    import subprocess
+
+    t0 = time.time()
+    subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "gamedays"), "-k", "test_drill and service-outage",
+                    "--time-scale", f"{scale:g}", "--reports", str(reports), "--alluredir", str(reports / "allure"),
+                    "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True, stdin=subprocess.DEVNULL,
+                   check=False)
+    newest = max((reports / "drills").glob("service-outage-*.json"), key=lambda p: p.stat().st_mtime)
+    return datetime.datetime.fromisoformat(json.loads(newest.read_text())["started"]).timestamp() - t0
+
+
+def pytest_to_first_drill(runs: int, scale: float, work: Path) -> None:
+    """From ``pytest`` to the first drill: with a lab the session starts, and on a warm lab (``gameday lab up``)."""
+    import subprocess
+
+    cold = [first_drill(work / f"first-cold-{i}", scale) for i in range(runs)]
+    warm_reports = work / "first-warm"
+    cli = [sys.executable, "-m", "gameday.cli", "lab"]
+    subprocess.run([*cli, "up", "--reports", str(warm_reports), "--time-scale", f"{scale:g}"], cwd=ROOT, check=True,
+                   capture_output=True)
+    try:
+        warm = [first_drill(warm_reports, scale) for _ in range(runs)]
+    finally:
+        subprocess.run([*cli, "down", "--reports", str(warm_reports)], cwd=ROOT, capture_output=True, check=False)
+    print(f"from pytest to the first drill: the session's own lab median {statistics.median(cold):.2f}s (min "
+          f"{min(cold):.2f}s, max {max(cold):.2f}s; target <= 5s), a warm lab median {statistics.median(warm):.2f}s "
+          f"(min {min(warm):.2f}s, max {max(warm):.2f}s; target <= 2s); {runs} runs each", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement (default 3)")
@@ -215,6 +249,7 @@ def main() -> int:
     print(f"lab cold start to ready: median {statistics.median(starts):.2f}s "
           f"(min {min(starts):.2f}s, max {max(starts):.2f}s, {len(starts)} runs; Prometheus hands new targets "
           "and Alertmanagers to its scrape and notify loops at most every 5s, most of this)")
+    pytest_to_first_drill(args.runs, args.scale, work)
     if args.compose:
         starts = cold_starts(compose_at, args.runs, args.scale, work / "compose-cold")
         print(f"compose cold start to ready (image cached): median {statistics.median(starts):.2f}s "
