@@ -58,6 +58,7 @@ class LocustRun(CleanOnFailure):
         self.prefix = out_dir / "locust"
         self.max_seconds = max(5, int(max_seconds))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.reset_wall: float | None = None
         self.log_path = out_dir / "locust.log"
         self.json_path = out_dir / "locust_final"  # Locust adds .json
         self.web_port: int | None = None
@@ -101,8 +102,11 @@ class LocustRun(CleanOnFailure):
         return resp.text
 
     def reset_window(self) -> None:
-        """Start a new statistics window: what ``window_stats`` reports from now on (Locust's stats reset)."""
+        """Start a new statistics window: what ``window_stats`` reports from now on (Locust's stats reset).
+        ``reset_wall`` is when, in whole seconds as Locust stamps its history rows (``locust_history``)."""
+        before = time.time()
         self._web("POST", "/stats/reset")
+        self.reset_wall = float(int((before + time.time()) / 2))
 
     def window_csv(self) -> str | None:
         """The request statistics since the last ``reset_window``, as Locust's CSV table, read live (not from

@@ -114,9 +114,14 @@ def capture(prometheus: Any, clock: Any, start: float, end: float, rules: dict[s
     return data
 
 
-def locust_history(csv_prefix: Path, clock: Any, since: float | None = None) -> list[dict[str, float]]:
+def locust_history(csv_prefix: Path, clock: Any, since: float | None = None,
+                   reset_at: float | None = None) -> list[dict[str, float]]:
     """Locust's once-a-second report: users, requests and failures per second, on the drill clock, from
-    ``since`` on (a Locust that serves the whole session reports from before the drill)."""
+    ``since`` on (a Locust that serves the whole session reports from before the drill).
+
+    Each row's rate is its counts' change since the row before it, read from before ``since`` too. Where the
+    counts start again (a drill reset Locust's statistics at ``reset_at``, drill clock), the row after the
+    reset counts from the reset itself; a reset at an unknown time leaves that row out."""
     from gameday.load import csv_rows
 
     rows = csv_rows(Path(f"{csv_prefix}_stats_history.csv")) or []
@@ -130,11 +135,9 @@ def locust_history(csv_prefix: Path, clock: Any, since: float | None = None) -> 
             users = float(row["User Count"])
         except (KeyError, TypeError, ValueError):
             continue
-        if since is not None and t < since:
-            continue
         if last is not None and total < last[1]:  # its statistics were reset (a new drill's window)
-            last = None
-        if last is not None and t > last[0]:
+            last = (reset_at, 0.0, 0.0) if reset_at is not None and last[0] <= reset_at < t else None
+        if last is not None and t > last[0] and (since is None or t >= since):
             dt = t - last[0]
             out.append({"t": round(t, 3), "users": users, "rps": (total - last[1]) / dt,
                         "failures": (failed - last[2]) / dt})

@@ -23,8 +23,10 @@ def capture_series(drill: Any) -> None:
     """Range data for the plots and the review, while the stack is still up; never in the verdict's way."""
     rec = drill.record
     if drill.load is not None:
+        reset = getattr(drill.load, "reset_wall", None)
         rec.load["history"] = locust_history(drill.load.prefix, drill.clock,
-                                             since=max(0.0, rec.marks.get("t_steady", 0.0) - 1.0))
+                                             since=max(0.0, rec.marks.get("t_steady", 0.0) - 1.0),
+                                             reset_at=None if reset is None else drill.clock.from_wall(reset))
     rec.stack = {"target": drill.target.name}
     for name, api in (("prometheus", drill.target.prometheus), ("alertmanager", drill.target.alertmanager)):
         try:

@@ -70,6 +70,23 @@ def test_locust_history_becomes_rates_on_the_drill_clock(tmp_path):
     assert [round(p["rps"]) for p in history] == [40, 40] and [round(p["failures"]) for p in history] == [2, 2]
 
 
+def test_a_drills_load_history_counts_from_its_statistics_reset_and_from_the_row_before_its_window(tmp_path):
+    """A session's Locust: the last drill's rows, a reset, this drill's rows. The first row of the window takes its
+    rate from the row before the window; the first row after the reset counts from the reset's own second."""
+    clock = Clock()
+    w = int(clock.anchor_wall)
+    rows = ["Timestamp,User Count,Type,Name,Total Request Count,Total Failure Count"]
+    rows += [f"{w + i},5,,Aggregated,{40 * i},0" for i in range(1, 4)]  # the last drill: 40 a second
+    rows += [f"{w + 4},8,,Aggregated,30,3", f"{w + 5},8,,Aggregated,90,6"]  # reset at w + 3: 30, then 60 a second
+    (tmp_path / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
+    at = clock.from_wall
+    history = locust_history(tmp_path / "locust", clock, since=at(w + 2), reset_at=at(w + 3))
+    assert [(round(p["t"] - at(w)), round(p["rps"]), round(p["failures"])) for p in history] == \
+           [(2, 40, 0), (3, 40, 0), (4, 30, 3), (5, 60, 3)]
+    unknown = locust_history(tmp_path / "locust", clock, since=at(w + 2))
+    assert [round(p["t"] - at(w)) for p in unknown] == [2, 3, 5], "a reset at an unknown time: that row is left out"
+
+
 def test_the_drill_page_for_allure_is_escaped_html_that_travels_alone(tmp_path, root):
     """The drill's Allure attachment: its section of the review, escaped, with its plot inlined (an attachment
     cannot reach files beside it) and the runbook linked by absolute path."""
