@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
 from gameday.target import Target
 from gameday.timing import PipelineTiming
+from gameday.youngwindows import quiet_wait, young_page
 
 
 @dataclass
@@ -350,55 +350,31 @@ class Drill:
             self._young_windows(exp.alert, conds, held, expected)
 
     def _warm_quiet_windows(self) -> None:
-        """A quiet alert's window that holds less than its length of history (a lab a few seconds old, under a
-        1h window scaled to 1m) averages over those few seconds, where the fault's noise can cross a threshold
-        that the whole window never would: a FAIL that says nothing about the rule. The fault waits until each
-        such window is full of healthy traffic, at most the longest SLA; past that it is said, not waited."""
+        """Before the fault, a quiet alert's young window fills with healthy traffic (``youngwindows``)."""
         assert self.pre is not None
         quiet = {c: q for q in self.scenario.quiet for c in (self.pre.conditions.get(q) or []) if c.job is not None}
         if not quiet or not self.pre.timing:
             return
         scrape = next(iter(self.pre.timing.values())).scrape_interval
-        held = windows(self.target.prometheus, list(quiet), scrape)
-        young = max(quiet, key=lambda c: c.window - held[c].history)
-        need = young.window - held[young].history
-        if need <= 2 * scrape:
-            return
-        what = (f"{quiet[young]} (quiet): {young.describe()} holds {human(held[young].history)} of its "
-                f"{human(young.window)} window")
-        if need > max(self.scaled.sla.values()):
-            self.events.noted.fire(phase=self.phase, t=self.clock.now(),
-                                   note=f"young windows: {what}: noise in it may fire that alert")
-            return
-        self.events.noted.fire(phase=self.phase, t=self.clock.now(),
-                               note=f"young windows: {what}: waiting {human(need)} for it to fill with healthy "
-                                    "traffic, so that the fault's noise cannot fire it")
+        wait = quiet_wait(quiet, windows(self.target.prometheus, list(quiet), scrape), scrape,
+                          max(self.scaled.sla.values()))
+        if wait.note:
+            self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=wait.note)
         start = self.clock.now()
-        while (elapsed := self.clock.now() - start) < need:
-            self._progress(f"{quiet[young]}'s {human(young.window)} window filling with healthy traffic",
-                           deadline=need, started=start)
-            time.sleep(min(0.25, need - elapsed))
+        while (elapsed := self.clock.now() - start) < wait.seconds:
+            assert wait.condition is not None
+            self._progress(f"{wait.alert}'s {human(wait.condition.window)} window filling with healthy traffic",
+                           deadline=wait.seconds, started=start)
+            time.sleep(min(0.25, wait.seconds - elapsed))
 
     def _young_windows(self, alert: str, conds: list[Any], held: dict[Any, Window], expected: float) -> None:
-        """A window that holds less than its length of history (a lab that started a minute ago, under a 6h
-        window scaled to 6m) lets the alert fire sooner than on a service whose window is full. The drill then
-        proves the rule and the route, not the time a steady service takes to page: the journal and the
-        summary say so, with both times."""
-        assert self.pre is not None
-        full = estimate(conds, self.pre.intensity)  # every window full of healthy traffic
-        if full.lag is None or math.isinf(full.lag) or expected >= 0.5 * (warm := full.lag +
-                                                                           self.timing[alert].notify_floor):
-            return
-        why = [f"its {human(c.window)} window held {human(held[c].history)} of history" for c in conds
-               if c in held and held[c].history < 0.9 * c.window]
-        why += [f"its {human(c.window)} window still held earlier errors ({held[c].ratio:.3g})" for c in conds
-                if c in held and held[c].ratio > 0]
-        self.record.floors[f"expected_ttn_warm:{alert}"] = warm
-        self.events.noted.fire(phase=self.phase, t=self.clock.now(),
-                               note=f"young windows: {alert}: {'; '.join(why) or 'its windows were not full'}: its "
-                                    f"page is expected after {human(expected)}, against {human(warm)} on a service "
-                                    "whose windows hold their whole length of healthy traffic; this drill proves the "
-                                    "rule and the route, not the time a steady service takes to page")
+        """An expected alert's young windows: the journal and the summary say what the drill proves
+        (``youngwindows``)."""
+        assert self.pre is not None and self.pre.intensity is not None
+        young = young_page(alert, conds, held, self.pre.intensity, expected, self.timing[alert].notify_floor)
+        if young is not None:
+            self.record.floors[f"expected_ttn_warm:{alert}"] = young[0]
+            self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=young[1])
 
     def _lingering(self) -> list[GroupState]:
         if self.scenario.alert_group == "repeat":
