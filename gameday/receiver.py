@@ -145,4 +145,5 @@ class RelayedReceiver(Deliveries):
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(7.0)
+        if self._thread.is_alive():
+            self._thread.join(7.0)

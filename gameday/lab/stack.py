@@ -230,15 +230,15 @@ class Lab(CleanOnFailure):
         from gameday.lab.warm import fingerprint, mismatch, post
 
         cfg = self.config
+        self.attached, self.created_by_run = True, False  # from here, stop() leaves the warm lab's files and processes
+        self.endpoints = Endpoints(**warm["endpoints"])
         problem = mismatch(warm, fingerprint(cfg), cfg.workdir)
         if problem:
             raise HarnessError(problem)
         self.settings = self._load_settings()
-        self.endpoints = Endpoints(**warm["endpoints"])
         status, body = post(self.endpoints.supervisor, "hold", pid=os.getpid())
         if status != 200:
             raise HarnessError(f"the warm lab in {cfg.workdir}: {body.get('error')}")
-        self.attached, self.created_by_run = True, False
         self.supervisor = RemoteSupervisor(self.endpoints.supervisor)  # type: ignore[assignment]
         try:  # every page the lab's receiver has had, then each as it comes
             self.webhook = RelayedReceiver(self.endpoints.webhook).start()

@@ -46,6 +46,9 @@ def test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_
         assert other.proc.returncode != 0
         assert "was started with time scale 60 (this run: 20)" in other.out and "Traceback" not in other.out
         assert len(list((reports / "drills").glob("*.json"))) == 1
+        assert (reports / "lab" / "pids.json").exists() and (reports / "lab" / "endpoints.json").exists(), \
+            "a refused session leaves the warm lab's files alone"
+        assert gameday("lab", "status", "--reports", str(reports)).returncode == 0
 
         # a session killed outright with the backend stopped: the lab puts it back, and the ledger says so
         ledger = reports / "fault-ledger.jsonl"
