@@ -94,6 +94,14 @@ def post(url: str, action: str, timeout: float = 30.0, **params: object) -> tupl
         return 0, {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def _pid(query: dict[str, str]) -> int | None:
+    try:
+        pid = int(query.get("pid", ""))
+    except ValueError:
+        return None
+    return pid if pid > 0 else None
+
+
 class Holder:
     """The one session drilling on the warm lab (its pid), for ``POST /hold`` and ``POST /release``."""
 
@@ -102,7 +110,9 @@ class Holder:
         self._lock = threading.Lock()
 
     def hold(self, query: dict[str, str]) -> tuple[int, object]:
-        pid = int(query.get("pid", "0") or 0)
+        pid = _pid(query)
+        if pid is None:
+            return 400, {"error": f"pid={query.get('pid')!r}: a process id is needed"}
         with self._lock:
             if self.pid not in (None, pid) and alive(self.pid):
                 return 409, {"error": f"the warm lab is in use by the session of pid {self.pid}"}
@@ -111,7 +121,7 @@ class Holder:
 
     def release(self, query: dict[str, str]) -> tuple[int, object]:
         with self._lock:
-            if self.pid == int(query.get("pid", "0") or 0):
+            if self.pid is not None and self.pid == _pid(query):
                 self.pid = None
         return 200, {"held by": self.pid}
 

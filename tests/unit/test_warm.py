@@ -44,6 +44,7 @@ def test_the_file_of_a_warm_lab_that_died_is_not_taken_for_a_lab(tmp_path):
 
 def test_one_session_holds_the_lab_and_a_dead_holder_is_let_go():
     holder = Holder()
+    assert holder.hold({"pid": "x"})[0] == 400 and holder.hold({})[0] == 400 and holder.pid is None
     assert holder.hold({"pid": str(os.getpid())})[0] == 200
     status, body = holder.hold({"pid": "12345678"})
     assert status == 409 and str(os.getpid()) in body["error"]  # type: ignore[index]
