@@ -27,3 +27,12 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+@pytest.fixture
+def pytester(pytester, monkeypatch):
+    """In-process pytest runs leave out Hypothesis's pytest plugin, as the project's own runs do (``pyproject.toml``):
+    a run that stops at a usage error would leave that plugin counting Hypothesis as still initialising, and every
+    later property test in the session would warn."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    return pytester
