@@ -221,9 +221,10 @@ def first_drill(reports: Path, scale: float) -> float:
     import subprocess
 
     t0 = time.time()
-    subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "gamedays"), "-k", "test_drill and service-outage",
-                    "--time-scale", f"{scale:g}", "--reports", str(reports), "--alluredir", str(reports / "allure"),
-                    "-p", "no:cacheprovider", "-q"], cwd=ROOT, capture_output=True, stdin=subprocess.DEVNULL,
+    from pytest_argv import gamedays_argv
+
+    subprocess.run(gamedays_argv(reports, reports / "allure", "-k", "test_drill and service-outage", "--time-scale",
+                                 f"{scale:g}", "-q"), cwd=ROOT, capture_output=True, stdin=subprocess.DEVNULL,
                    check=False)
     newest = max((reports / "drills").glob("service-outage-*.json"), key=lambda p: p.stat().st_mtime)
     return datetime.datetime.fromisoformat(json.loads(newest.read_text())["started"]).timestamp() - t0

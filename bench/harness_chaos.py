@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pytest_argv import gamedays_argv  # noqa: E402
+
 from gameday.compose.stack import compose_binary, engine  # noqa: E402
 from gameday.faults.ledger import Ledger  # noqa: E402
 
@@ -85,10 +87,9 @@ def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str
     target = KINDS[kind][0]
     (folder / "scenarios").mkdir(parents=True)
     (folder / "scenarios" / f"{kind.replace('@', '-')}.yaml").write_text(scenario(kind))
-    argv = [sys.executable, "-m", "pytest", str(ROOT / "gamedays"), "--rootdir", str(ROOT), "-c",
-            str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-k", "test_drill", "--scenarios",
-            str(folder / "scenarios"), "--reports", str(folder / "reports"), "--alluredir", str(folder / "allure"),
-            "--time-scale", "60", "--target", target, "--compose-project", project, "--watchdog", "5"]
+    argv = gamedays_argv(folder / "reports", folder / "allure", "-k", "test_drill", "--scenarios",
+                         str(folder / "scenarios"), "--time-scale", "60", "--target", target, "--compose-project",
+                         project, "--watchdog", "5")
     env = {**os.environ, "CI": "true", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL,  # a shell's background job ignores SIGINT: give it back

@@ -16,12 +16,12 @@ import argparse
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from pytest_argv import gamedays_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,9 +41,8 @@ def catalog_copies(folder: Path, copies: int) -> int:
 
 def run(folder: Path, work: Path, scale: float, marker: str, workers: int) -> tuple[float, int, int, str]:
     """One pytest run of the folder's drills: wall seconds, drills passed, drills run, the summary line."""
-    argv = [sys.executable, "-m", "pytest", str(ROOT / "gamedays"), "-k", "test_drill", "-q", "-p", "no:cacheprovider",
-            "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "--scenarios", str(folder),
-            "--time-scale", f"{scale:g}", "--reports", str(work / "reports"), "--alluredir", str(work / "allure")]
+    argv = gamedays_argv(work / "reports", work / "allure", "-k", "test_drill", "-q", "--scenarios", str(folder),
+                         "--time-scale", f"{scale:g}")
     if marker:
         argv += ["-m", marker]
     if workers > 1:
