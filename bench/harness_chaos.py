@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_argv import gamedays_argv  # noqa: E402
 
-from gameday.compose.stack import compose_binary, engine  # noqa: E402
+from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, engine  # noqa: E402
 from gameday.faults.ledger import Ledger  # noqa: E402
 
 KINDS = {  # kind[@lab] -> (target, extra fault fields, expected alert, recovery)
@@ -104,7 +104,8 @@ def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str
     if not any("fault injected" in line for line in out):
         proc.kill()
         (folder / "output.txt").write_text("".join(out))
-        return ["the fault was never injected"]
+        last = [line.strip() for line in out if line.strip()][-3:]
+        return [f"the fault was never injected; the run's last lines: {' | '.join(last) or '(none)'}"]
     time.sleep(random.uniform(0, 1.5))
     proc.send_signal(SIGNALS[sig])
     try:
@@ -187,6 +188,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="trials side by side (default 1)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gameday-chaos-"))
+    if any(KINDS[kind][0] == "compose" for kind in args.kinds.split(",")):
+        # built once before the trials, so a trial's wait for its fault times the harness, not a build
+        ComposeStack(ComposeConfig(ROOT, work / "image")).ensure_image()
     counts: Counter[tuple[str, str, str]] = Counter()
     lock = threading.Lock()
     projects = [f"{PROJECT}-{j}" for j in range(max(1, args.jobs))]

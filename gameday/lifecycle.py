@@ -189,7 +189,8 @@ class TargetLock:
         self.stale: str | None = None
         """The holder recorded in a lock file whose holder had died, when there was one."""
 
-    def acquire(self) -> TargetLock:
+    def acquire(self, wait: bool = False) -> TargetLock:
+        """Take the lock, or stop with who holds it; ``wait``: block until the holder lets go."""
         import fcntl
         import os
         import time
@@ -198,7 +199,7 @@ class TargetLock:
 
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
             os.close(fd)

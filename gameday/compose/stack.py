@@ -154,25 +154,41 @@ class ComposeStack(CleanOnFailure):
 
     def ensure_image(self) -> None:
         """Build the stack's image unless the engine has this version of it; make the base image first if needed."""
+        self._client = self._client or engine()
+        tag = self.image_tag()
+        if self._has_image(tag):
+            return
+        # runs side by side (pytest -n, two projects) build one image once: the second waits for the first
+        build = TargetLock("compose-image-build")
+        try:
+            build.acquire()
+        except HarnessError:
+            print(f"gameday: waiting for another run's build of gameday-stack:{tag}", file=sys.stderr, flush=True)
+            build.acquire(wait=True)
+        try:
+            if not self._has_image(tag):
+                self._build(tag)
+        finally:
+            build.release()
+
+    def _has_image(self, tag: str) -> bool:
         import docker
 
-        tag = self.image_tag()
         try:
             self._client.images.get(f"gameday-stack:{tag}")
-            return
+            return True
         except docker.errors.ImageNotFound:
-            pass
+            return False
+
+    def _build(self, tag: str) -> None:
         base = self.config.root / "docker" / "base-image.sh"
         res = subprocess.run(["bash", str(base)], capture_output=True, text=True)
         if res.returncode != 0:
             raise HarnessError(f"could not make the base image debian:bookworm-slim: {res.stderr.strip()[-400:]}")
         out = self._compose("build", "--quiet", timeout=1200)
-        try:  # a build can fail with exit code 0 (the image is then simply not there)
-            self._client.images.get(f"gameday-stack:{tag}")
-        except docker.errors.ImageNotFound:
+        if not self._has_image(tag):  # a build can fail with exit code 0 (the image is then simply not there)
             raise HarnessError(f"docker compose build made no image gameday-stack:{tag} (run `docker compose "
-                               f"build` to see why){': ' + ' '.join(out.split())[-300:] if out.strip() else ''}"
-                               ) from None
+                               f"build` to see why){': ' + ' '.join(out.split())[-300:] if out.strip() else ''}")
 
     def _choose_ports(self) -> dict[str, int]:
         """Free loopback ports for the published services; a stack that is up keeps the ones it has."""

@@ -39,3 +39,23 @@ def test_a_second_run_is_refused_while_the_first_holds_the_target_and_takes_over
     again = TargetLock("compose-demo", str(tmp_path)).acquire()
     assert again.stale is None, "a lock released cleanly leaves nothing stale"
     again.release()
+
+
+def test_a_waiting_acquire_blocks_until_the_holder_lets_go(tmp_path):
+    """Two runs that need one image built: the second waits for the first's lock instead of building it again."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD.format(root=str(ROOT), folder=str(tmp_path))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        import threading
+
+        threading.Timer(0.5, holder.kill).start()
+        t0 = time.monotonic()
+        lock = TargetLock("compose-demo", str(tmp_path)).acquire(wait=True)
+        waited = time.monotonic() - t0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert waited >= 0.4, f"acquired after {waited:.2f} s, while the holder still held the lock"
+    assert lock.stale is not None and f"pid {holder.pid}" in lock.stale
+    lock.release()
