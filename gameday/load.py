@@ -279,6 +279,22 @@ class SharedLoad:
         self.started = 0
         """How many Locust processes this session started (the benches print it)."""
 
+    def prestart(self, locustfile: Path, host: str, users: int, spawn_rate: float) -> None:
+        """Start the session's Locust ahead of the first drill, once the target's services answer and while its
+        monitoring is still getting ready, so that Locust's own start-up (about a second) is no drill's. The
+        drill's ``borrow`` then finds it flowing. A run that cannot start here is left to ``borrow``, which
+        starts one and says why it cannot."""
+        if self.run is not None:
+            return
+        try:
+            run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds, steerable=True,
+                            web=True)
+            run.start()
+        except (OSError, HarnessError):
+            return
+        self.run = run
+        self.started += 1
+
     def borrow(self, locustfile: Path, host: str, users: int, spawn_rate: float) -> LocustRun:
         run = self.run
         if run is None or not run.running() or (run.locustfile, run.host) != (locustfile, check_target(host)):
@@ -287,7 +303,7 @@ class SharedLoad:
                                        steerable=True, web=True)
             run.start()
             self.started += 1
-            run.wait_flowing()
+        run.wait_flowing()  # a new run's first requests; at once when the load already flows
         if (run.users, run.spawn_rate) != (users, spawn_rate):
             run.users, run.spawn_rate = users, spawn_rate
             run.steer(users, max(spawn_rate, 1.0))

@@ -302,13 +302,17 @@ class _TargetOnDemand:
         self.target: Any = None
         self.error: BaseException | None = None
 
-    def get(self) -> Any:
+    def get(self, when_serving: Callable[[Any], None] | None = None) -> Any:
+        """The target, started at the first call; ``when_serving(target)`` once its services answer, if the target
+        can say when (``gameday.readiness.wait_ready``)."""
         if self.error is not None:
             raise self.error
         if self.target is None:
             config, name, scale = self.config, _target_name(self.config), _time_scale(self.config)
             target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
                                                              time_scale=scale, worker=worker_of(config))
+            if hasattr(target, "when_serving"):
+                target.when_serving = when_serving
             if target is None:
                 self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose; "
                                                "a plugin adds others through pytest_gameday_make_target)")
@@ -375,7 +379,10 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
 
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
         abort_when, gate = _global_stop_conditions(config), _error_budget_gate(config)  # a bad file: no target
-        target = gameday_target_on_demand.get()
+        # the session's Locust starts as soon as the target's services answer, while its monitoring gets ready
+        target = gameday_target_on_demand.get(lambda t: gameday_load.prestart(
+            _root(config) / scenario.load.locustfile, t.url(t.sli.service), scenario.load.users,
+            scenario.load.spawn_rate))
         ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
                            abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
                            regression=config.getoption("regression"), loads=gameday_load)

@@ -36,6 +36,9 @@ def wait_ready(target: Any, timeout: float, what: str, hint: Callable[[], str] =
                broken: Callable[[], str] = str) -> None:
     """Wait until everything in ``readiness`` holds; the timeout names what was not ready, then ``hint()``.
 
+    A target's ``when_serving(target)``, if it has one set, is called once, as soon as all its services answer,
+    while Prometheus and Alertmanager may still be getting ready (the session's load starts then).
+
     ``broken()`` says why a service can no longer come up (it exited); then the wait ends at once.
     """
     seen: dict[str, bool] = {}
@@ -52,6 +55,10 @@ def wait_ready(target: Any, timeout: float, what: str, hint: Callable[[], str] =
             now = readiness(target)
         seen.clear()
         seen.update(now)
+        serving = getattr(target, "when_serving", None)
+        if serving is not None and all(seen.get(svc) for svc in target.services()):
+            target.when_serving = None  # once: the first time every service answers
+            serving(target)
         return all(seen.values()) and len(seen) == expected
 
     def pause(_: Any) -> float:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -100,6 +101,8 @@ class ComposeStack(CleanOnFailure):
     created_by_run: bool = True
     """False when ``keep`` found the project's containers already there: a stack with a history of its own."""
     _lock: TargetLock | None = None
+    when_serving: Callable[[ComposeStack], None] | None = None
+    """Called once while the stack gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> None:

@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,10 +34,10 @@ from gameday.target import FaultKinds, SliProbe
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 LINK = "backend-link"
-EXPORTER = "container-exporter"
-"""Serves the backend's cgroup as container metrics (``gameday.cgroups``); part of the monitoring, like Prometheus."""
 """The relay between gateway and backend (``gameday.lab.link``): where the lab adds latency. Not a service a
 fault may aim at: a latency fault names the backend, the dependency that turns slow."""
+EXPORTER = "container-exporter"
+"""Serves the backend's cgroup as container metrics (``gameday.cgroups``); part of the monitoring, like Prometheus."""
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
 INSTALL_HINT = "install them with `apt-get install prometheus prometheus-alertmanager` (or run ./run, which does)"
 
@@ -111,6 +112,8 @@ class Lab(CleanOnFailure):
     """Extra ``POST /<name>`` actions on the control API (a warm lab's hold, release and restore)."""
     attached: bool = False
     """This session drills on a warm lab that another process runs (``gameday.lab.warm``)."""
+    when_serving: Callable[[Lab], None] | None = None
+    """Called once while the lab gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
 
     # -- the target ------------------------------------------------------------------------------
     @property

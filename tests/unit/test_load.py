@@ -60,3 +60,40 @@ def test_one_locust_serves_a_session_and_each_drill_gets_its_own_window(tmp_path
         first.stop()
         second.stop()
     assert loads.run is None and other.proc.poll() is not None, "closed: no Locust left"
+
+
+def test_the_session_locust_starts_once_the_services_answer_and_the_first_drill_borrows_it(tmp_path, root):
+    """``wait_ready`` calls a target's ``when_serving`` once, as soon as its services answer and while its
+    monitoring is not ready yet; the session starts Locust there, and the first drill borrows that process."""
+    from types import SimpleNamespace
+
+    from gameday.readiness import wait_ready
+
+    server = LoopbackServer(_Ok, "ok").start()
+    loads = SharedLoad(tmp_path / "session")
+    looks = {"n": 0}
+
+    def prometheus_ready() -> bool:  # ready at the fourth look: the callback must come before
+        looks["n"] += 1
+        return looks["n"] > 3
+
+    calls: list[int] = []
+    target = SimpleNamespace(
+        services=lambda: ["gateway"], service_healthy=lambda svc: True,
+        alertmanager=SimpleNamespace(ready=lambda: True),
+        prometheus=SimpleNamespace(ready=prometheus_ready, targets_up=lambda: {"gateway": True},
+                                   alertmanagers=lambda: ["am"]),
+        url=lambda svc: server.url, sli=SimpleNamespace(service="gateway"))
+    target.when_serving = lambda t: (calls.append(looks["n"]),
+                                     loads.prestart(root / "locustfiles/baseline.py", t.url("gateway"), 2, 5))
+    try:
+        wait_ready(target, 10, "the fake target")
+        assert calls == [1], "called once, at the first look, while Prometheus was not ready"
+        assert loads.run is not None and loads.run.running() and loads.started == 1
+        pid = loads.run.proc.pid
+        run = loads.borrow(root / "locustfiles/baseline.py", server.url, 2, 5)
+        assert run.proc.pid == pid and loads.started == 1, "the first drill borrows the Locust started ahead"
+        assert run.window_stats() is not None
+    finally:
+        loads.close()
+        server.stop()
