@@ -3,11 +3,12 @@
 1. Lab cold start: from nothing to ready (Prometheus scraping every target, Alertmanager up and
    linked, gateway and backend healthy), in seconds; and from ``pytest`` to its first drill, with a lab
    the session starts and on a warm lab (``gameday lab up``).
-2. Each P0 drill at time scale 60: its wall time, from preflight to the resolved page with everything
-   counted (clean slates, and Locust's start-up wherever a drill waits for it), divided by its floor, the least time
-   the rendered configuration allows; both split into steady state, detection, recovery and
-   resolution, each part beside its own floor, so the slow part shows. Target <= 1.25. The drills
-   borrow one Locust, started as a pytest session starts it: once the target's services answer.
+2. Each P0 drill at time scale 60, as a session runs it: ``--runs`` sessions, each on a target of its own
+   with its own Locust (started as a pytest session starts it: once the target's services answer), run
+   each P0 drill once. A drill's wall time, from preflight to the resolved page with everything counted
+   (clean slates, and Locust's start-up wherever a drill waits for it), divided by its floor, the least
+   time the rendered configuration allows; both split into steady state, detection, recovery and
+   resolution, each part beside its own floor, so the slow part shows. Target <= 1.25.
 3. Timestamp error: the harness's page time against the receiver's own arrival stamp (target <= 50 ms),
    and when it saw the alert firing against the alert's ``startsAt`` (a diagnosis only).
 4. The harness's own CPU while it waits (steady state, detect, recover, resolve), as a share of one
@@ -16,9 +17,10 @@
    on it at the same time scale, wall / floor beside the lab's in the same run, and their ratio
    (target: the compose drill within 1.3x of the lab drill).
 
-A repeat of the same drill first clears the earlier incident (Prometheus and Alertmanager restart, about
-5 s: Prometheus hands targets to its loops every 5 s); that clean slate is part of the steady state, and
-its length is printed beside it.
+A repeat of the same drill in one session first clears the earlier incident (Prometheus and Alertmanager
+restart, about 5 s: Prometheus hands targets to its loops every 5 s); the last session repeats the first
+drill once to show it: that clean slate is part of its steady state, its length is printed beside it, and
+the repeat is left out of the median.
 
 Run: .venv/bin/python bench/drill_bench.py [--runs N] [--scale N] [--compose]
 """
@@ -193,32 +195,48 @@ def session_load(target, work: Path) -> SharedLoad:
     return loads
 
 
-def drills(target, loads: SharedLoad, runs: int, scale: float, work: Path, page_err: list[float],
-           fire_err: list[float]) -> dict[str, float]:
-    """Run each P0 drill ``runs`` times on ``target``, borrowing the session's Locust (``session_load``) as a
-    pytest session's drills do; print its figures; return the median wall / floor."""
-    medians = {}
+def drills(make, runs: int, scale: float, work: Path, page_err: list[float], fire_err: list[float]
+           ) -> dict[str, float]:
+    """``runs`` sessions, each on a target of its own (``make(workdir, scale)``) with its own Locust
+    (``session_load``), running each P0 drill once, as ``pytest gamedays/ -m p0`` does; the last session then
+    repeats the first drill, which pays a clean slate. Print the figures; return each drill's median wall /
+    floor over the sessions (the repeat apart)."""
+    ratios: dict[str, list[float]] = {sid: [] for sid in P0}
     cpu: list[tuple[str, float, float, str]] = []
-    try:
-        for sid in P0:
-            scenario = load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT)
-            ratios = []
-            for _ in range(runs):
-                m = drill_once(target, scenario, scale, work, loads)
-                ratios.append(m.wall / m.floor)
-                print(f"[{target.name}] {sid:<16} {m.line()}", flush=True)
-                rec = m.record
-                page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
-                if "t_firing_seen" in rec.marks:  # a page that arrives first ends the wait before Prometheus is asked
-                    fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
-                cpu += waiting_cpu(rec, sid)
-            medians[sid] = statistics.median(ratios)
-            print(f"[{target.name}] {sid} at time scale {scale:g}: wall / floor, everything from preflight to the "
-                  f"resolved page counted = median {medians[sid]:.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}; "
-                  "target <= 1.25)")
-    finally:
-        loads.close()
-    print(f"[{target.name}] Locust processes started for {len(P0) * runs} drills: {loads.started}")
+    scenarios = {sid: load_scenario(ROOT / "scenarios" / f"{sid}.yaml", ROOT) for sid in P0}
+    name, started = "", 0
+
+    def one(target, loads: SharedLoad, sid: str, note: str = "") -> Measured:
+        m = drill_once(target, scenarios[sid], scale, work, loads)
+        print(f"[{target.name}] {sid:<16} {m.line()}{note}", flush=True)
+        rec = m.record
+        page_err.append(abs(rec.marks["t_notified_seen"] - rec.marks["t_notified"]) * 1000)
+        if "t_firing_seen" in rec.marks:  # a page that arrives first ends the wait before Prometheus is asked
+            fire_err.append(abs(rec.marks["t_firing_seen"] - rec.marks["t_firing"]) * 1000)
+        nonlocal cpu
+        cpu += waiting_cpu(rec, sid)
+        return m
+
+    for run in range(runs):
+        target = make(work / f"target-{run}", scale)
+        loads = session_load(target, work / f"session-{run}")
+        name = target.name
+        try:
+            with target:
+                for sid in P0:
+                    m = one(target, loads, sid)
+                    ratios[sid].append(m.wall / m.floor)
+                if run == runs - 1:
+                    one(target, loads, P0[0], "  <- a repeat in the same session (not in the median)")
+        finally:
+            loads.close()
+            started += loads.started
+    medians = {sid: statistics.median(r) for sid, r in ratios.items()}
+    for sid, r in ratios.items():
+        print(f"[{name}] {sid} at time scale {scale:g}: wall / floor, everything from preflight to the resolved "
+              f"page counted = median {medians[sid]:.2f} (min {min(r):.2f}, max {max(r):.2f}, {len(r)} sessions; "
+              "target <= 1.25)")
+    print(f"[{name}] Locust processes started for {runs} sessions of {len(P0)} drills: {started}")
     print_cpu(cpu)
     return medians
 
@@ -232,11 +250,15 @@ def first_drill(reports: Path, scale: float) -> float:
     t0 = time.time()
     from pytest_argv import gamedays_argv
 
-    subprocess.run(gamedays_argv(reports, reports / "allure", "-k", "test_drill and service-outage", "--time-scale",
-                                 f"{scale:g}", "-q"), cwd=ROOT, capture_output=True, stdin=subprocess.DEVNULL,
-                   check=False)
-    newest = max((reports / "drills").glob("service-outage-*.json"), key=lambda p: p.stat().st_mtime)
-    return datetime.datetime.fromisoformat(json.loads(newest.read_text())["started"]).timestamp() - t0
+    before = set((reports / "drills").glob("service-outage-*.json"))
+    res = subprocess.run(gamedays_argv(reports, reports / "allure", "-k", "test_drill and service-outage",
+                                       "--time-scale", f"{scale:g}", "-q"), cwd=ROOT, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, check=False)
+    new = set((reports / "drills").glob("service-outage-*.json")) - before
+    if res.returncode != 0 or len(new) != 1:  # never an earlier run's journal read as this one's
+        raise SystemExit(f"pytest to the first drill: the run did not drill (exit {res.returncode}): "
+                         f"{' | '.join(res.stdout.strip().splitlines()[-3:])}")
+    return datetime.datetime.fromisoformat(json.loads(new.pop().read_text())["started"]).timestamp() - t0
 
 
 def pytest_to_first_drill(runs: int, scale: float, work: Path) -> None:
@@ -277,15 +299,9 @@ def main() -> int:
 
     page_err: list[float] = []
     fire_err: list[float] = []
-    lab = lab_at(work / "lab", args.scale)
-    loads = session_load(lab, work)
-    with lab:
-        on_lab = drills(lab, loads, args.runs, args.scale, work, page_err, fire_err)
+    on_lab = drills(lab_at, args.runs, args.scale, work / "lab", page_err, fire_err)
     if args.compose:
-        stack = compose_at(work / "compose", args.scale)
-        loads = session_load(stack, work)
-        with stack:
-            on_compose = drills(stack, loads, args.runs, args.scale, work, page_err, fire_err)
+        on_compose = drills(compose_at, args.runs, args.scale, work / "compose", page_err, fire_err)
         for sid in P0:
             print(f"{sid}: compose / lab, wall over floor counting load start-up: "
                   f"{on_compose[sid] / on_lab[sid]:.2f} (target <= 1.3)")
