@@ -20,6 +20,22 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
                          config_dir=Path(lab_config).resolve() if lab_config else None))
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Under ``-n`` each worker starts a lab of its own: a warm lab in ``reports/lab`` is not used, and says so."""
+    from gameday.parallel import controller
+
+    if not controller(config) or str(config.getoption("gameday_target") or config.getini("gameday_target")) != "lab":
+        return []
+    from gameday.lab.warm import find_warm
+
+    reports = Path(config.getoption("gameday_reports") or Path(config.rootpath) / "reports")
+    warm = find_warm(lab_folder(reports, None))
+    if warm is None:
+        return []
+    return [f"gameday: the warm lab in {lab_folder(reports, None)} (pid {warm.get('pid')}) is not used under -n: "
+            "each worker starts a lab of its own; drop -n to drill on it"]
+
+
 def add_commands(sub: Any) -> dict[str, Any]:
     """``gameday lab up|down|status``: a warm lab (``gameday.lab.warm``)."""
     lab = sub.add_parser("lab", help="a warm lab: up keeps the embedded lab running between pytest sessions "

@@ -41,6 +41,10 @@ def test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_
         assert all(s["running"] for s in after.values()), after
         assert after["inference-gateway"]["pid"] == pids["inference-gateway"], "the session did not restart the lab"
 
+        # under -n each worker starts its own lab: the warm lab says it is not used
+        parallel = run_gameday("-n", "2", "-k", "no_such_drill", "--time-scale", "60")
+        assert "is not used under -n: each worker starts a lab of its own" in parallel.out, parallel.out
+
         # another time scale is another lab: one line, nothing drilled
         other = run_gameday("-k", "test_drill and high-error-rate", "--time-scale", "20")
         assert other.proc.returncode != 0
