@@ -283,15 +283,23 @@ class RemoteSupervisor:
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url, self.timeout = url.rstrip("/"), timeout
 
-    def _call(self, method: str, path: str, **params: object) -> Any:
+    def ask(self, method: str, path: str, timeout: float | None = None, **params: object
+            ) -> tuple[int, dict[str, Any]]:
+        """One call, as the harness (its calls are not a trainee's): (status, body); status 0 and the error in
+        the body when the lab did not answer."""
         try:
-            res = requests.request(method, f"{self.url}{path}", params=params or None, timeout=self.timeout,
-                                   headers={HARNESS_HEADER: "1"})
-            res.raise_for_status()
-            return res.json()
+            res = requests.request(method, f"{self.url}{path}", params=params or None,
+                                   timeout=timeout or self.timeout, headers={HARNESS_HEADER: "1"})
+            return res.status_code, res.json()
         except (requests.RequestException, ValueError) as exc:
+            return 0, {"error": f"{type(exc).__name__}: {exc}"}
+
+    def _call(self, method: str, path: str, **params: object) -> Any:
+        status, body = self.ask(method, path, **params)
+        if status != 200:
             raise HarnessError(f"the warm lab's supervisor at {self.url} did not answer {method} {path}: "
-                               f"{type(exc).__name__}: {exc}") from None
+                               f"{body.get('error') if status == 0 else f'HTTP {status}: {body}'}")
+        return body
 
     def names(self) -> list[str]:
         return list(self.status())

@@ -84,14 +84,9 @@ def find_warm(workdir: Path) -> dict[str, Any] | None:
 
 def post(url: str, action: str, timeout: float = 30.0, **params: object) -> tuple[int, dict[str, Any]]:
     """``POST /<action>`` on a warm lab's control API: (status, body); status 0 when the lab did not answer."""
-    from gameday.lab.supervisor import HARNESS_HEADER
+    from gameday.lab.supervisor import RemoteSupervisor
 
-    try:
-        res = requests.post(f"{url.rstrip('/')}/{action}", params=params or None, timeout=timeout,
-                            headers={HARNESS_HEADER: "1"})
-        return res.status_code, res.json()
-    except (requests.RequestException, ValueError) as exc:
-        return 0, {"error": f"{type(exc).__name__}: {exc}"}
+    return RemoteSupervisor(url).ask("POST", f"/{action}", timeout, **params)
 
 
 def _pid(query: dict[str, str]) -> int | None:
