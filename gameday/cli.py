@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     do.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
     args = parser.parse_args(argv)
     if args.command in ("ack", "do"):
-        from gameday.shadow import helper
+        from gameday.shadow.pager import helper
 
         return helper(args.command, args.reports, getattr(args, "cmd", []))
     if args.command in commands:

@@ -67,7 +67,7 @@ class DrillContext:
     regression: str = "warn"
     """A TTN that regressed against the scenario's earlier drills (``gameday.report.trends``): ``warn`` or ``fail``."""
     shadow: Any = None
-    """A shadow exercise's pager (``gameday.shadow.Pager``): a person handles the incident, not the harness."""
+    """A shadow exercise's pager (``gameday.shadow.pager.Pager``): a person handles the incident, not the harness."""
     loads: SharedLoad | None = None
     """The session's Locust, which each drill borrows (``gameday.load.SharedLoad``); None: each drill starts and
     stops a Locust of its own."""
@@ -253,7 +253,7 @@ class Drill:
                     self._resolve(pages)
                     assert_quiet(self.watch, sc.quiet, 0.0)
                 if self.ctx.shadow is not None:
-                    from gameday.shadow import assert_acknowledged
+                    from gameday.shadow.exercise import assert_acknowledged
 
                     assert_acknowledged(self)
         finally:
@@ -280,7 +280,7 @@ class Drill:
             # a signal held back during the injection lands before the mark: the timeline still says when it went in
             self._mark("t_inject", self.clock.from_mono(fault.injected_at), fault.describe())
         if self.ctx.shadow is not None:
-            from gameday.shadow import debrief, newest_automated
+            from gameday.shadow.debrief import debrief, newest_automated
 
             if self.ctx.shadow.trainee_log is not None:  # what the trainee did after the mitigation too
                 self.ctx.shadow.trainee_log.gather(force=True)

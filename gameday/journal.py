@@ -60,7 +60,7 @@ class DrillRecord:
     plot: str | None = None
     """The drill's PNG, when one was drawn."""
     shadow: dict[str, Any] = field(default_factory=dict)
-    """A shadow exercise's debrief (``gameday.shadow.debrief``); empty for a drill the harness recovered."""
+    """A shadow exercise's debrief (``gameday.shadow.debrief.debrief``); empty for a drill the harness recovered."""
     _threads_at: dict[int, dict[int, tuple[str, float]]] = field(default_factory=dict, repr=False)
     """Per open phase (by its index in ``phases``), each thread's CPU when it started."""
     trend_plot: str | None = None

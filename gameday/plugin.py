@@ -186,35 +186,24 @@ def _check_shadow(config: pytest.Config) -> None:
 
 
 def _pager(config: pytest.Config) -> Any:
-    """The session's shadow pager, started on first use; its address goes to REPORTS/shadow.json for the helpers."""
-    import json
-
-    from gameday.shadow import Pager
+    """The session's shadow pager, started on first use (``gameday.shadow.pager.open_pager``)."""
+    from gameday.shadow.pager import open_pager
 
     if SHADOW_PAGER not in config.stash:
-        pager = Pager(_root(config)).start()
-        config.stash[SHADOW_PAGER] = pager
-        reports = _reports_dir(config)
-        reports.mkdir(parents=True, exist_ok=True)
-        (reports / "shadow.json").write_text(json.dumps({"pager": pager.url, "pid": os.getpid()}) + "\n")
+        config.stash[SHADOW_PAGER] = open_pager(_root(config), _reports_dir(config))
     return config.stash[SHADOW_PAGER]
 
 
 def _close_pager(config: pytest.Config) -> None:
-    import time
-
     pager = config.stash.get(SHADOW_PAGER, None)
     if pager is None:
         return
+    from gameday.shadow.pager import close_pager
+
     linger = config.getoption("shadow_linger")
     if linger is None:
         linger = 0.0 if os.environ.get("CI") else 60.0
-    if linger > 0:
-        _say(config, f"gameday shadow: the pager stays up {linger:g}s more for the debrief: {pager.url}")
-        with contextlib.suppress(KeyboardInterrupt):
-            time.sleep(linger)
-    pager.stop()
-    (_reports_dir(config) / "shadow.json").unlink(missing_ok=True)
+    close_pager(pager, _reports_dir(config), linger, lambda line: _say(config, line))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -394,7 +383,7 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
 
             events.subscribe(AllureReporter(ctx.root))
         if config.getoption("shadow"):
-            from gameday.shadow import attach
+            from gameday.shadow.exercise import attach
 
             timeout = config.stash.get(SHADOW_TIMEOUT, None)
             ctx.shadow = attach(_pager(config), scenario, target, events, lambda line: _say(config, line))

@@ -24,7 +24,7 @@ from gameday.runbook import NotForTarget, Step, StepResult, mitigation_steps, ru
 def recover(drill: Any, fault: Fault, t_inject: float) -> None:
     sc = drill.scenario
     if drill.ctx.shadow is not None:
-        from gameday.shadow import by_person
+        from gameday.shadow.exercise import by_person
 
         by_person(drill, drill.ctx.shadow, drill.ctx.shadow_timeout or 2 * drill.scaled.mttr_goal)
     elif sc.recovery.mode == "revert":

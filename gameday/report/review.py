@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.durations import human
-from gameday.shadow import debrief_lines
+from gameday.shadow.debrief import debrief_lines
 
 ACTORS = {"t_firing": "Prometheus", "t_firing_seen": "Prometheus", "t_notified": "Alertmanager",
           "t_notified_seen": "Alertmanager", "t_resolved": "Alertmanager", "t_inject": "harness (fault)",

@@ -133,7 +133,7 @@ def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_
     rec.on_phase_started("detect", 4.0)
     sum(i * i for i in range(200_000))  # some CPU of this thread's own within the phase
     rec.on_phase_ended("detect", 7.3)
-    from gameday.shadow import debrief
+    from gameday.shadow.debrief import debrief
 
     rec.shadow = debrief(rec, None)
     back = json.loads(rec.write(tmp_path / "drills").read_text())

@@ -9,7 +9,9 @@ import sys
 import requests
 
 from gameday.journal import DrillRecord
-from gameday.shadow import Pager, debrief, debrief_lines, helper, newest_automated, runbook_sections
+from gameday.shadow.debrief import debrief, debrief_lines, newest_automated
+from gameday.shadow.exercise import runbook_sections
+from gameday.shadow.pager import Pager, helper
 
 
 def test_the_pager_takes_an_ack_only_once_a_page_is_there_and_only_once(root):
@@ -101,7 +103,7 @@ def test_a_page_not_acknowledged_in_time_fails_the_exercise_however_it_ended():
     import pytest
 
     from gameday.errors import DrillFailed
-    from gameday.shadow import assert_acknowledged
+    from gameday.shadow.exercise import assert_acknowledged
 
     def drill(marks: dict[str, float]) -> SimpleNamespace:
         return SimpleNamespace(record=SimpleNamespace(marks=marks), ctx=SimpleNamespace(time_scale=10.0),
