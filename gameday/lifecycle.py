@@ -34,6 +34,37 @@ class CleanOnFailure:
         self.stop()
 
 
+class SignalStop:
+    """A process that runs until a signal asks it to stop (the warm lab, ``python -m gameday.lab``).
+
+    The handler only sets a flag, and ``wait`` sleeps in short steps: no lock is involved. A
+    ``threading.Event`` set from a handler deadlocks when the signal lands while the same thread,
+    inside ``Event.wait``, holds the Event's own lock: the handler's ``set`` waits for that lock
+    forever (a warm lab hung that way on ``gameday lab down``).
+    """
+
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT), step: float = 0.1) -> None:
+        self.signum: int | None = None
+        self.step = step
+        for sig in signals:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until a signal came or ``timeout`` seconds passed; True once a signal came."""
+        import time
+
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.signum is None:
+            left = self.step if end is None else min(self.step, end - time.monotonic())
+            if left <= 0:
+                break
+            time.sleep(left)
+        return self.signum is not None
+
+
 @contextlib.contextmanager
 def signals_deferred(what: str) -> Any:
     """Hold SIGINT and SIGTERM until the block ends, then act on them as they would have acted.

@@ -6,11 +6,11 @@ import argparse
 import contextlib
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from gameday.errors import GamedayError
 from gameday.lab.stack import Lab, LabConfig
+from gameday.lifecycle import SignalStop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "env":
         return print_env(args.root / "reports" / "lab" / "endpoints.json")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = SignalStop((signal.SIGTERM,))
     try:
         with Lab(LabConfig(args.root, args.root / "reports" / "lab", args.time_scale)) as lab:
             assert lab.endpoints

@@ -34,6 +34,7 @@ from typing import Any
 import requests
 
 from gameday.faults.ledger import alive
+from gameday.lifecycle import SignalStop
 
 WARM_FILE = "warm.json"
 CODE = Path(__file__).resolve().parent.parent
@@ -172,9 +173,7 @@ def serve(cfg: Any, poll: float = 0.2) -> int:
     from gameday.errors import GamedayError
     from gameday.lab.stack import Lab
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = SignalStop((signal.SIGTERM, signal.SIGINT))
     holder, delays = Holder(), {}
     lab = Lab(cfg, warm=True)
     lab.control_posts = {"hold": holder.hold, "release": holder.release,
@@ -248,8 +247,16 @@ def down(workdir: Path, timeout: float = 30.0) -> int:
     deadline = time.monotonic() + timeout
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if alive(pid):
-        print(f"gameday lab down: the warm lab (pid {pid}) did not stop within {timeout:.0f}s")
+    if alive(pid):  # killed: its services are set to die with it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (workdir / WARM_FILE).unlink(missing_ok=True)
+        print(f"gameday lab down: the warm lab (pid {pid}) did not stop within {timeout:.0f}s of SIGTERM: "
+              f"{'still alive after SIGKILL' if alive(pid) else 'killed; its services die with it'} "
+              f"(log: {workdir / 'warm.log'})")
         return 1
     print(f"gameday lab down: the warm lab in {workdir} (pid {pid}) stopped")
     return 0

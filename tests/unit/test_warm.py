@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import requests
@@ -78,3 +79,23 @@ def test_a_session_follows_another_process_receiver_with_its_history_and_its_arr
         if relay is not None:
             relay.stop()
         source.stop()
+
+
+def test_lab_down_kills_a_warm_lab_that_does_not_stop_on_sigterm(tmp_path, capsys):
+    """``gameday lab down`` leaves no lab up: one deaf to SIGTERM (as a hung one is) is killed, and says so."""
+    from gameday.lab.warm import down
+
+    deaf = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                             "signal.SIG_IGN); print('up', flush=True); time.sleep(60)"], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert deaf.stdout is not None and deaf.stdout.readline().strip() == "up"
+        (tmp_path / "warm.json").write_text(json.dumps({"pid": deaf.pid}))
+        assert down(tmp_path, timeout=0.5) == 1
+        assert deaf.wait(5) == -9, "killed"
+    finally:
+        deaf.kill()
+        deaf.wait()
+    said = capsys.readouterr().out
+    assert "did not stop within 0s of SIGTERM: killed; its services die with it" in said, said
+    assert not (tmp_path / "warm.json").exists()
