@@ -99,15 +99,16 @@ def signals_deferred(what: str) -> Any:
 
 def say(text: str) -> None:
     """A line for the person at the terminal, past pytest's capture (which holds stderr until the test ends);
-    stderr where there is no terminal (CI)."""
-    import sys
+    file descriptor 2 where there is no terminal (CI). Called from signal handlers: it writes to the
+    descriptor, never through ``sys.stderr``, whose buffer's lock the interrupted code may hold."""
+    import os
 
     try:
         with open("/dev/tty", "w") as tty:
             tty.write(text)
     except OSError:
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(text)
+        with contextlib.suppress(OSError):
+            os.write(2, text.encode(errors="replace"))
 
 
 class QuietHandler(BaseHTTPRequestHandler):
