@@ -368,34 +368,38 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
 
     def run(scenario: Scenario, source: str = "") -> DrillRecord:
         abort_when, gate = _global_stop_conditions(config), _error_budget_gate(config)  # a bad file: no target
-        # the session's Locust starts as soon as the target's services answer, while its monitoring gets ready
-        target = gameday_target_on_demand.get(lambda t: gameday_load.prestart(
-            _root(config) / scenario.load.locustfile, t.url(t.sli.service), scenario.load.users,
-            scenario.load.spawn_rate))
-        ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
-                           abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
-                           regression=config.getoption("regression"), loads=gameday_load)
-        events = DrillEvents()  # this drill's own: its subscribers go with it
-        events.finished.add_listener(lambda record: _remember(request, record))
-        events.subscribe(_console(config))
-        if config.pluginmanager.hasplugin("allure_pytest") and getattr(config.option, "allure_report_dir", None):
-            from gameday.report.allure import AllureReporter
-
-            events.subscribe(AllureReporter(ctx.root))
-        if config.getoption("shadow"):
-            from gameday.shadow.exercise import attach
-
-            timeout = config.stash.get(SHADOW_TIMEOUT, None)
-            ctx.shadow = attach(_pager(config), scenario, target, events, lambda line: _say(config, line))
-            ctx.shadow_timeout = None if timeout is None else timeout / ctx.time_scale
-        _say(config, f"  drill {scenario.id} [{scenario.priority}] {scenario.title}")
-        drill = Drill(scenario, ctx, source=source, events=events)
+        drill: Drill | None = None
         try:
+            # the session's Locust starts as soon as the target's services answer, while its monitoring gets ready
+            target = gameday_target_on_demand.get(lambda t: gameday_load.prestart(
+                _root(config) / scenario.load.locustfile, t.url(t.sli.service), scenario.load.users,
+                scenario.load.spawn_rate))
+            ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
+                               abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
+                               regression=config.getoption("regression"), loads=gameday_load)
+            events = DrillEvents()  # this drill's own: its subscribers go with it
+            events.finished.add_listener(lambda record: _remember(request, record))
+            events.subscribe(_console(config))
+            if config.pluginmanager.hasplugin("allure_pytest") and getattr(config.option, "allure_report_dir", None):
+                from gameday.report.allure import AllureReporter
+
+                events.subscribe(AllureReporter(ctx.root))
+            if config.getoption("shadow"):
+                from gameday.shadow.exercise import attach
+
+                timeout = config.stash.get(SHADOW_TIMEOUT, None)
+                ctx.shadow = attach(_pager(config), scenario, target, events, lambda line: _say(config, line))
+                ctx.shadow_timeout = None if timeout is None else timeout / ctx.time_scale
+            _say(config, f"  drill {scenario.id} [{scenario.priority}] {scenario.title}")
+            drill = Drill(scenario, ctx, source=source, events=events)
             record = drill.run()
         except KeyboardInterrupt:
             # the drill did not finish: it is this test's ERROR (Allure: broken), counted in the summary, and
             # the session stops after it, tearing the target down as usual
             request.session.shouldstop = "gameday: a drill was interrupted (Ctrl-C or SIGTERM)"
+            if drill is None:  # while its target started: no drill, no journal, no fault
+                raise HarnessError(f"interrupted (Ctrl-C or SIGTERM) before drill {scenario.id} began, while its "
+                                   "target was starting: no fault was injected") from None
             raise HarnessError("; ".join(drill.record.reasons)) from None
         reason = "; ".join(record.reasons)
         if record.verdict == "FAIL":

@@ -307,6 +307,32 @@ def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
     assert processes_mentioning(str(reports)) == [], "processes of the drill were left running"
 
 
+def test_sigterm_while_the_target_starts_never_reads_passed(tmp_path):
+    """Interrupted before its drill began (the lab still starting, the session's Locust already up): no fault, no
+    journal, and the test is an ERROR, broken in Allure, never passed (allure-pytest alone wrote passed)."""
+    proc = subprocess.Popen(gameday_argv(tmp_path, "-k", "test_drill and service-outage", "--time-scale", "60"),
+                            cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    reports = tmp_path / "reports"
+    deadline = time.monotonic() + 60
+    while not (reports / "load" / "session" / "locust.log").exists():  # the services answer; Prometheus waits 5 s
+        assert time.monotonic() < deadline and proc.poll() is None, "the session's Locust never started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert not (reports / "lab" / "endpoints.json").exists(), "the lab was ready already: too late to test this"
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0, out
+    assert "interrupted (Ctrl-C or SIGTERM) before drill service-outage began" in out, out
+    assert "1 failed" in out, "an interrupted drill is counted in pytest's summary"
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    assert [r["status"] for r in results] == ["broken"], results
+    assert not list(reports.glob("drills/*.json")), "no drill began, so no journal"
+    assert not (reports / "fault-ledger.jsonl").exists() or not (reports / "fault-ledger.jsonl").read_text()
+    time.sleep(0.5)
+    assert processes_mentioning(str(reports)) == [], "processes of the lab or its Locust were left running"
+
+
 def test_a_signal_held_back_during_the_injection_still_leaves_the_injection_on_the_timeline(tmp_path):
     """A signal that arrives while the fault goes in is held back until the injection is whole, and so lands
     before the drill marks it: the journal still says when the fault went in and that it was reverted."""
