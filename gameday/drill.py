@@ -28,6 +28,7 @@ from gameday.faults.surge import TrafficSurge
 from gameday.groups import LINGER, GroupState, group_state
 from gameday.journal import DrillRecord
 from gameday.lagprobe import LagProbe
+from gameday.lifecycle import signals_deferred
 from gameday.load import LocustRun, SharedLoad, load_summary
 from gameday.preflight import Preflight, run_preflight
 from gameday.ratewindow import Window, estimate, windows
@@ -285,14 +286,26 @@ class Drill:
             if self.ctx.shadow.trainee_log is not None:  # what the trainee did after the mitigation too
                 self.ctx.shadow.trainee_log.gather(force=True)
             rec.shadow = debrief(rec, newest_automated(self.ctx.reports / "drills", self.scenario.id))
-        with self._phase("verdict"):
-            if self.load is not None:
-                rec.load = load_summary(self.load, self.ctx.reports / "load" / self.scenario.id
-                                        / f"{rec.file_stem()}-window.csv")
-            rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)} for n in self.watch.notifications(0.0)]
-            gather_evidence(self)
-        rec.write(self.ctx.reports / "drills")
-        self.events.finished.fire(record=rec)
+        interrupted: KeyboardInterrupt | None = None
+        try:
+            with self._phase("verdict"):
+                if self.load is not None:
+                    rec.load = load_summary(self.load, self.ctx.reports / "load" / self.scenario.id
+                                            / f"{rec.file_stem()}-window.csv")
+                rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)}
+                                     for n in self.watch.notifications(0.0)]
+                gather_evidence(self)
+        except KeyboardInterrupt as exc:  # its evidence is incomplete: a drill whose verdict was cut never passes
+            interrupted = exc
+            if rec.verdict == "PASS":
+                rec.verdict, rec.reasons = "ERROR", [self._interruption(exc)]
+            elif not any(r.startswith("interrupted") for r in rec.reasons):
+                rec.reasons.append(f"{self._interruption(exc)}: the evidence is incomplete")
+        with signals_deferred("the drill's journal"):  # short and bounded: the record is whole or not written
+            rec.write(self.ctx.reports / "drills")
+            self.events.finished.fire(record=rec)
+        if interrupted is not None:
+            raise interrupted
 
     def _read_groups(self) -> dict[str, GroupState]:
         """The Alertmanager group each expected alert's page would meet now."""

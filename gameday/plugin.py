@@ -400,7 +400,9 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
             if drill is None:  # while its target started: no drill, no journal, no fault
                 raise HarnessError(f"interrupted (Ctrl-C or SIGTERM) before drill {scenario.id} began, while its "
                                    "target was starting: no fault was injected") from None
-            raise HarnessError("; ".join(drill.record.reasons)) from None
+            if drill.record.path is None:  # no whole record: what the drill says of the interruption
+                raise HarnessError("; ".join(drill.record.reasons) or "interrupted (Ctrl-C or SIGTERM)") from None
+            record = drill.record  # held back until its journal was written: the verdict stands as recorded
         reason = "; ".join(record.reasons)
         if record.verdict == "FAIL":
             raise DrillFailed(reason)

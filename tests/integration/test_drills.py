@@ -333,6 +333,31 @@ def test_sigterm_while_the_target_starts_never_reads_passed(tmp_path):
     assert processes_mentioning(str(reports)) == [], "processes of the lab or its Locust were left running"
 
 
+def test_sigterm_during_the_verdict_is_error_everywhere_with_its_journal(tmp_path):
+    """Every check done, the evidence half gathered: the drill's verdict was cut, so it is ERROR in the journal, on
+    the console and in Allure (it was an empty "ERROR: " with no journal)."""
+    proc = subprocess.Popen(gameday_argv(tmp_path, "-k", "test_drill and service-outage", "--time-scale", "60"),
+                            cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    seen: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "▸ verdict" in line:
+            break
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(seen) + rest
+    said = "interrupted (signal 15) during verdict, after kill-service inference-gateway was injected; the fault " \
+           "was reverted"
+    assert f"ERROR: {said}" in out and "1 failed" in out, out
+    journal = json.loads(next((tmp_path / "reports" / "drills").glob("service-outage-*.json")).read_text())
+    assert journal["verdict"] == "ERROR" and journal["reasons"] == [said], journal["reasons"]
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    assert [r["status"] for r in results] == ["broken"], results
+
+
 def test_a_signal_held_back_during_the_injection_still_leaves_the_injection_on_the_timeline(tmp_path):
     """A signal that arrives while the fault goes in is held back until the injection is whole, and so lands
     before the drill marks it: the journal still says when the fault went in and that it was reverted."""
