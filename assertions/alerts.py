@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
@@ -13,6 +14,7 @@ from gameday.durations import human
 from gameday.errors import DrillFailed
 from gameday.groups import GroupPage, GroupState
 from gameday.observe import Prometheus
+from gameday.provenance import PageCheck
 from gameday.receiver import Deliveries, Notification
 from gameday.timing import PipelineTiming
 
@@ -24,6 +26,18 @@ class Watch:
     prometheus: Prometheus
     webhook: Deliveries
     clock: Clock
+    check: PageCheck | None = None
+    """Holds each page against the stack (``gameday.provenance``); a page it refuses never counts. None only
+    where no Alertmanager can be asked (the assertions' own unit tests)."""
+
+    def refused(self, note: Notification, alert: dict[str, Any], since: float) -> str | None:
+        """Why a page must not count, or None: a firing page needs its twin, a resolved one the stack's word."""
+        if self.check is None:
+            return None
+        t = self.arrival(note)
+        if alert.get("status") == "resolved":
+            return self.check.resolved(note, alert, t)
+        return self.check.firing(note, alert, self.clock.now() - since, t)
 
     def notifications(self, since: float) -> list[Notification]:
         """Deliveries since ``since`` on the drill clock."""
@@ -60,6 +74,8 @@ class PageResult:
     """When the harness noticed that page."""
     fingerprint: str | None = None
     other_receivers: set[str] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)
+    """Pages for this alert that the stack did not back (``Watch.refused``): never counted."""
     last_state: str = "inactive"
     waited: float = 0.0
 
@@ -87,6 +103,10 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
                 result.firing_seen = now
         for note in watch.notifications(since):
             for a in note.alerts_named(alert, "firing"):
+                if (why := watch.refused(note, a, since)) is not None:
+                    if why not in result.refused:
+                        result.refused.append(why)
+                    continue
                 if note.receiver != receiver:
                     result.other_receivers.add(note.receiver)
                 elif result.notified is None:
@@ -139,16 +159,18 @@ def assert_page(result: PageResult, since: float, sla: float, why_late: str = ""
     """
     name, want = result.alert, result.receiver
     if result.notified is None:
+        refused = (f"; {len(result.refused)} page(s) that named it were refused as not backed by Prometheus and "
+                   f"Alertmanager ({result.refused[0]})") if result.refused else ""
         if result.other_receivers:
             raise DrillFailed(f"{name} paged {', '.join(sorted(result.other_receivers))} instead of {want}: "
-                              "check the Alertmanager route that matches its labels")
+                              f"check the Alertmanager route that matches its labels{refused}")
         if result.firing_seen is None:
             hint = ("it went pending but never held for its `for` duration" if result.last_state == "pending"
                     else "its expression never crossed the threshold")
             raise DrillFailed(f"{name} never fired within {human(result.waited)} of the fault "
-                              f"(SLA {human(sla)}): {hint}; check the rule's expression, threshold and `for`")
+                              f"(SLA {human(sla)}): {hint}; check the rule's expression, threshold and `for`{refused}")
         raise DrillFailed(f"{name} fired {human(result.firing_seen - since)} after the fault but no page reached "
-                          f"{want} within {human(result.waited)}: check Alertmanager routes and receivers")
+                          f"{want} within {human(result.waited)}: check Alertmanager routes and receivers{refused}")
     ttn = result.notified - since
     assert_within_sla(name, ttn, sla, want, why_late)
     return ttn
@@ -159,7 +181,7 @@ def assert_quiet(watch: Watch, names: list[str], since: float) -> None:
     loud = set()
     for note in watch.notifications(since):
         for name in names:
-            if note.alerts_named(name, "firing"):
+            if any(watch.refused(note, a, since) is None for a in note.alerts_named(name, "firing")):
                 loud.add(f"{name} (paged {note.receiver})")
     for alert in watch.prometheus.alerts():
         if alert.name in names and alert.state == "firing" and not any(x.startswith(alert.name) for x in loud):

@@ -36,8 +36,12 @@ def wait_for_resolution(watch: Watch, alert: str, receiver: str, fingerprint: st
         if res.resolved_page is None:
             for note in watch.notifications(since):
                 for a in note.alerts_named(alert, "resolved"):
-                    if note.receiver == receiver and (fingerprint is None or a.get("fingerprint") == fingerprint):
+                    if note.receiver == receiver and (fingerprint is None or a.get("fingerprint") == fingerprint) \
+                            and watch.refused(note, a, since) is None:
                         res.resolved_page = watch.arrival(note)
+                        break
+                if res.resolved_page is not None:
+                    break
         if res.healthy_seen is None and healthy():
             res.healthy_seen = watch.clock.now()
         if on_poll is not None:

@@ -31,6 +31,7 @@ from gameday.lagprobe import LagProbe
 from gameday.lifecycle import signals_deferred
 from gameday.load import LocustRun, SharedLoad, load_summary
 from gameday.preflight import Preflight, run_preflight
+from gameday.provenance import PageCheck, early_page
 from gameday.ratewindow import Window, estimate, windows
 from gameday.recovery import after_runbook, recover, runbook_steps
 from gameday.report.evidence import gather_evidence
@@ -102,7 +103,9 @@ class Drill:
         """Per expected alert, the pipeline's timing for the group case that applies."""
         self._last_progress = 0.0
         self.target = ctx.target
-        self.watch = Watch(self.target.prometheus, self.target.receiver, self.clock)
+        self.pages = PageCheck(self.target.prometheus, self.target.alertmanager)
+        """Every page is held against Prometheus and Alertmanager before it counts (``gameday.provenance``)."""
+        self.watch = Watch(self.target.prometheus, self.target.receiver, self.clock, self.pages)
         self.health = StackHealth({}, self.clock)
         """Watches Prometheus and Alertmanager from the fault on (see ``_watch_stack``)."""
         self.stops = StopConditions([], self.target.prometheus, self.clock)
@@ -294,6 +297,7 @@ class Drill:
                                             / f"{rec.file_stem()}-window.csv")
                 rec.notifications = [n.as_dict() | {"t": self.watch.arrival(n)}
                                      for n in self.watch.notifications(0.0)]
+                self._record_refused()
                 gather_evidence(self)
         except KeyboardInterrupt as exc:  # its evidence is incomplete: a drill whose verdict was cut never passes
             interrupted = exc
@@ -306,6 +310,19 @@ class Drill:
             self.events.finished.fire(record=rec)
         if interrupted is not None:
             raise interrupted
+
+    def _record_refused(self) -> None:
+        """Pages that did not count, in the journal: POSTs the receiver refused during the drill (no secret), and
+        pages with the secret that Prometheus and Alertmanager did not back."""
+        rec = self.record
+        receiver = self.target.receiver
+        refused = [r.as_dict() | {"t": self.clock.from_mono(r.arrived), "status": "refused by the receiver"}
+                   for r in receiver.rejections(since=self.clock.anchor_mono)]
+        rec.pages_refused = refused + list(self.pages.refused)
+        if rec.pages_refused:
+            rec.cautions.append(f"{len(rec.pages_refused)} page(s) refused as not from the run's Alertmanager "
+                                f"or not backed by its alerts (first: {rec.pages_refused[0].get('why')}); none "
+                                "counted toward the verdict")
 
     def _read_groups(self) -> dict[str, GroupState]:
         """The Alertmanager group each expected alert's page would meet now."""
@@ -496,6 +513,12 @@ class Drill:
                 self._mark("t_notified", result.notified, f"{exp.alert} at {exp.receiver}", exp.alert)
                 self._mark("t_notified_seen", result.notified_seen or result.notified,
                            f"harness saw the {exp.alert} page", exp.alert)
+                timing = self.timing.get(exp.alert)
+                early = timing and early_page(result.notified - t_inject, timing.notify_floor,
+                                              timing.evaluation_interval)
+                if early:
+                    self.record.cautions.append(f"{exp.alert}: {early}")
+                    self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=f"{exp.alert}: {early}")
             why = late_page_reason(result, t_inject, self.timing.get(exp.alert), self.groups.get(exp.alert),
                                    self._failed_deliveries(result, t_inject, sla))
             try:

@@ -13,10 +13,10 @@ from gameday.clock import Clock
 from gameday.timing import Timings
 
 VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
-SCHEMA = 4
+SCHEMA = 5
 """The journal's layout version: 2 added ``run``, ``stack``, ``series``, ``plot``, ``timer_lag`` and this field;
 3 added ``trend_plot`` and each trend's ``runs``; 4 added ``shadow`` (a shadow exercise's debrief) and each
-phase's ``cpu_threads``. Readers check it."""
+phase's ``cpu_threads``; 5 added ``pages_refused`` and ``cautions``. Readers check it."""
 PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
 """Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
@@ -67,6 +67,11 @@ class DrillRecord:
     """TTD, TTN and MTTR over the scenario's recent drills, as a PNG, when there were earlier drills."""
     timer_lag: dict[str, Any] = field(default_factory=dict)
     """How late the harness's timers ran while the fault was in (``gameday.lagprobe``): its timestamps' error."""
+    pages_refused: list[dict[str, Any]] = field(default_factory=list)
+    """Pages that did not count: refused by the receiver (no secret), or not backed by Prometheus and
+    Alertmanager (``gameday.provenance``)."""
+    cautions: list[str] = field(default_factory=list)
+    """What a reader of the verdict must know: refused pages, a page earlier than the pipeline's floor."""
     path: Path | None = None
 
     @property
@@ -153,7 +158,7 @@ class DrillRecord:
             "phases": self.phases, "events": self.events, "fault": self.fault, "timer_lag": self.timer_lag,
             "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot, "trends": self.trends,
             "trend_plot": self.trend_plot, "shadow": self.shadow,
-            "notifications": self.notifications,
+            "notifications": self.notifications, "pages_refused": self.pages_refused, "cautions": self.cautions,
         }
 
     @classmethod
@@ -177,7 +182,7 @@ class DrillRecord:
                   receivers={a: s["receiver"] for a, s in alerts.items() if s.get("receiver") is not None},
                   verdict=j["verdict"], reasons=list(j["reasons"]), run_id=j.get("run", ""), path=path)
         for name in ("phases", "events", "alert_groups", "error_budget", "notifications", "load", "fault", "trends",
-                     "stack", "series", "plot", "shadow", "trend_plot", "timer_lag"):
+                     "stack", "series", "plot", "shadow", "trend_plot", "timer_lag", "pages_refused", "cautions"):
             setattr(rec, name, j.get(name, getattr(rec, name)))
         return rec
 

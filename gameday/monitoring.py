@@ -4,6 +4,7 @@ Prometheus's own tools."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,12 +19,14 @@ from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, s
 
 
 def render_monitoring(config_dir: Path, rules_dir: Path, out: Path, scale: float, addrs: dict[str, str],
-                      webhook: str, runbooks: str, rules_seen_at: str | None = None) -> dict[str, Path]:
+                      webhook: str, runbooks: str, rules_seen_at: str | None = None,
+                      webhook_secret: str | None = None) -> dict[str, Path]:
     """Write the rules, ``prometheus.yml`` and ``alertmanager.yml`` into ``out``; return their paths.
 
     ``addrs`` fills ``${gateway}``, ``${backend}`` and ``${alertmanager}`` in the Prometheus config;
-    ``webhook`` is the receiver's base URL; ``rules_seen_at`` is where Prometheus will find the rules
-    folder (a container's mount point), by default where it is written.
+    ``webhook`` is the receiver's base URL, and every webhook to it carries ``webhook_secret`` as a bearer token
+    (``alertmanager.yml`` is then readable by its owner only); ``rules_seen_at`` is where Prometheus will find
+    the rules folder (a container's mount point), by default where it is written.
     """
     rules_out = out / "rules"
     shutil.rmtree(out, ignore_errors=True)
@@ -44,14 +47,40 @@ def render_monitoring(config_dir: Path, rules_dir: Path, out: Path, scale: float
                str(rules_dir), "rules")
     prom = scale_prometheus(load_yaml_template(config_dir / "prometheus" / "prometheus.yml",
                                                {**addrs, "rules_dir": rules_seen_at or str(rules_out)}), scale)
-    am = scale_alertmanager(load_yaml_template(config_dir / "alertmanager" / "alertmanager.yml",
-                                               {"webhook": webhook}), scale)
+    am_source = config_dir / "alertmanager" / "alertmanager.yml"
+    am = scale_alertmanager(load_yaml_template(am_source, {"webhook": webhook}), scale)
+    if webhook_secret is not None:
+        sign_webhooks(am, webhook, webhook_secret, str(am_source))
     paths = {"prometheus": out / "prometheus.yml", "alertmanager": out / "alertmanager.yml", "rules": rules_out}
     paths["prometheus"].write_text(yaml.safe_dump(prom, sort_keys=False))
-    paths["alertmanager"].write_text(yaml.safe_dump(am, sort_keys=False))
+    fd = os.open(paths["alertmanager"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as am_out:
+        am_out.write(yaml.safe_dump(am, sort_keys=False))
     check_with("amtool", ["check-config", str(paths["alertmanager"])],
                str(config_dir / "alertmanager" / "alertmanager.yml"), "route/receivers")
     return paths
+
+
+def sign_webhooks(am: dict[str, Any], webhook: str, secret: str, source: str) -> int:
+    """Give every webhook to the harness's receiver the run's secret as its bearer token; return how many.
+
+    A config whose webhooks to the receiver already set credentials of their own is refused: the receiver
+    would refuse their pages.
+    """
+    signed = 0
+    base = webhook.rstrip("/")
+    for receiver in am.get("receivers") or []:
+        for hook in (receiver or {}).get("webhook_configs") or []:
+            if not str(hook.get("url", "")).startswith(base):
+                continue
+            http = hook.setdefault("http_config", {})
+            if any(k in http for k in ("authorization", "basic_auth", "bearer_token", "bearer_token_file", "oauth2")):
+                raise ConfigError(source, f"receivers/{receiver.get('name')}/webhook_configs/http_config",
+                                  "sets credentials of its own for the harness's receiver, which takes only the "
+                                  "run's secret: remove them")
+            http["authorization"] = {"type": "Bearer", "credentials": secret}
+            signed += 1
+    return signed
 
 
 def load_yaml_template(path: Path, values: dict[str, str]) -> dict[str, Any]:

@@ -190,6 +190,13 @@ class Alertmanager(_Api):
                            [a.get("labels", {}).get("alertname", "") for a in g.get("alerts", [])])
                 for g in self._get("/api/v2/alerts/groups")]
 
+    def active_alerts(self, name: str) -> list[dict[str, Any]]:
+        """The alerts named ``name`` that Alertmanager holds active now (silenced and inhibited ones too), as
+        ``/api/v2/alerts`` lists them: ``fingerprint``, ``startsAt``, ``labels``, ``receivers``, ``status``."""
+        quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        body = self._get("/api/v2/alerts", filter=f"alertname={quoted}")
+        return [a for a in body if isinstance(a, dict)] if isinstance(body, list) else []
+
     def aggregation_groups(self) -> int | None:
         """Every aggregation group the dispatcher holds, empty ones included; None when the metric is absent."""
         total = self._metric_sum("alertmanager_dispatcher_aggregation_groups")

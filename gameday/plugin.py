@@ -526,6 +526,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", "gameday summary")
     terminalreporter.write(render_summary(records, terminalreporter._tw.fullwidth))
     for record in records:
+        for caution in record.cautions:
+            terminalreporter.write_line(f"caution: {record.scenario_id}: {caution}")
         for alert, trend in record.trends.items():
             if trend.get("regression"):
                 terminalreporter.write_line(f"regression: {record.scenario_id} {alert}: {trend['regression']}")

@@ -246,7 +246,8 @@ class ComposeStack(CleanOnFailure):
         addrs = {"gateway": f"{GATEWAY}:8000", "backend": f"{BACKEND}:8001", "alertmanager": "alertmanager:9093",
                  "containers": "container-exporter:9100"}
         render_monitoring(cfg.config_dir, cfg.rules_dir, cfg.workdir / "config", cfg.time_scale, addrs,  # type: ignore[arg-type]
-                          self.receiver.url, (cfg.root / "runbooks").resolve().as_uri(), rules_seen_at="/config/rules")
+                          self.receiver.url, (cfg.root / "runbooks").resolve().as_uri(), rules_seen_at="/config/rules",
+                          webhook_secret=self.receiver.secret)
 
     def _map_cgroups(self) -> None:
         """Tell the container exporter which cgroup is which service's (cgroup v1, cgroupfs driver: the

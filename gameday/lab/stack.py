@@ -113,6 +113,10 @@ class Lab(CleanOnFailure):
     """Started by ``gameday lab up`` to outlive this process (it then never drills on another warm lab)."""
     control_posts: dict[str, Any] = field(default_factory=dict)
     """Extra ``POST /<name>`` actions on the control API (a warm lab's hold, release and restore)."""
+    control_guarded: frozenset[str] = frozenset()
+    """Those of ``control_posts`` that answer only a caller with the lab's secret (the receiver's)."""
+    secret: str | None = None
+    """A warm lab's secret, when this session attached to one: its receiver's and its guarded control calls'."""
     attached: bool = False
     """This session drills on a warm lab that another process runs (``gameday.lab.warm``)."""
     when_serving: Callable[[Lab], None] | None = None
@@ -180,7 +184,8 @@ class Lab(CleanOnFailure):
         prom_bin = find_binary(PROMETHEUS_BIN)
         am_bin = find_binary(ALERTMANAGER_BIN, "alertmanager")
         webhook = self.webhook.start().url
-        self.control = ControlServer(self.supervisor, posts=self.control_posts).start()
+        self.control = ControlServer(self.supervisor, posts=self.control_posts, guarded=self.control_guarded,
+                                     secret=self.webhook.secret).start()
         ports = {k: free_port() for k in ("gateway", "backend", "prometheus", "alertmanager", "link", "link_data",
                                           "containers")}
         self.endpoints = Endpoints(**{k: f"http://127.0.0.1:{p}" for k, p in ports.items() if k != "link_data"},
@@ -243,12 +248,13 @@ class Lab(CleanOnFailure):
         if problem:
             raise HarnessError(problem)
         self.settings = self._load_settings()
-        status, body = post(self.endpoints.supervisor, "hold", pid=os.getpid())
+        self.secret = str(warm.get("secret") or "")
+        status, body = post(self.endpoints.supervisor, "hold", secret=self.secret, pid=os.getpid())
         if status != 200:
             raise HarnessError(f"the warm lab in {cfg.workdir}: {body.get('error')}")
         self.supervisor = RemoteSupervisor(self.endpoints.supervisor)  # type: ignore[assignment]
         try:  # every page the lab's receiver has had, then each as it comes
-            self.webhook = RelayedReceiver(self.endpoints.webhook).start()
+            self.webhook = RelayedReceiver(self.endpoints.webhook, self.secret).start()
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise HarnessError(f"the warm lab's receiver at {self.endpoints.webhook} did not answer: "
                                f"{type(exc).__name__}: {exc}") from None
@@ -266,7 +272,7 @@ class Lab(CleanOnFailure):
             with contextlib.suppress(OSError):
                 self.webhook.stop()
             assert self.endpoints is not None
-            post(self.endpoints.supervisor, "release", pid=os.getpid())
+            post(self.endpoints.supervisor, "release", secret=self.secret, pid=os.getpid())
             return
         if self.control is not None:
             self.control.stop()
@@ -329,7 +335,8 @@ class Lab(CleanOnFailure):
         addrs = {k: f"127.0.0.1:{p}" for k, p in ports.items()}
         assert self.endpoints is not None
         return render_monitoring(cfg.config_dir, cfg.rules_dir, cfg.workdir / "config", cfg.time_scale,  # type: ignore[arg-type]
-                                 addrs, self.endpoints.webhook, (cfg.root / "runbooks").resolve().as_uri())
+                                 addrs, self.endpoints.webhook, (cfg.root / "runbooks").resolve().as_uri(),
+                                 webhook_secret=self.webhook.secret)
 
     # -- readiness -------------------------------------------------------------------------------
     @cached_property

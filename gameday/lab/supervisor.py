@@ -22,6 +22,7 @@ import requests
 from gameday.cgroups import Cgroup
 from gameday.errors import HarnessError
 from gameday.lifecycle import LoopbackServer, QuietHandler, die_with_parent
+from gameday.receiver import bearer, carries
 
 
 @dataclass
@@ -199,11 +200,14 @@ class ControlServer(LoopbackServer):
     ``GET /services/<name>/history`` is its start and exit times (``time.monotonic()``, one clock for every process
     on the machine); ``PUT /services/<name>/restart-delay?seconds=S`` sets its restart delay and answers the old
     one; ``GET /calls`` lists the start, stop and restart calls people made. ``posts`` adds ``POST /<name>``
-    actions: a function of the query's parameters that answers ``(status, body)``.
+    actions: a function of the query's parameters that answers ``(status, body)``; those named in ``guarded``
+    answer only a caller that carries ``secret`` (a warm lab's hold and release: no other local process may
+    take the lab).
     """
 
     def __init__(self, supervisor: Supervisor, host: str = "127.0.0.1", port: int = 0,
-                 posts: dict[str, Callable[[dict[str, str]], tuple[int, object]]] | None = None) -> None:
+                 posts: dict[str, Callable[[dict[str, str]], tuple[int, object]]] | None = None,
+                 guarded: frozenset[str] = frozenset(), secret: str | None = None) -> None:
         sup = supervisor
         self.calls: list[tuple[float, str]] = []
         """Each start, stop or restart a person asked of it: ``(time.monotonic(), "POST /services/<name>/<action>")``,
@@ -257,6 +261,9 @@ class ControlServer(LoopbackServer):
             def do_POST(self) -> None:  # noqa: N802
                 parts, query = self._route()
                 if len(parts) == 1 and parts[0] in posts:
+                    if parts[0] in guarded and not carries(self.headers, secret or ""):
+                        self._send(401, {"error": f"POST /{parts[0]} is the harness's: the lab's secret is needed"})
+                        return
                     self._send(*posts[parts[0]](query))
                     return
                 if len(parts) != 3 or parts[0] != "services" or parts[2] not in ("start", "stop", "restart"):
@@ -280,8 +287,8 @@ class RemoteSupervisor:
     """A supervisor in another process (a warm lab's), driven through its control API: what the lab's faults and
     recovery ask of a ``Supervisor``. It owns no process, so ``shutdown`` leaves the services running."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url, self.timeout = url.rstrip("/"), timeout
+    def __init__(self, url: str, timeout: float = 10.0, secret: str | None = None) -> None:
+        self.url, self.timeout, self.secret = url.rstrip("/"), timeout, secret
 
     def ask(self, method: str, path: str, timeout: float | None = None, **params: object
             ) -> tuple[int, dict[str, Any]]:
@@ -289,7 +296,8 @@ class RemoteSupervisor:
         the body when the lab did not answer."""
         try:
             res = requests.request(method, f"{self.url}{path}", params=params or None,
-                                   timeout=timeout or self.timeout, headers={HARNESS_HEADER: "1"})
+                                   timeout=timeout or self.timeout,
+                                   headers={HARNESS_HEADER: "1", **(bearer(self.secret) if self.secret else {})})
             return res.status_code, res.json()
         except (requests.RequestException, ValueError) as exc:
             return 0, {"error": f"{type(exc).__name__}: {exc}"}

@@ -83,11 +83,24 @@ def find_warm(workdir: Path) -> dict[str, Any] | None:
     return warm
 
 
-def post(url: str, action: str, timeout: float = 30.0, **params: object) -> tuple[int, dict[str, Any]]:
+def post(url: str, action: str, timeout: float = 30.0, secret: str | None = None,
+         **params: object) -> tuple[int, dict[str, Any]]:
     """``POST /<action>`` on a warm lab's control API: (status, body); status 0 when the lab did not answer."""
     from gameday.lab.supervisor import RemoteSupervisor
 
-    return RemoteSupervisor(url).ask("POST", f"/{action}", timeout, **params)
+    return RemoteSupervisor(url, secret=secret).ask("POST", f"/{action}", timeout, **params)
+
+
+GUARDED = frozenset({"hold", "release"})
+"""The control API's actions only a holder of the warm lab's secret may call."""
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (it holds the run's secret)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
 
 
 def _pid(query: dict[str, str]) -> int | None:
@@ -178,14 +191,16 @@ def serve(cfg: Any, poll: float = 0.2) -> int:
     lab = Lab(cfg, warm=True)
     lab.control_posts = {"hold": holder.hold, "release": holder.release,
                          "restore": lambda _query: restore(lab, delays)}
+    lab.control_guarded = GUARDED
     path = cfg.workdir / WARM_FILE
     try:
         with lab:
             assert lab.endpoints is not None
             delays.update({n: float(s["restart_delay"]) for n, s in lab.supervisor.status().items()})  # type: ignore[arg-type]
-            path.write_text(json.dumps({"pid": os.getpid(), "fingerprint": fingerprint(cfg),
-                                        "endpoints": lab.endpoints.as_dict(), "cgroup_problem": lab.cgroup_problem,
-                                        "started_in": lab.started_in, "started": time.time()}, indent=2))
+            write_private(path, json.dumps({"pid": os.getpid(), "fingerprint": fingerprint(cfg),
+                                            "endpoints": lab.endpoints.as_dict(), "secret": lab.webhook.secret,
+                                            "cgroup_problem": lab.cgroup_problem,
+                                            "started_in": lab.started_in, "started": time.time()}, indent=2))
             print(f"warm lab ready in {lab.started_in:.1f}s (pid {os.getpid()})", flush=True)
             while not stop.wait(poll):
                 gone = holder.lost()

@@ -12,7 +12,7 @@ from assertions import Watch, assert_mttr, assert_page, assert_quiet, wait_for_p
 from gameday.clock import Clock
 from gameday.errors import DrillFailed
 from gameday.observe import ActiveAlert
-from gameday.receiver import WebhookReceiver
+from gameday.receiver import WebhookReceiver, bearer
 
 
 @dataclass
@@ -41,7 +41,8 @@ def page(receiver, to, name, status="firing", fingerprint="f1", starts="2026-11-
     body = {"version": "4", "status": status, "receiver": to,
             "alerts": [{"status": status, "labels": {"alertname": name}, "annotations": {},
                         "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}]}
-    assert requests.post(f"{receiver.url}/{to}", json=body, timeout=2).status_code == 200
+    assert requests.post(f"{receiver.url}/{to}", json=body, timeout=2, headers=bearer(receiver.secret)
+                         ).status_code == 200
 
 
 def test_page_at_the_right_receiver_passes_and_stamps_arrival(watch, receiver):
@@ -149,3 +150,39 @@ def test_mttr_beyond_goal(watch, receiver):
     res = wait_for_resolution(watch, "A", "pager", "f1", 0.0, 1, lambda: True)
     with pytest.raises(DrillFailed, match="beyond its MTTR goal"):
         assert_mttr("A", res, notified=res.resolved - 20, goal=10)
+
+
+def test_a_page_without_the_run_secret_is_refused_recorded_and_never_counted(watch, receiver):
+    """Anyone on the machine (or on a compose bridge) can reach the receiver: without the secret, a POST is 401,
+    kept as a refusal with what it claimed, and is no page."""
+    watch.prometheus.states["A"] = "firing"
+    body = {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "A"},
+                                            "startsAt": "2026-11-26T17:00:00Z", "fingerprint": "f1"}]}
+    assert requests.post(f"{receiver.url}/pager", json=body, timeout=2).status_code == 401
+    wrong = requests.post(f"{receiver.url}/pager", json=body, timeout=2, headers=bearer("guess"))
+    assert wrong.status_code == 401
+    assert receiver.received() == []
+    assert [(r.receiver, r.why, r.alerts) for r in receiver.rejections()] == \
+        [("pager", "no secret", ("A",)), ("pager", "a wrong secret", ("A",))]
+    result = wait_for_page(watch, "A", "pager", since=0.0, timeout=0.3)
+    with pytest.raises(DrillFailed, match="fired .* but no page reached pager"):
+        assert_page(result, 0.0, sla=10)
+
+
+def test_reading_the_pages_back_takes_the_secret(receiver):
+    page(receiver, "pager", "A")
+    assert requests.get(receiver.url, timeout=2).status_code == 401
+    answer = requests.get(receiver.url, timeout=2, headers=bearer(receiver.secret))
+    assert answer.status_code == 200 and len(answer.json()["notifications"]) == 1
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(receiver):
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(receiver.url)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(f"POST /pager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {receiver.secret}\r\n"
+                     f"Content-Length: {64 * 2 ** 20}\r\n\r\nxxxx".encode())
+        answer = conn.recv(200)
+    assert answer.startswith(b"HTTP/1.0 413") and receiver.rejections()[0].why == f"body of {64 * 2 ** 20} bytes"

@@ -113,7 +113,7 @@ def test_categories_and_environment_for_allure(tmp_path):
 SCHEMA_FIELDS = {"schema", "run", "scenario", "title", "priority", "runbook", "time_scale", "started", "verdict",
                  "reasons", "goals", "floors", "alert_groups", "error_budget", "timings", "timings_real", "alerts",
                  "marks", "phases", "events", "fault", "timer_lag", "load", "stack", "series", "plot", "trends",
-                 "trend_plot", "notifications", "shadow"}
+                 "trend_plot", "notifications", "shadow", "pages_refused", "cautions"}
 
 
 def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_path, root):
@@ -137,7 +137,7 @@ def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_
 
     rec.shadow = debrief(rec, None)
     back = json.loads(rec.write(tmp_path / "drills").read_text())
-    assert set(back) == SCHEMA_FIELDS and back["schema"] == SCHEMA == 4
+    assert set(back) == SCHEMA_FIELDS and back["schema"] == SCHEMA == 5
     (detect,) = back["phases"]
     assert detect["cpu_threads"]["MainThread"] > 0 and sum(detect["cpu_threads"].values()) == \
         pytest.approx(detect["cpu"], abs=0.002), "the split accounts for the phase's CPU"

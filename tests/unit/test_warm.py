@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from gameday.lab.stack import LabConfig
 from gameday.lab.warm import Holder, find_warm, fingerprint, mismatch
-from gameday.receiver import RelayedReceiver, WebhookReceiver
+from gameday.receiver import RelayedReceiver, WebhookReceiver, bearer
 from tests.conftest import ROOT
 
 
@@ -63,18 +64,25 @@ def test_a_session_follows_another_process_receiver_with_its_history_and_its_arr
     try:
         for status in ("firing", "resolved"):
             requests.post(f"{source.url}/pager", json={"status": status, "groupLabels": {"alertname": "A"}},
-                          timeout=5).raise_for_status()
-        relay = RelayedReceiver(source.url).start()
+                          timeout=5, headers=bearer(source.secret)).raise_for_status()
+        requests.post(f"{source.url}/pager", json={"status": "firing"}, timeout=5)  # no secret: refused
+        relay = RelayedReceiver(source.url, source.secret).start()
         assert [(n.receiver, n.status, n.arrived) for n in relay.received()] == \
                [(n.receiver, n.status, n.arrived) for n in source.received()], "the history, stamps and all"
         t0 = time.monotonic()
-        requests.post(f"{source.url}/chat", json={"status": "firing"}, timeout=5).raise_for_status()
+        requests.post(f"{source.url}/chat", json={"status": "firing"}, timeout=5,
+                      headers=bearer(source.secret)).raise_for_status()
         while len(relay.received()) < 3:
             relay.nap(0.5)
             assert time.monotonic() - t0 < 2, "the new delivery never reached the relay"
         assert relay.received()[-1].arrived == source.received()[-1].arrived
         assert relay.received(since=source.received()[-1].arrived)[0].receiver == "chat"
-        assert requests.get(source.url, params={"after": "x"}, timeout=5).status_code == 400
+        assert [r.why for r in relay.rejections()] == ["no secret"], "the refusals travel with the pages"
+        assert requests.get(source.url, params={"after": "x"}, timeout=5,
+                            headers=bearer(source.secret)).status_code == 400
+        assert requests.get(source.url, timeout=5).status_code == 401, "no reading the pages without the secret"
+        with pytest.raises(requests.HTTPError):
+            RelayedReceiver(source.url, "a guess").start()
     finally:
         if relay is not None:
             relay.stop()
@@ -99,3 +107,23 @@ def test_lab_down_kills_a_warm_lab_that_does_not_stop_on_sigterm(tmp_path, capsy
     said = capsys.readouterr().out
     assert "did not stop within 0s of SIGTERM: killed; its services die with it" in said, said
     assert not (tmp_path / "warm.json").exists()
+
+
+def test_only_a_holder_of_the_lab_secret_may_hold_or_release_a_warm_lab():
+    """Anyone on loopback could once ``POST /hold?pid=1`` and lock every later session out."""
+    from gameday.lab.supervisor import ControlServer, RemoteSupervisor, Supervisor
+    from gameday.lab.warm import GUARDED
+
+    holder = Holder()
+    server = ControlServer(Supervisor(), posts={"hold": holder.hold, "release": holder.release},
+                           guarded=GUARDED, secret="s3cret").start()
+    try:
+        assert requests.post(f"{server.url}/hold", params={"pid": 1}, timeout=5).status_code == 401
+        assert RemoteSupervisor(server.url, secret="guess").ask("POST", "/hold", pid=1)[0] == 401
+        assert holder.pid is None
+        assert RemoteSupervisor(server.url, secret="s3cret").ask("POST", "/hold", pid=os.getpid())[0] == 200
+        assert requests.post(f"{server.url}/release", params={"pid": os.getpid()}, timeout=5).status_code == 401
+        assert holder.pid == os.getpid()
+        assert requests.get(f"{server.url}/services", timeout=5).status_code == 200, "a runbook's reads stay open"
+    finally:
+        server.stop()
