@@ -130,8 +130,20 @@ def _value(prometheus: Any, expr: str) -> tuple[float | None, str]:
         return None, f"{expr} returned no data"
     if len(rows) > 1:
         return None, f"{expr} returned {len(rows)} series, not one (aggregate it with sum())"
-    value = float(rows[0]["value"][1])
-    return (value, "") if math.isfinite(value) else (None, f"{expr} returned {value}")
+    row = rows[0]
+    sample = row.get("value") if isinstance(row, dict) else None
+    try:
+        if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[1], str)):
+            raise ValueError
+        value = float(sample[1])
+    except ValueError:
+        shape = "a range of samples" if isinstance(row, dict) and "values" in row else "a scalar or a string"
+        return None, f"{expr} returned {shape}, not one series of an instant vector"
+    if not math.isfinite(value):
+        return None, f"{expr} returned {value}"
+    if value < 0:
+        return None, f"{expr} returned {value:g}: a count of requests is never negative"
+    return value, ""
 
 
 def read_budget(prometheus: Any, slo: Slo) -> BudgetReading:
@@ -144,6 +156,9 @@ def read_budget(prometheus: Any, slo: Slo) -> BudgetReading:
         return BudgetReading(slo.describe(), UNKNOWN, None, f"total: {why}")
     if total <= 0:
         return BudgetReading(slo.describe(), UNKNOWN, None, f"no requests counted in the last {slo.window}")
+    if errors > total:
+        return BudgetReading(slo.describe(), UNKNOWN, None, f"{errors:.6g} errors of {total:.6g} requests: more "
+                                                            "errors than requests, so one expression is wrong")
     spent = (errors / total) / (1 - slo.objective / 100)
     left = 1 - spent
     return BudgetReading(slo.describe(), state_of(left), left,

@@ -40,7 +40,11 @@ def _why(exc: requests.RequestException, timeout: float) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection refused or reset"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code}"
+        try:  # Prometheus says what it refused (a query that does not parse, a bad parameter)
+            said = exc.response.json().get("error")
+        except (ValueError, AttributeError):
+            said = None
+        return f"HTTP {exc.response.status_code}" + (f": {' '.join(str(said).split())[:300]}" if said else "")
     return type(exc).__name__
 
 
@@ -162,9 +166,12 @@ class Prometheus(_Api):
         return [a["url"] for a in self._data("/api/v1/alertmanagers")["activeAlertmanagers"]]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
-        """An instant query's result vector (``/api/v1/query``); empty when the expression returns nothing."""
+        """An instant query's rows (``/api/v1/query``): a vector's series (``metric``, ``value``), a range's
+        (``metric``, ``values``), or a scalar's or string's one ``[time, value]``; empty when it returns nothing."""
         data = self._data("/api/v1/query", query=expr)
-        return data["result"] if data.get("resultType") == "vector" else ([data["result"]] if data["result"] else [])
+        if data.get("resultType") in ("vector", "matrix"):
+            return list(data["result"])
+        return [data["result"]] if data["result"] else []
 
     def started(self) -> float:
         """Wall seconds when this Prometheus process started."""

@@ -136,9 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for prio in PRIORITIES:
         config.addinivalue_line("markers", f"{prio}: drills of priority {PRIORITY_TEXT[prio]}")
     config.addinivalue_line("markers", "gameday: a drill from the scenario catalog")
-    scale = _time_scale(config)
-    if not scale > 0:
-        raise pytest.UsageError(f"--time-scale must be a positive number, not {scale:g}")
+    _check_values(config)
     config.stash[RECORDS] = []
     # a worker's run is its controller's (gameday.parallel: pytest -n)
     config.stash[RUN_ID] = parallel.inherited_run_id(config) or f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
@@ -161,6 +159,19 @@ def pytest_configure(config: pytest.Config) -> None:
         previous = signal.getsignal(signal.SIGTERM)
         config._gameday_sigterm = previous  # type: ignore[attr-defined]
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def _check_values(config: pytest.Config) -> None:
+    """The run's numbers and its reports folder, before anything starts: one line each (``gameday.usage``)."""
+    from gameday import usage
+
+    given = config.getoption("gameday_reports")
+    reports = _reports_dir(config)
+    problems = [usage.time_scale_problem(_time_scale(config)), usage.watchdog_problem(config.getoption("watchdog")),
+                usage.reports_problem(reports) if given or reports.exists() else None]
+    for problem in problems:
+        if problem is not None:
+            raise pytest.UsageError(problem)
 
 
 def _check_shadow(config: pytest.Config) -> None:

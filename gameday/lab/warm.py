@@ -304,8 +304,10 @@ def command(args: argparse.Namespace) -> int:
         if folder is not None and not folder.is_dir():
             print(f"gameday lab up: {name} {folder}: no such folder")
             return 2
-    if not args.time_scale > 0:
-        print(f"gameday lab up: --time-scale {args.time_scale:g}: must be above 0")
+    from gameday.usage import reports_problem, time_scale_problem
+
+    if problem := time_scale_problem(args.time_scale) or reports_problem(args.reports):
+        print(f"gameday lab up: {problem}")
         return 2
     root = args.root.resolve()
     if not (root / "config").is_dir() and args.lab_config is None:

@@ -144,3 +144,18 @@ def test_a_route_to_an_unknown_receiver_is_one_line_before_anything_starts(tmp_p
     want = 'route/receivers: amtool check-config failed: undefined receiver "pagr" used in route'
     assert str(err.value) == f"{routes}: {want}"
     assert lab.supervisor.names() == [], "no service starts on a config that cannot work"
+
+
+@pytest.mark.parametrize("errors, why", [
+    ("scalar(vector(1))", "returned a scalar or a string"),
+    ("scalar(1)", "HTTP 400: "),
+    ('"text"', "returned a scalar or a string"),
+    ("sum(up)[1m:]", "returned a range of samples"),
+    ("vector(-1000000)", "a count of requests is never negative"),
+])
+def test_the_error_budget_gate_fails_closed_on_any_odd_answer_of_a_real_prometheus(lab, errors, why):
+    from gameday.errorbudget import Slo, read_budget
+
+    slo = Slo(name="odd", objective=99.5, window="1h", errors=errors, total="vector(100)")
+    reading = read_budget(lab.prometheus, slo)
+    assert reading.state == "unknown" and why in reading.detail, reading

@@ -100,7 +100,8 @@ def test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_
 
 def test_lab_up_refuses_bad_input_in_one_line(tmp_path):
     for args, said in ((("--rules", str(tmp_path / "none")), "--rules"),
-                       (("--time-scale", "0"), "--time-scale 0: must be above 0"),
+                       (("--time-scale", "0"), "--time-scale 0: between 0.1 and 300"),
+                       (("--time-scale", "1e9"), "--time-scale 1e+09: between 0.1 and 300"),
                        (("--root", str(tmp_path)), "has no config/ folder")):
         res = gameday("lab", "up", "--reports", str(tmp_path / "reports"), *args)
         assert res.returncode == 2 and said in res.stdout and len(res.stdout.splitlines()) == 1, res.stdout

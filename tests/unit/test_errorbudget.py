@@ -50,10 +50,36 @@ def test_the_budget_left_is_the_share_not_spent():
     ({"E": [1, 2], "T": 5}, "returned 2 series, not one"),
     ({"E": "NaN", "T": 5}, "returned nan"),
     ({"E": StackUnreachable("Prometheus /api/v1/query: parse error"), "T": 5}, "the query failed: Prometheus"),
+    ({"E": -1_000_000, "T": 5}, "a count of requests is never negative"),
+    ({"E": 0, "T": -5}, "a count of requests is never negative"),
+    ({"E": 50, "T": 5}, "more errors than requests"),
 ])
 def test_a_budget_that_cannot_be_read_is_unknown_and_says_why(answers, why):
     reading = read_budget(Answers(**answers), SLO)
     assert reading.state == "unknown" and reading.left is None and why in reading.detail
+
+
+class Shapes:
+    """Prometheus's other answer shapes, as ``Prometheus.query`` hands them on: a scalar or a string is one
+    ``[time, value]`` pair, a range query's rows have ``values``."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def query(self, expr):
+        return self.rows
+
+
+@pytest.mark.parametrize("rows, shape", [
+    ([[0, "3"]], "a scalar or a string"),
+    ([[0, "some text"]], "a scalar or a string"),
+    ([{"metric": {}, "values": [[0, "1"], [1, "2"]]}], "a range of samples"),
+    ([{"metric": {}, "value": [0, 3]}], "a scalar or a string"),
+])
+def test_an_answer_of_another_shape_fails_closed_in_one_line(rows, shape):
+    """Once a scalar, range or string answer crashed the gate with a TypeError traceback."""
+    reading = read_budget(Shapes(rows), SLO)
+    assert reading.state == "unknown" and f"returned {shape}, not one series" in reading.detail
 
 
 def test_only_healthy_and_warning_let_a_drill_run_unless_overridden():

@@ -22,10 +22,38 @@ def project(pytester, root):
     return pytester
 
 
-def test_bad_time_scale_is_a_usage_error(project):
-    result = project.runpytest("--time-scale", "0")
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "1e308", "1e-9"])
+def test_a_time_scale_out_of_range_is_one_line_before_anything_starts(project, value):
+    """An absurd scale once started a lab that scraped every millisecond (and failed a minute later), or blamed a
+    valid slo.yaml; now it is refused up front."""
+    result = project.runpytest("--time-scale", value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--time-scale must be a positive number, not 0*"])
+    result.stderr.fnmatch_lines(["*--time-scale *: between 0.1 and 300 *"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+@pytest.mark.parametrize("value", ["-5", "0.3", "4.9", "nan", "inf", "1e9"])
+def test_a_watchdog_bound_under_its_heartbeat_or_not_a_number_is_refused(project, value):
+    """A bound under the 1 s heartbeat reverted a live fault 0.1-0.6 s after it went in (a false FAIL); nan and
+    inf turned the watchdog off without a word."""
+    result = project.runpytest("--watchdog", value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--watchdog *: 0 (no watchdog) or between 5 and 3600 seconds*"])
+
+
+def test_watchdog_bounds_that_make_sense_are_taken(project):
+    for value in ("0", "5", "10", "3600"):
+        assert project.runpytest("--watchdog", value, "--collect-only", "-q").ret == pytest.ExitCode.OK
+
+
+def test_an_unusable_reports_folder_is_one_line(project, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    for folder, said in ((plain, "not a folder"), (plain / "below", "cannot write there")):
+        result = project.runpytest("--reports", str(folder))
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, folder
+        result.stderr.fnmatch_lines([f"*--reports {folder}: {said}*"])
+        assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
 def test_help_documents_the_options(project):
@@ -105,3 +133,12 @@ def test_the_longest_drills_run_first(project, root):
     result = project.runpytest("--collect-only", "-q")
     order = [line.split("[")[-1].rstrip("]") for line in result.stdout.lines if "::" in line]
     assert order == ["slo-slow-burn", "high-error-rate", "service-outage", "test_zz_own.py::test_own"], order
+
+
+def test_a_full_reports_folder_is_refused(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from gameday import usage
+
+    monkeypatch.setattr(usage.os, "statvfs", lambda _: SimpleNamespace(f_bavail=10, f_frsize=4096))
+    assert "only 0.0 MiB free" in usage.reports_problem(tmp_path)
