@@ -15,6 +15,7 @@ import yaml
 
 from gameday.durations import seconds
 from gameday.errors import ConfigError
+from gameday.inputs import read_text_bounded
 from gameday.timescale import RuleError, scale_alertmanager, scale_prometheus, scale_rules
 
 
@@ -86,7 +87,7 @@ def sign_webhooks(am: dict[str, Any], webhook: str, secret: str, source: str) ->
 def load_yaml_template(path: Path, values: dict[str, str]) -> dict[str, Any]:
     """A YAML mapping from ``path`` after ``${name}`` substitution; one ``ConfigError`` line otherwise."""
     try:
-        text = Template(path.read_text()).safe_substitute(values)
+        text = Template(read_text_bounded(path)).safe_substitute(values)
         data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(str(path), "(file)", exc.strerror or str(exc)) from None
@@ -118,7 +119,7 @@ def load_stack_settings(config_dir: Path, services: tuple[str, ...]) -> dict[str
     """``lab.yaml``: each service's restart delay and Prometheus's resend delay, checked; one line when unreadable."""
     path = config_dir / "lab.yaml"
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_text_bounded(path))
         for name in services:
             seconds(data["services"][name]["restart_delay"])
         seconds(data["prometheus"]["resend_delay"])

@@ -22,9 +22,12 @@ import os
 import re
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SECTION = re.compile(r"<!--\s*gameday:mitigation\s+(\S+?)(?:\s+(\S+?))?\s*-->(.*?)<!--\s*/gameday:mitigation\s*-->",
                      re.S)
@@ -113,20 +116,40 @@ def run_steps(steps: list[Step], env: dict[str, str], cwd: Path, timeout: float,
 
 
 def _run(command: str, env: dict[str, str], cwd: Path, timeout: float) -> tuple[int | None, str]:
-    """One step in a session of its own, so a step past its time is killed whole (its curl too)."""
-    proc = subprocess.Popen(["bash", "-eo", "pipefail", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-        return proc.returncode, output
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        output, _ = proc.communicate()
-        return None, (output or "") + f"\n(killed after {timeout:g}s)"
-    except BaseException:  # Ctrl-C or SIGTERM in the middle of a step: the step goes too, then the interruption
-        _kill_group(proc.pid)
-        proc.wait()
-        raise
+    """One step, under ``gameday.steprun`` in a session of its own: the step ends when its bash exits (whatever it
+    left in the background is ended with it), and a step past its time is ended whole (its curl too). Its output
+    goes to a file, so a background job that holds it open cannot make the step look unfinished."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gameday.steprun", "--", command], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            code: int | None = proc.wait(timeout=timeout)
+            suffix = ""
+        except subprocess.TimeoutExpired:
+            _end(proc)
+            code, suffix = None, f"\n(killed after {timeout:g}s)"
+        except BaseException:  # Ctrl-C or SIGTERM in the middle of a step: the step goes too, then the interruption
+            _end(proc)
+            raise
+        return code, _tail(out) + suffix
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """Ask the step's runner to end everything it started, then make sure of its whole session."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=6)
+    _kill_group(proc.pid)
+    proc.wait()
+
+
+def _tail(out: Any, keep: int = 64 * 1024) -> str:
+    """The last ``keep`` bytes a step wrote, as text."""
+    size = out.seek(0, os.SEEK_END)
+    out.seek(max(0, size - keep))
+    return out.read().decode(errors="replace")
 
 
 def _kill_group(pgid: int) -> None:

@@ -326,16 +326,12 @@ _StrictLoader.add_implicit_resolver(
 
 def read_yaml(path: Path, shown: str) -> Any:
     """The YAML document in ``path``, or ``ScenarioError`` naming the file and why, whatever its bytes."""
+    from gameday.inputs import read_text_bounded
+
     try:
-        raw = path.read_bytes()
+        text = read_text_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise ScenarioError(shown, "(file)", exc.strerror or type(exc).__name__) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError(shown, "(file)", f"{len(raw)} bytes, more than a scenario may have ({MAX_FILE_BYTES})")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(shown, "(file)", f"not UTF-8 text (byte {exc.start})") from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

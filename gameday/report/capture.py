@@ -23,6 +23,8 @@ from typing import Any
 import requests
 import yaml
 
+from gameday.inputs import read_text_bounded
+
 MAX_POINTS = 400
 
 
@@ -68,7 +70,7 @@ def panels_config(config_dir: Path | None) -> list[dict[str, Any]]:
     if config_dir is None:
         return []
     try:
-        data = yaml.safe_load((config_dir / "report.yaml").read_text())
+        data = yaml.safe_load(read_text_bounded(config_dir / "report.yaml"))
         return [p for p in data.get("panels", []) if isinstance(p, dict) and p.get("query") and p.get("title")]
     except (OSError, yaml.YAMLError, AttributeError):
         return []

@@ -106,3 +106,27 @@ def test_a_scenario_names_a_marked_mitigation(tmp_path, root):
     text = GOOD.replace("recovery: {mode: auto, mttr_goal: 10m}",
                         "recovery: {mode: runbook, mttr_goal: 10m, mitigation: restart-gateway}")
     assert load_scenario(write(tmp_path, text), root).recovery.mitigation == "restart-gateway"
+
+
+def _state(pid: int) -> str:
+    try:  # gone, or a zombie that nobody reaped yet (the init of a container may not)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+@pytest.mark.parametrize("launch", ["sleep 100000 &", "setsid sleep 100000 &", "(setsid sleep 100000 &) &"])
+def test_a_step_that_succeeds_is_done_at_its_exit_and_leaves_nothing_running(tmp_path, launch):
+    """A background job once held the step's output pipe, so a step that had succeeded FAILed 'did not finish in
+    time'; one started with setsid escaped the step's group and was left running after a PASS."""
+    path = tmp_path / "rb.md"
+    marker = tmp_path / "bg.pid"
+    path.write_text(f"<!-- gameday:mitigation m -->\n```bash\n{launch}\nsleep 0.2\n"
+                    f"pgrep -n -f 'sleep 100000' > {marker}\necho mitigated\n```\n<!-- /gameday:mitigation -->\n")
+    began = time.monotonic()
+    (result,) = run_steps(mitigation_steps(path, "m"), {}, tmp_path, 20)
+    assert result.ok and result.exit_code == 0, result.output
+    assert time.monotonic() - began < 8, "the step is judged by its exit, not by who holds its output"
+    assert "mitigated" in result.output and "ended 1 process(es) the step left running" in result.output
+    time.sleep(0.2)
+    assert _state(int(marker.read_text())) in ("gone", "Z"), "the background job outlived its step"

@@ -126,3 +126,49 @@ def test_any_value_in_any_field_loads_or_gives_one_line(tmp_path_factory, root, 
         load_bytes(tmp, root, text.encode("utf-8", "surrogatepass"))
     except ConfigError as err:
         clean_line(err)
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _zero(path):
+    path.symlink_to("/dev/zero")
+
+
+def _sparse(path):
+    with open(path, "wb") as out:
+        out.truncate(2 ** 30)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (_fifo, "a FIFO, not a regular file"),
+    (_zero, "a character device, not a regular file"),
+    (_sparse, "1073741824 bytes, more than such a file may have"),
+])
+def test_a_file_that_is_no_scenario_is_refused_before_it_is_read(tmp_path, root, make, reason):
+    """A FIFO named *.yaml once hung collection, a link to /dev/zero took 5.4 GB before a MemoryError, a sparse
+    1 GB file 2.1 GB: each is now one line, with nothing read."""
+    import resource
+    import signal
+
+    path = tmp_path / "x.yaml"
+    make(path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    signal.alarm(10)  # a read that blocks fails the test instead of hanging it
+    try:
+        with pytest.raises(ConfigError) as err:
+            load_scenario(path, root)
+    finally:
+        signal.alarm(0)
+    assert reason in clean_line(err.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024, "read into memory (KiB)"
+
+
+def test_a_rules_file_that_is_a_device_is_one_config_line(tmp_path):
+    from gameday.monitoring import load_yaml_template
+
+    path = tmp_path / "rules.yml"
+    path.symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="a character device, not a regular file"):
+        load_yaml_template(path, {})
