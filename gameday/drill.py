@@ -132,6 +132,8 @@ class Drill:
     def _progress(self, note: str, deadline: float | None = None, started: float | None = None) -> None:
         self.health.check(self.phase)
         self.stops.check(self.phase)
+        if (line := self._watchdog_took_over()) is not None:
+            raise HarnessError(line)
         now = self.clock.now()
         if now - self._last_progress < 0.2:
             return
@@ -289,6 +291,12 @@ class Drill:
             if self.ctx.shadow.trainee_log is not None:  # what the trainee did after the mitigation too
                 self.ctx.shadow.trainee_log.gather(force=True)
             rec.shadow = debrief(rec, newest_automated(self.ctx.reports / "drills", self.scenario.id))
+        taken = self._watchdog_took_over()
+        if taken is not None and rec.verdict in ("PASS", "FAIL"):
+            was = f"; the verdict would have read {rec.verdict}" + (f": {rec.reasons[0]}" if rec.reasons else "")
+            rec.verdict, rec.reasons = "ERROR", [taken + was]
+        elif taken is not None and not any(taken in r for r in rec.reasons):
+            rec.reasons.append(taken)
         interrupted: KeyboardInterrupt | None = None
         try:
             with self._phase("verdict"):
@@ -310,6 +318,20 @@ class Drill:
             self.events.finished.fire(record=rec)
         if interrupted is not None:
             raise interrupted
+
+    def _watchdog_took_over(self) -> str | None:
+        """Once the watchdog reverted the fault (the harness sent no heartbeat past ``--watchdog``: it was stalled),
+        the drill is ERROR naming it, marked on the timeline: what came after is not the fault's doing."""
+        fault = self.fault
+        close = fault.taken_over() if fault is not None else None
+        if close is None:
+            return None
+        t = self.clock.from_wall(float(close.get("wall", 0.0)))
+        if "t_watchdog_reverted" not in self.record.marks:
+            self._mark("t_watchdog_reverted", t, f"the watchdog {close.get('state')} {fault.describe()}")  # type: ignore[union-attr]
+        return (f"the watchdog took {fault.describe()} out at +{t:.1f}s, {close.get('note')}: the harness was "  # type: ignore[union-attr]
+                f"stalled (stopped or starved) past --watchdog; the timeline after that is not the fault's, so this "
+                "says nothing about the alert")
 
     def _record_refused(self) -> None:
         """Pages that did not count, in the journal: POSTs the receiver refused during the drill (no secret), and

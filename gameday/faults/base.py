@@ -29,6 +29,8 @@ class Fault(CleanOnFailure, ABC):
         """True once ``inject()`` began: the fault may have (partly) taken effect."""
         self.reverted_by: dict[str, Any] = {}
         """Added to the ledger entry: who else can revert the fault if this run dies (a warm lab's control API)."""
+        self.watchdog_close: dict[str, Any] | None = None
+        """The ledger's record, when the watchdog reverted this fault while the harness was stalled."""
 
     def detail(self) -> dict[str, Any]:
         """What a later run needs to revert this fault if this run dies."""
@@ -67,13 +69,22 @@ class Fault(CleanOnFailure, ABC):
         if self._reverted:
             return
         with signals_deferred(f"the revert of {self.describe()}"):  # and its record: a signal cuts neither short
-            self._undo()
+            self.taken_over()
+            self._undo()  # also after the watchdog: idempotent, and it checks the target is back
             self._reverted = True
             if self.ledger is not None and self._entry is not None:
-                self.ledger.closed(self._entry)
+                earlier = self.ledger.closed(self._entry)
+                if earlier is not None and self.watchdog_close is None:
+                    self.watchdog_close = earlier
             if self._watchdog is not None:
                 self._watchdog.stop()
                 self._watchdog = None
+
+    def taken_over(self) -> dict[str, Any] | None:
+        """The watchdog's ledger record, once it reverted this fault behind the harness's back (None otherwise)."""
+        if self.watchdog_close is None and self._watchdog is not None:
+            self.watchdog_close = self._watchdog.took_over()
+        return self.watchdog_close
 
     @property
     def active(self) -> bool:

@@ -5,6 +5,8 @@ A run that was killed outright leaves entries without a revert; the next run fin
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -47,17 +49,38 @@ class Ledger:
             f.flush()
             os.fsync(f.fileno())
 
+    @contextlib.contextmanager
+    def _locked(self) -> Any:
+        """The ledger held against every other process's close (the harness, its watchdog, ``gameday revert``)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def opened(self, kind: str, target: str, detail: dict[str, Any]) -> str:
         entry_id = uuid.uuid4().hex[:12]
         self._append({"id": entry_id, "state": "injecting", "kind": kind, "target": target, "detail": detail,
                       "pid": os.getpid(), "wall": time.time()})
         return entry_id
 
-    def closed(self, entry_id: str, note: str = "reverted", state: str = "reverted") -> None:
+    def closed(self, entry_id: str, note: str = "reverted", state: str = "reverted") -> dict[str, Any] | None:
         """Close an entry: ``reverted`` (the revert was checked), ``abandoned`` (it could not be: ``note`` says
-        why) or ``gone`` (nothing was left to revert: what held the fault died with it)."""
+        why) or ``gone`` (nothing was left to revert: what held the fault died with it). Once only: an entry
+        that someone else closed first is left as it is, and that close is returned (None when this one wrote)."""
         assert state in CLOSED, state
-        self._append({"id": entry_id, "state": state, "note": note, "pid": os.getpid(), "wall": time.time()})
+        with self._locked():
+            earlier = self.close_of(entry_id)
+            if earlier is not None:
+                return earlier
+            self._append({"id": entry_id, "state": state, "note": note, "pid": os.getpid(), "wall": time.time()})
+        return None
+
+    def close_of(self, entry_id: str) -> dict[str, Any] | None:
+        """The record that closed an entry, or None while it is open."""
+        return next((e for e in self.entries() if e.get("id") == entry_id and e.get("state") in CLOSED), None)
 
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.exists():

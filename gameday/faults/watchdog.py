@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+from typing import Any
 
 from gameday.faults.ledger import Ledger
 
@@ -39,6 +40,15 @@ class Watchdog:
         while not self._stop.wait(1.0):
             with contextlib.suppress(OSError):
                 os.utime(self.heartbeat)
+
+    def took_over(self) -> dict[str, Any] | None:
+        """The ledger's close, when the watchdog reverted the fault because the heartbeats stopped (the harness was
+        stalled: SIGSTOP, a frozen host); None while the harness holds the fault. The watchdog removes the heartbeat
+        file when it acts, so only then is the ledger read."""
+        if self._stop.is_set() or self.heartbeat.exists():
+            return None
+        close = self.ledger.close_of(self.entry_id)
+        return close if close is not None and close.get("pid") != os.getpid() else None
 
     def stop(self) -> None:
         """The fault was reverted by the harness: end the heartbeats and the watchdog."""

@@ -216,3 +216,54 @@ def test_a_killed_harness_not_yet_reaped_is_not_alive():
         child.kill()
         child.wait()
     assert not alive(child.pid)
+
+
+class Lasting(Fault):
+    """A fault that outlives the harness, so a real watchdog process guards it."""
+
+    kind = "lasting"
+    outlives_harness = True
+
+    def __init__(self, ledger):
+        super().__init__("x", ledger)
+        self.undone = 0
+
+    def _apply(self):
+        self._stamp()
+
+    def _undo(self):
+        self.undone += 1
+
+
+def test_a_watchdog_that_took_a_fault_out_is_known_to_the_harness_and_the_ledger_is_closed_once(tmp_path,
+                                                                                              monkeypatch):
+    """A harness stalled past the bound (SIGSTOP) once came back, wrote 'harness reverted' on its timeline and
+    closed the ledger entry a second time. Here the heartbeats stop as they would in a stall."""
+    import gameday.faults.watchdog as harness_side
+
+    ledger = Ledger(tmp_path / "ledger.jsonl", watchdog_bound=1.0)
+    fault = Lasting(ledger)
+    fault.inject()
+    assert fault.taken_over() is None
+    monkeypatch.setattr(harness_side.os, "utime", lambda *_: None)  # the harness beats no more
+    assert until(lambda: fault.taken_over() is not None, timeout=8), "the watchdog never acted"
+    close = fault.taken_over()
+    assert close["state"] == "gone" and close["note"].startswith("by the watchdog, ")
+    fault.revert()
+    assert fault.undone == 1, "the harness still puts the target back (idempotent) and checks it"
+    states = [e["state"] for e in ledger.entries()]
+    assert states == ["injecting", "gone"], "one close per fault, whoever came first"
+
+
+def test_a_ledger_entry_is_closed_once_even_by_processes_racing_to_close_it(tmp_path):
+    import subprocess
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    entry = ledger.opened("k", "t", {})
+    code = ("import sys; from pathlib import Path; from gameday.faults import Ledger; "
+            f"Ledger(Path({str(ledger.path)!r})).closed({entry!r}, note=sys.argv[1])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"closer {i}"]) for i in range(6)]
+    assert [p.wait(30) for p in procs] == [0] * 6
+    closes = [e for e in ledger.entries() if e["state"] != "injecting"]
+    assert len(closes) == 1
+    assert ledger.closed(entry, note="late") == closes[0], "a late close is told who closed it"
