@@ -38,6 +38,7 @@ from gameday.report.evidence import gather_evidence
 from gameday.scenario import LOAD_FAULT_KINDS, Scenario
 from gameday.stackhealth import StackHealth
 from gameday.stopconditions import StopConditions
+from gameday.stopconditions import validate as validate_stops
 from gameday.target import Target
 from gameday.timing import PipelineTiming
 from gameday.youngwindows import quiet_wait, young_page
@@ -60,6 +61,8 @@ class DrillContext:
     ledger: Ledger | None = None
     abort_when: list[Any] = field(default_factory=list)
     """Global stop conditions, beside each scenario's own."""
+    abort_source: str = "abort.yaml"
+    """The file the global stop conditions come from, for the line that says one is wrong."""
     error_budget: ErrorBudgetGate | None = None
     """Read before the fault; a budget the policy protects makes the drill SKIPPED."""
     plots: bool = True
@@ -224,6 +227,9 @@ class Drill:
             if sc.recovery.mode == "runbook" and self.ctx.shadow is None:
                 runbook_steps(self)  # a runbook with no version for this target: SKIPPED before any fault
             self._gate_error_budget()
+            validate_stops(target.prometheus, [
+                *((c, self.source, f"abort_when[{i}]") for i, c in enumerate(sc.abort_when)),
+                *((c, self.ctx.abort_source, f"[{i}]") for i, c in enumerate(self.ctx.abort_when))])
             self._settle_groups("preflight")
         with self._phase("steady-state"):
             if self.ctx.loads is not None:  # the session's Locust, already running after the first drill
@@ -242,7 +248,7 @@ class Drill:
             self._expect_detection()
             self._watch_stack()
             self.stops = StopConditions([*self.scenario.abort_when, *self.ctx.abort_when], self.target.prometheus,
-                                        self.clock)
+                                        self.clock).start()
         fault = self.fault = self._make_fault()
         self.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         lag = LagProbe().start()
@@ -267,7 +273,7 @@ class Drill:
                 fault.revert()
             finally:
                 self.record.timer_lag = lag.stop()
-            self.stops.conditions = []  # the fault is out: the blast radius is no longer the drill's to guard
+            self.stops.stop()  # the fault is out: the blast radius is no longer the drill's to guard
         if not self._fault_stays:
             with self._phase("resolve"):
                 self._resolve(pages)
@@ -282,6 +288,7 @@ class Drill:
         """Stop the load, gather the evidence, write the journal, tell the subscribers."""
         rec = self.record
         fault = self.fault
+        self.stops.stop()
         if fault is not None and fault.injected_at is not None and "t_inject" not in rec.marks:
             # a signal held back during the injection lands before the mark: the timeline still says when it went in
             self._mark("t_inject", self.clock.from_mono(fault.injected_at), fault.describe())

@@ -386,8 +386,9 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
                 _root(config) / scenario.load.locustfile, t.url(t.sli.service), scenario.load.users,
                 scenario.load.spawn_rate))
             ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
-                               abort_when=abort_when, error_budget=gate, run_id=config.stash[RUN_ID],
-                               regression=config.getoption("regression"), loads=gameday_load)
+                               abort_when=abort_when, abort_source=str(_abort_path(config)), error_budget=gate,
+                               run_id=config.stash[RUN_ID], regression=config.getoption("regression"),
+                               loads=gameday_load)
             events = DrillEvents()  # this drill's own: its subscribers go with it
             events.finished.add_listener(lambda record: _remember(request, record))
             events.subscribe(_console(config))
@@ -436,16 +437,26 @@ def _remember(request: pytest.FixtureRequest, record: DrillRecord) -> None:
         request.node.user_properties.append(("gameday_journal", str(record.path.resolve())))
 
 
+MAX_GLOBAL_STOPS = 50
+
+
+def _abort_path(config: pytest.Config) -> Path:
+    return Path(config.getoption("lab_config") or _root(config) / "config") / "abort.yaml"
+
+
 def _global_stop_conditions(config: pytest.Config) -> list[Any]:
     """``abort.yaml`` in the lab-config folder: stop conditions for every drill (a list, as in a scenario)."""
     from pydantic import TypeAdapter, ValidationError
 
     from gameday.scenario import StopCondition, read_yaml
 
-    path = Path(config.getoption("lab_config") or _root(config) / "config") / "abort.yaml"
+    path = _abort_path(config)
     if not path.exists():
         return []
     data = read_yaml(path, str(path))
+    if isinstance(data, list) and len(data) > MAX_GLOBAL_STOPS:
+        raise ConfigError(str(path), "(top level)", f"{len(data)} stop conditions; at most {MAX_GLOBAL_STOPS}, each "
+                                                    "asked of Prometheus twice a second while a fault is in")
     try:
         return TypeAdapter(list[StopCondition]).validate_python(data or [])
     except ValidationError as exc:

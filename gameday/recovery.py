@@ -32,7 +32,7 @@ def recover(drill: Any, fault: Fault, t_inject: float) -> None:
         if (left := t_inject + hold - drill.clock.now()) > 0:
             drill._sleep(left, f"holding the fault for {human(hold)}")
         fault.revert()
-        drill.stops.conditions = []
+        drill.stops.stop()
         drill._mark("t_mitigated", drill.clock.now(), f"harness reverted {fault.describe()}")
     elif sc.recovery.mode == "runbook":
         by_runbook(drill)
@@ -92,7 +92,7 @@ def by_runbook(drill: Any) -> None:
         output = f": {printable(last.output, 300)}" if last.output else ""
         raise DrillFailed(f"runbook {sc.runbook}, mitigation {name!r}, step {last.step.number} of {len(steps)} "
                           f"({printable(last.step.headline(), 100)}) {what}{output}")
-    drill.stops.conditions = []
+    drill.stops.stop()
     if not _serving_within(drill, max(0.0, began + limit - drill.clock.now()),
                            f"runbook mitigation {name!r} ran: waiting for {sc.fault.target} to serve"):
         raise DrillFailed(f"runbook {sc.runbook}, mitigation {name!r}: all {len(steps)} step(s) ran (exit 0) but "

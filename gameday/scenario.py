@@ -198,6 +198,18 @@ class StopCondition(_Model):
             raise ValueError("give exactly one of expr or alert")
         return self
 
+    @field_validator("expr")
+    @classmethod
+    def _promql(cls, value: str | None) -> str | None:
+        if value is not None:
+            import promql_parser
+
+            try:
+                promql_parser.parse(value)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"not a PromQL expression: {' '.join(str(exc).split())[:200]}") from None
+        return value
+
     def describe(self) -> str:
         what = f"alert {self.alert} firing" if self.alert else f"{self.expr}"
         return f"{self.description} ({what})" if self.description else what

@@ -87,6 +87,7 @@ def test_catalog_keeps_bad_files_with_their_error_and_priority(tmp_path, root):
     ("abort_when:\n  - {expr: up == 0, alert: ServiceDown}\n", "abort_when[0]", "exactly one of expr or alert"),
     ("abort_when:\n  - {description: nothing}\n", "abort_when[0]", "exactly one of expr or alert"),
     ("abort_when:\n  - {alert: ServiceDown}\n", "abort_when[0].alert", "the alert this drill expects"),
+    ("abort_when:\n  - {expr: 'sum(rate(x[5m]'}\n", "abort_when[0].expr", "not a PromQL expression"),
 ])
 def test_stop_conditions_are_checked(tmp_path, root, extra, field, reason):
     with pytest.raises(ConfigError) as err:
