@@ -30,10 +30,26 @@ SIDECAR_LABEL = "io.gameday.fault"
 NFT_TABLE = "gameday_fault"
 
 
+ENGINE_BACK_WITHIN = 30.0
+"""Seconds a revert waits for a Docker engine that stopped answering (a restarting ``dockerd``) to come back."""
+
+
+def engine_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says the engine did not answer at all (a connection refused, reset or timed out)."""
+    import requests
+
+    import docker
+
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout)) or (
+        isinstance(exc, docker.errors.DockerException) and not isinstance(exc, docker.errors.APIError)
+        and "connection" in str(exc).lower())
+
+
 @contextlib.contextmanager
 def engine_refusal(fault: Fault, what: str) -> Any:
-    """The engine refusing a call (``cannot pause container ...: unable to freeze``) is one line naming the fault,
-    not a traceback: the drill is ERROR, and the revert still runs."""
+    """The engine refusing a call (``cannot pause container ...: unable to freeze``), or not answering at all (it
+    restarted), is one line naming the fault and the engine, not a traceback: the drill is ERROR, and the revert
+    still runs."""
     import docker
 
     try:
@@ -41,6 +57,12 @@ def engine_refusal(fault: Fault, what: str) -> Any:
     except docker.errors.APIError as exc:
         raise InjectionError(f"{fault.describe()}: the Docker engine refused to {what} it: "
                              f"{' '.join(str(exc.explanation or exc).split())[:300]}") from None
+    except Exception as exc:
+        if not engine_gone(exc):
+            raise
+        raise InjectionError(f"{fault.describe()}: the Docker engine did not answer while the harness tried to "
+                             f"{what} it ({type(exc).__name__}); is dockerd running? This says nothing about the "
+                             "alert") from None
 
 
 def exec_in(container: Any, argv: list[str], timeout: float = 10.0) -> tuple[int, str]:
@@ -88,8 +110,21 @@ class ContainerFault(Fault):
             return super().inject()
 
     def revert(self) -> None:
-        with engine_refusal(self, "revert"):
-            super().revert()
+        """Revert through the engine; one that stopped answering is waited for (``ENGINE_BACK_WITHIN``) before the
+        revert is called failed, and then the watchdog still guards the fault."""
+        deadline = time.monotonic() + ENGINE_BACK_WITHIN
+        while True:
+            try:
+                with engine_refusal(self, "revert"):
+                    super().revert()
+                return
+            except InjectionError as exc:
+                if "did not answer" not in str(exc) or time.monotonic() > deadline:
+                    if self.active and self._watchdog is not None:
+                        raise InjectionError(f"{exc}; the fault is still in, and its watchdog reverts it once the "
+                                             "engine answers again") from None
+                    raise
+                time.sleep(1.0)
 
     def _state(self) -> dict[str, Any]:
         return self.stack.state(self.target)

@@ -322,8 +322,17 @@ class ComposeStack(CleanOnFailure):
         return self.urls[service]
 
     def state(self, service: str) -> dict[str, Any]:
-        c = self.container(service)
-        c.reload()
+        from gameday.compose.faults import engine_gone
+
+        try:
+            c = self.container(service)
+            c.reload()
+        except Exception as exc:
+            if engine_gone(exc):  # the engine restarted or stopped: one line, not a traceback
+                raise HarnessError(f"the Docker engine did not answer for the state of {service} "
+                                   f"({type(exc).__name__}): is dockerd running? This says nothing about the alert"
+                                   ) from None
+            raise
         return dict(c.attrs["State"]) | {"RestartCount": c.attrs.get("RestartCount", 0), "Id": c.id}
 
     def trainee_actions(self, since: float) -> list[tuple[float, str]]:

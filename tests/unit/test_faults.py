@@ -267,3 +267,42 @@ def test_a_ledger_entry_is_closed_once_even_by_processes_racing_to_close_it(tmp_
     closes = [e for e in ledger.entries() if e["state"] != "injecting"]
     assert len(closes) == 1
     assert ledger.closed(entry, note="late") == closes[0], "a late close is told who closed it"
+
+
+def test_an_engine_that_stops_answering_is_one_line_naming_it_and_the_revert_waits_for_it_to_come_back():
+    """Seen when dockerd restarted mid-drill: 'ERROR: harness error: ConnectionError' with a traceback, and the
+    fault left to the watchdog. Here the engine refuses connections for the pause and for two looks at the
+    revert, then answers again."""
+    import requests
+
+    from gameday.compose.faults import PauseContainer
+
+    calls = {"state": 0, "unpause": 0}
+
+    class Container:
+        id = "c0ffee"
+
+        def pause(self):
+            raise requests.ConnectionError("('Connection aborted.', FileNotFoundError(2, 'No such file'))")
+
+        def unpause(self):
+            calls["unpause"] += 1
+
+    class Stack:
+        def container(self, service):
+            return Container()
+
+        def state(self, service):
+            calls["state"] += 1
+            if calls["state"] <= 2:
+                raise requests.ConnectionError("refused")
+            return {"Paused": calls["unpause"] == 0, "Running": True}
+
+    fault = PauseContainer(Stack(), "inference-gateway")
+    with pytest.raises(InjectionError) as err:
+        fault.inject()
+    assert str(err.value) == ("pause-service inference-gateway: the Docker engine did not answer while the harness "
+                              "tried to inject it (ConnectionError); is dockerd running? This says nothing about the "
+                              "alert")
+    fault.revert()
+    assert not fault.active and calls["unpause"] == 1, "reverted once the engine answered again"
