@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gameday.clock import Clock
 from gameday.journal import DrillRecord
 
 RUN_ID_KEY = "gameday_run_id"
@@ -36,6 +37,13 @@ def controller(config: pytest.Config) -> bool:
     """True in the controller of a pytest-xdist run: the drills run in its workers."""
     return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput") \
         and config.pluginmanager.hasplugin("xdist")
+
+
+def results_cleaned_once(config: pytest.Config) -> None:
+    """Only the controller cleans the Allure results folder (``--clean-alluredir``): a worker that pytest-xdist
+    starts again after one crashed would otherwise wipe every result written so far."""
+    if hasattr(config, "workerinput") and getattr(config.option, "clean_alluredir", False):
+        config.option.clean_alluredir = False
 
 
 def check_options(config: pytest.Config) -> None:
@@ -74,8 +82,11 @@ class WorkerJournals:
     """In the controller: each drill's journal, named in its test's report by the worker that ran it
     (``gameday_journal`` in ``user_properties``), read back into ``records`` for the summary and Allure."""
 
-    def __init__(self, run_id: str, records: list[DrillRecord], reports: Path, say: Callable[[str], None]) -> None:
+    def __init__(self, run_id: str, records: list[DrillRecord], reports: Path, say: Callable[[str], None],
+                 alluredir: str | None = None) -> None:
         self.run_id, self.records, self.reports, self.say = run_id, records, reports, say
+        self.alluredir = alluredir
+        """Where the run's Allure results go: a crashed drill's broken result is written there."""
         self.seen: set[str] = set()
         self.since = time.time()
 
@@ -83,6 +94,32 @@ class WorkerJournals:
         for name, value in report.user_properties:
             if name == "gameday_journal":
                 self._read(Path(value))
+        if report.failed and "crashed while running" in str(report.longrepr):
+            self._crashed(report)
+
+    def _crashed(self, report: pytest.TestReport) -> None:
+        """A worker died in a drill (a kill -9, the OOM killer): its faults are reverted from the ledger, and the
+        drill is ERROR in a journal of its own, the summary and Allure; it never simply vanishes from the run."""
+        from gameday.cli import revert_orphans
+        from gameday.faults.ledger import Ledger
+        from gameday.report.allure import write_broken
+
+        worker = getattr(getattr(report, "node", None), "gateway", None)
+        who = f"worker {getattr(worker, 'id', '?')}"
+        reverted = revert_orphans(Ledger(self.reports / "fault-ledger.jsonl"), self.say)
+        faults = (f"{len(reverted)} fault(s) it left were reverted from the ledger ({', '.join(reverted)})"
+                  if reverted else "it left no fault open in the ledger")
+        scenario = report.nodeid.rsplit("[", 1)[-1].rstrip("]") if "[" in report.nodeid else report.nodeid
+        reason = (f"the pytest-xdist {who} died while it ran this drill (crashed: killed, or out of memory); "
+                  f"{faults}; nothing of the drill's own record survived")
+        rec = DrillRecord(scenario, report.nodeid, "?", "", 1.0, Clock(), verdict="ERROR", reasons=[reason],
+                          run_id=self.run_id)
+        rec.write(self.reports / "drills")
+        self.seen.add(str(rec.path.resolve()) if rec.path else "")
+        self.records.append(rec)
+        if self.alluredir is not None:
+            write_broken(Path(self.alluredir), report.nodeid, f"{scenario} [{who} crashed]", reason)
+        report.longrepr = f"ERROR: {reason}"
 
     def _read(self, path: Path) -> None:
         if str(path) in self.seen:

@@ -132,6 +132,12 @@ def _time_scale(config: pytest.Config) -> float:
     return value
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Before any plugin configures: a pytest-xdist worker never cleans the Allure results (``gameday.parallel``)."""
+    parallel.results_cleaned_once(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for prio in PRIORITIES:
         config.addinivalue_line("markers", f"{prio}: drills of priority {PRIORITY_TEXT[prio]}")
@@ -144,7 +150,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if parallel.controller(config):
         parallel.check_options(config)
         config.pluginmanager.register(parallel.WorkerJournals(config.stash[RUN_ID], config.stash[RECORDS],
-                                                              _reports_dir(config), lambda line: _say(config, line)),
+                                                              _reports_dir(config), lambda line: _say(config, line),
+                                                              getattr(config.option, "allure_report_dir", None)),
                                       "gameday-worker-journals")
     override = config.getoption("error_budget_override")
     if override is not None and not override.strip():

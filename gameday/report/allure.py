@@ -125,6 +125,23 @@ CATEGORIES = [  # Allure's categories: each FAIL reason by its kind, then what w
 ]
 
 
+def write_broken(results: Path, nodeid: str, name: str, message: str) -> Path:
+    """An Allure result that reads *broken* for a test whose own process died before it wrote one."""
+    import hashlib
+    import time
+    import uuid
+
+    now = int(time.time() * 1000)
+    body = {"uuid": str(uuid.uuid4()), "historyId": hashlib.md5(nodeid.encode()).hexdigest(),  # noqa: S324
+            "testCaseId": hashlib.md5(nodeid.encode()).hexdigest(), "fullName": nodeid, "name": name,  # noqa: S324
+            "status": "broken", "statusDetails": {"message": message}, "stage": "finished", "start": now,
+            "stop": now, "labels": [{"name": "framework", "value": "gameday"}]}
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{body['uuid']}-result.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
 def write_run_files(results: Path, records: list[DrillRecord]) -> None:
     """``categories.json`` and ``environment.properties`` in the results folder (Allure reads both)."""
     results.mkdir(parents=True, exist_ok=True)

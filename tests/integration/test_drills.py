@@ -554,3 +554,39 @@ def test_a_wrong_command_in_a_drilled_runbook_fails_its_drill_naming_the_step(tm
     assert "exited 22" in reason, reason  # curl -f: the supervisor answered 404 for a service it does not have
     ledger = [json.loads(line) for line in (broken / "reports/fault-ledger.jsonl").read_text().splitlines()]
     assert ledger[-1]["state"] == "reverted", "the harness still reverts the fault the runbook did not end"
+
+
+def test_a_crashed_worker_leaves_every_other_result_and_its_drill_reads_error_everywhere(tmp_path):
+    """kill -9 of a ``-n 2`` worker mid-drill: pytest-xdist starts a new worker, which once ran --clean-alluredir
+    again and wiped the passed drills' results; the dead drill had no journal, summary row or result at all."""
+    proc = subprocess.Popen(gameday_argv(tmp_path, "-n", "2", "-k", "test_drill and (high-error-rate or "
+                                         "service-outage or gateway-down-runbook)", "--time-scale", "60"),
+                            cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    ledger_path = tmp_path / "reports" / "fault-ledger.jsonl"
+    deadline = time.monotonic() + 120
+    victim = None
+    while time.monotonic() < deadline and victim is None:
+        lines = ledger_path.read_text().splitlines() if ledger_path.exists() else []
+        victim = next((json.loads(x)["pid"] for x in lines if '"injecting"' in x), None)
+        time.sleep(0.05)
+    assert victim is not None, "no fault was ever injected"
+    os.kill(victim, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out
+    paths = (tmp_path / "reports/drills").glob("*.json")
+    journals = {j["scenario"]: j for j in (json.loads(p.read_text()) for p in paths)}
+    crashed = [j for j in journals.values() if j["verdict"] == "ERROR"]
+    assert len(crashed) == 1 and "died while it ran this drill" in crashed[0]["reasons"][0], journals
+    assert "fault(s) it left were reverted from the ledger" in crashed[0]["reasons"][0]
+    passed = [j for j in journals.values() if j["verdict"] == "PASS"]
+    assert len(journals) == 3 and len(passed) == 2, {k: j["verdict"] for k, j in journals.items()}
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    assert sorted(r["status"] for r in results) == ["broken", "passed", "passed"], "no result lost, none passed"
+    summary = out.split("gameday summary", 1)[1]
+    assert f"{crashed[0]['scenario']} " in summary and "ERROR" in summary
+    ledger = [json.loads(line) for line in ledger_path.read_text().splitlines()]
+    assert {e["id"] for e in ledger if e["state"] == "injecting"} == \
+        {e["id"] for e in ledger if e["state"] != "injecting"}, "every fault closed, the dead worker's too"
+    time.sleep(0.5)
+    assert processes_mentioning(str(tmp_path / "reports")) == [], "the dead worker's lab was left running"
