@@ -101,6 +101,8 @@ class ComposeStack(CleanOnFailure):
     created_by_run: bool = True
     """False when ``keep`` found the project's containers already there: a stack with a history of its own."""
     _lock: TargetLock | None = None
+    _guard: subprocess.Popen[bytes] | None = None
+    """``gameday.compose.guard``: brings the stack down should this run die without doing it."""
     when_serving: Callable[[ComposeStack], None] | None = None
     """Called once while the stack gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
 
@@ -119,6 +121,12 @@ class ComposeStack(CleanOnFailure):
             all=True, filters={"label": f"com.docker.compose.project={cfg.project}"}))
         self._compose("create", "--no-recreate" if cfg.keep else "--force-recreate", "--quiet-pull")
         self._started_here = True
+        if not cfg.keep:  # should this run be killed outright, the stack goes down all the same
+            self._guard = subprocess.Popen(
+                [sys.executable, "-m", "gameday.compose.guard", "--pid", str(os.getpid()), "--project", cfg.project,
+                 "--ledger", str(cfg.workdir.parent / "fault-ledger.jsonl")],  # the run's, beside the stack's folder
+                stdin=subprocess.DEVNULL, stdout=(cfg.workdir / "guard.log").open("ab"), stderr=subprocess.STDOUT,
+                start_new_session=True)
         gateway_ip = self._network_gateway()
         # the page stays on the run's own bridge: the receiver listens on the host's address there only
         self.receiver = WebhookReceiver(host=gateway_ip).start()
@@ -144,6 +152,10 @@ class ComposeStack(CleanOnFailure):
         if self._started_here and not self.config.keep:
             with contextlib.suppress(HarnessError):
                 self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        if self._guard is not None:  # the stack is down: its guard has nothing left to do
+            self._guard.kill()
+            self._guard.wait()
+            self._guard = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -259,8 +271,11 @@ class ComposeStack(CleanOnFailure):
 
     # -- containers ------------------------------------------------------------------------------
     def _containers(self) -> list[Any]:
-        return self._client.containers.list(all=True, filters={"label": f"com.docker.compose.project="
-                                                                         f"{self.config.project}"})
+        """The project's service containers. A fault's sidecar runs the stack's image, whose labels (Compose puts
+        its project and service on an image it builds) would make it look like the service itself: left out."""
+        found = self._client.containers.list(all=True, filters={"label": f"com.docker.compose.project="
+                                                                          f"{self.config.project}"})
+        return [c for c in found if FAULT_LABEL not in (c.labels or {})]
 
     def container(self, service: str) -> Any:
         for c in self._containers():
