@@ -33,6 +33,7 @@ def revert_orphans(ledger: Ledger, say: Callable[[str], None] = print) -> list[s
     for entry in ledger.orphans():
         state, note = revert_entry(entry)
         ledger.closed(entry["id"], note=note, state=state)
+        (ledger.path.parent / "watchdog" / f"{entry['id']}.beat").unlink(missing_ok=True)  # its watchdog's, if any
         states.append(state)
         what = f"{entry.get('kind')} on {printable(entry.get('target'), 60)}"
         say(f"gameday: {what} left open by run {entry.get('pid')}: {state}: {printable(note, 300)}")

@@ -340,10 +340,19 @@ class DisconnectNetwork(ContainerFault):
     revert_action = "connect the container to the stack's network with its service alias"
 
     def detail(self) -> dict[str, Any]:
-        return super().detail() | {"network": self.stack.network().name}
+        return super().detail() | {"network": self.stack.network().name, "aliases": self.aliases()}
+
+    def aliases(self) -> list[str]:
+        """The container's names on the stack's network (its service, and the ``project-service-1`` Compose
+        gives it), which a reconnect must give back; the engine adds the short id by itself."""
+        self.container.reload()
+        net = (self.container.attrs["NetworkSettings"]["Networks"] or {}).get(self.stack.network().name) or {}
+        short = self.container.id[:12]
+        return sorted({*(a for a in net.get("Aliases") or [] if a != short), self.target})
 
     def _apply(self) -> None:
         self.network = self.stack.network()
+        self._aliases = self.aliases()
         self.network.disconnect(self.container)
         self._stamp()
         if self.connected():
@@ -355,7 +364,7 @@ class DisconnectNetwork(ContainerFault):
 
     def _undo(self) -> None:
         if not self.connected():
-            self.network.connect(self.container, aliases=[self.target])
+            self.network.connect(self.container, aliases=getattr(self, "_aliases", None) or [self.target])
         if not self.connected():
             raise InjectionError(f"network-disconnect {self.target}: not back on {self.network.name}")
 
@@ -430,7 +439,7 @@ def revert_left(entry: dict[str, Any], client: Any = None) -> tuple[str, str]:
         elif kind == "network-disconnect":
             network = client.networks.get(detail["network"])
             if network.name not in (container.attrs["NetworkSettings"]["Networks"] or {}):
-                network.connect(container, aliases=[entry.get("target")])
+                network.connect(container, aliases=detail.get("aliases") or [entry.get("target")])
         elif kind == "packet-loss":
             side = client.containers.run(container.image.id, ["sleep", "60"], detach=True, entrypoint=[],
                                          network_mode=f"container:{container.id}", cap_add=["NET_ADMIN"],

@@ -165,10 +165,13 @@ def test_packet_loss_drops_traffic_and_the_table_is_gone_after_revert(stack, led
 
 def test_disconnect_and_reconnect_with_the_service_alias(stack, ledger):
     fault = build(stack, NetworkDisconnectFault(kind="network-disconnect", target=BACKEND), ledger)
+    before = fault.aliases()
+    assert f"{stack.config.project}-{BACKEND}-1" in before and BACKEND in before
     fault.inject()
     assert not fault.connected()
     fault.revert()
     assert fault.connected()
+    assert fault.aliases() == before, "every name the container had on the network is back (its alias was lost)"
     deadline = time.monotonic() + 10
     while not stack.sli_healthy() and time.monotonic() < deadline:  # the gateway finds the backend by name again
         time.sleep(0.1)

@@ -306,3 +306,19 @@ def test_an_engine_that_stops_answering_is_one_line_naming_it_and_the_revert_wai
                               "alert")
     fault.revert()
     assert not fault.active and calls["unpause"] == 1, "reverted once the engine answered again"
+
+
+def test_gameday_revert_leaves_no_heartbeat_file_of_a_fault_it_closed(tmp_path):
+    """Empty watchdog/*.beat files once stayed after gameday revert closed their faults."""
+    import json
+
+    from gameday.cli import revert_orphans
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    ledger.path.write_text(json.dumps({"id": "e1", "state": "injecting", "kind": "kill-service", "target": "x",
+                                       "detail": {}, "pid": 2 ** 22 + 7, "wall": 0}) + "\n")
+    beat = tmp_path / "watchdog" / "e1.beat"
+    beat.parent.mkdir()
+    beat.touch()
+    assert revert_orphans(ledger, lambda _line: None) == ["gone"]
+    assert not beat.exists() and ledger.pending() == []
