@@ -252,8 +252,9 @@ def lab_fault_kinds(cgroup_problem: str | None = "the lab has not started", rest
         "request-failures": lambda lab, spec, duration, ledger: FailRequests(lab.endpoints.link, spec.target,
                                                                             spec.percent, ledger=ledger),
     }
-    if restore is not None:
+    if restore is not None:  # stress-ng in the warm lab's cgroup outlives the session too: the lab ends it
         builders = {kind: _outliving(build, restore) for kind, build in builders.items()}
+        stress = {kind: _outliving(build, restore) for kind, build in stress.items()}
     return FaultKinds(
         builders={**builders, **stress},
         missing={**{kind: containers for kind in ("pause-service", "packet-loss", "network-disconnect")},

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -127,3 +128,37 @@ def test_only_a_holder_of_the_lab_secret_may_hold_or_release_a_warm_lab():
         assert requests.get(f"{server.url}/services", timeout=5).status_code == 200, "a runbook's reads stay open"
     finally:
         server.stop()
+
+
+def test_every_fault_on_a_warm_lab_names_its_restore_url_stress_included():
+    """A warm lab's cpu-stress faults once carried no restore URL: a session that died left its stress-ng."""
+    from types import SimpleNamespace
+
+    from gameday.lab.faults import lab_fault_kinds
+
+    kinds = lab_fault_kinds(None, restore="http://127.0.0.1:1/restore")
+    lab = SimpleNamespace(cgroup=SimpleNamespace(), config=SimpleNamespace(workdir=Path("/tmp")),
+                          supervisor=None, endpoints=SimpleNamespace(link="http://127.0.0.1:2"))
+    for kind, spec in (("cpu-stress", SimpleNamespace(kind="cpu-stress", target="model-backend", workers=1, load=10)),
+                       ("memory-stress", SimpleNamespace(kind="memory-stress", target="model-backend", megabytes=8))):
+        fault = kinds.builders[kind](lab, spec, None, None)
+        assert fault.outlives_harness and fault.reverted_by == {"restore": "http://127.0.0.1:1/restore"}, kind
+
+
+def test_a_client_that_goes_away_mid_answer_leaves_no_traceback(capfd):
+    source = WebhookReceiver().start()
+    try:
+        import socket
+        from urllib.parse import urlsplit
+
+        url = urlsplit(source.url)
+        for _ in range(5):  # a long poll, then the caller gone before the answer
+            conn = socket.create_connection((url.hostname, url.port))
+            conn.sendall(f"GET /?wait=0.3 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {source.secret}\r\n\r\n"
+                         .encode())
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+        time.sleep(0.8)
+    finally:
+        source.stop()
+    assert "Traceback" not in capfd.readouterr().err
