@@ -304,9 +304,13 @@ class RemoteSupervisor:
 
     def _call(self, method: str, path: str, **params: object) -> Any:
         status, body = self.ask(method, path, **params)
+        if status == 0:  # no answer at all: the warm lab's own process is gone or hung
+            raise HarnessError(f"the warm lab stopped answering (its supervisor at {self.url}, asked {method} {path}): "
+                               "it was stopped or killed; `gameday lab status` says whether it is up. This says "
+                               "nothing about the alert")
         if status != 200:
-            raise HarnessError(f"the warm lab's supervisor at {self.url} did not answer {method} {path}: "
-                               f"{body.get('error') if status == 0 else f'HTTP {status}: {body}'}")
+            raise HarnessError(f"the warm lab's supervisor at {self.url} refused {method} {path}: HTTP {status}: "
+                               f"{body.get('error', body)}")
         return body
 
     def names(self) -> list[str]:

@@ -35,6 +35,9 @@ def capture_series(drill: Any) -> None:
             rec.stack[name] = "unreachable at the end of the drill"
     if drill.pre is None or not drill.timing or "t_inject" not in rec.marks:
         return  # stopped before the fault: nothing happened worth a picture
+    if rec.stack["prometheus"].startswith("unreachable"):  # asked once just now: no range query is worth retrying
+        rec.series = {"error": "Prometheus did not answer at the end of the drill: no range data"}
+        return
     config = getattr(getattr(drill.target, "config", None), "config_dir", None) or drill.ctx.root / "config"
     start = max(0.0, rec.marks.get("t_steady", 0.0) - 1.0)
     scrape = next(iter(drill.timing.values())).scrape_interval

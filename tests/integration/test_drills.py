@@ -452,6 +452,9 @@ def test_a_monitoring_component_dying_mid_drill_is_error_naming_it(tmp_path, com
     assert [r["status"] for r in results] == ["broken"]
     ledger = [json.loads(line) for line in (tmp_path / "reports" / "fault-ledger.jsonl").read_text().splitlines()]
     assert [e["state"] for e in ledger] == ["injecting", "reverted"]
+    if component == "Prometheus":  # the verdict phase once retried the dead Prometheus's range queries for ~37 s
+        (journal,) = [json.loads(p.read_text()) for p in (tmp_path / "reports" / "drills").glob("*.json")]
+        assert journal["series"] == {"error": "Prometheus did not answer at the end of the drill: no range data"}
 
 
 def test_a_stop_condition_aborts_the_drill_and_reverts_the_fault_at_once(run_gameday, tmp_path):

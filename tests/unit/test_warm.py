@@ -162,3 +162,16 @@ def test_a_client_that_goes_away_mid_answer_leaves_no_traceback(capfd):
     finally:
         source.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_warm_lab_that_stops_answering_is_one_plain_line():
+    """A warm lab SIGKILLed mid-drill once read ERROR with the raw ConnectionError text of requests."""
+    from gameday.errors import HarnessError
+    from gameday.lab.supervisor import RemoteSupervisor
+    from gameday.lifecycle import free_port
+
+    with pytest.raises(HarnessError) as err:
+        RemoteSupervisor(f"http://127.0.0.1:{free_port()}", timeout=2).start("model-backend")
+    text = str(err.value)
+    assert text.startswith("the warm lab stopped answering") and "ConnectionError" not in text
+    assert "HTTPConnectionPool" not in text and "says nothing about the alert" in text
