@@ -181,6 +181,10 @@ class Drill:
             rec.verdict, rec.reasons = "SKIPPED", [str(exc)]
         except StackUnreachable as exc:
             text = str(exc)
+            diagnose = getattr(self.target, "diagnose", None)  # what the platform under the stack says of it
+            cause = diagnose() if diagnose is not None else None
+            if cause:
+                text = f"{cause}: {text}"
             if "says nothing about the alert" not in text:
                 text += f" (during {self.phase}); this says nothing about the alert"
             rec.verdict, rec.reasons = "ERROR", [text]

@@ -21,7 +21,7 @@ class InputError(OSError):
     """A file that is not one to read: its ``strerror`` says why, in a few words."""
 
 
-def read_bounded(path: Path, limit: int = CONFIG_BYTES) -> bytes:
+def read_bounded(path: Path, limit: int = CONFIG_BYTES, kind: str = "such a file") -> bytes:
     """The bytes of ``path`` (links followed), or ``InputError`` when it is not a regular file or is over
     ``limit`` bytes; other ``OSError`` as the system raised it. Never blocks, never reads more than ``limit + 1``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
@@ -31,7 +31,7 @@ def read_bounded(path: Path, limit: int = CONFIG_BYTES) -> bytes:
             kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
             raise InputError(0, f"{kind}, not a regular file")
         if st.st_size > limit:
-            raise InputError(0, f"{st.st_size} bytes, more than such a file may have ({limit})")
+            raise InputError(0, f"{st.st_size} bytes, more than {kind} may have ({limit})")
         chunks, got = [], 0
         while got <= limit:
             chunk = os.read(fd, min(65536, limit + 1 - got))
@@ -46,9 +46,9 @@ def read_bounded(path: Path, limit: int = CONFIG_BYTES) -> bytes:
         os.close(fd)
 
 
-def read_text_bounded(path: Path, limit: int = CONFIG_BYTES) -> str:
+def read_text_bounded(path: Path, limit: int = CONFIG_BYTES, kind: str = "such a file") -> str:
     """``read_bounded`` as UTF-8 text (``InputError`` when it is not)."""
-    raw = read_bounded(path, limit)
+    raw = read_bounded(path, limit, kind)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

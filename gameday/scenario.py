@@ -341,7 +341,7 @@ def read_yaml(path: Path, shown: str) -> Any:
     from gameday.inputs import read_text_bounded
 
     try:
-        text = read_text_bounded(path, MAX_FILE_BYTES)
+        text = read_text_bounded(path, MAX_FILE_BYTES, "a scenario")
     except OSError as exc:
         raise ScenarioError(shown, "(file)", exc.strerror or type(exc).__name__) from None
     try:

@@ -102,6 +102,7 @@ class ComposeStack(CleanOnFailure):
     """False when ``keep`` found the project's containers already there: a stack with a history of its own."""
     _lock: TargetLock | None = None
     _guard: subprocess.Popen[bytes] | None = None
+    _up_at: float = float("inf")
     """``gameday.compose.guard``: brings the stack down should this run die without doing it."""
     when_serving: Callable[[ComposeStack], None] | None = None
     """Called once while the stack gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
@@ -138,6 +139,7 @@ class ComposeStack(CleanOnFailure):
             self._restart(*MONITORING)
         self.urls = {svc: self._published(svc) for svc in PORTS}
         self.faults = compose_fault_kinds(self)
+        self._up_at = time.time()  # later starts of the monitoring containers are restarts (``diagnose``)
         self.wait_ready(ready_timeout)
         self.started_in = time.monotonic() - t0
 
@@ -316,6 +318,7 @@ class ComposeStack(CleanOnFailure):
         for svc in reversed(MONITORING):
             self.container(svc).start()
         self.urls.update({svc: self._published(svc) for svc in MONITORING})
+        self._up_at = time.time()
         self.__dict__.pop("prometheus", None)
         self.__dict__.pop("alertmanager", None)
         self.wait_ready(timeout)
@@ -335,6 +338,21 @@ class ComposeStack(CleanOnFailure):
 
     def url(self, service: str) -> str:
         return self.urls[service]
+
+    def diagnose(self) -> str | None:
+        """When Prometheus or Alertmanager failed mid-drill: whether the engine under them is why (it stopped
+        answering, or it restarted and took the stack's containers with it)."""
+        try:
+            self._client.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure to answer is the engine's
+            return f"the Docker engine stopped answering ({type(exc).__name__})"
+        with contextlib.suppress(Exception):
+            for name in MONITORING:
+                started = parse_rfc3339(self.state(name).get("StartedAt", ""))
+                if started > self._up_at:
+                    return (f"the {name} container started again at {self.state(name).get('StartedAt')} (the "
+                            "Docker engine restarted, or the container died)")
+        return None
 
     def state(self, service: str) -> dict[str, Any]:
         from gameday.compose.faults import engine_gone

@@ -144,7 +144,7 @@ def _sparse(path):
 @pytest.mark.parametrize("make, reason", [
     (_fifo, "a FIFO, not a regular file"),
     (_zero, "a character device, not a regular file"),
-    (_sparse, "1073741824 bytes, more than such a file may have"),
+    (_sparse, "1073741824 bytes, more than a scenario may have"),
 ])
 def test_a_file_that_is_no_scenario_is_refused_before_it_is_read(tmp_path, root, make, reason):
     """A FIFO named *.yaml once hung collection, a link to /dev/zero took 5.4 GB before a MemoryError, a sparse
