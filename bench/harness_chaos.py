@@ -10,7 +10,7 @@ For each fault kind and signal, a trial runs one drill (``pytest gamedays/`` in 
 
 After SIGKILL the harness cannot revert; the watchdog (``--watchdog 5``) must, for container faults, and the
 lab dies with its harness; then ``gameday revert`` runs, as a user would, and must find nothing it cannot
-revert. A failed check is printed with the trial's folder.
+revert, and the stack's guard must bring the dead run's stack down. A failed check is printed with the trial's folder.
 
 Trials can run side by side (``--jobs N``): each has its own folder, lab ports and Compose project, and every
 check is scoped to its own trial (its folder, its lab's cgroup, its project, sidecars named after its harness).
@@ -130,6 +130,10 @@ def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str
         if status == "passed" or (sig != "KILL" and status != "broken"):
             problems.append(f"Allure result reads {status}")
     time.sleep(0.5)
+    deadline = time.monotonic() + 90  # a dead run's stack guard does its work, then ends
+    while time.monotonic() < deadline and any(b"gameday.compose.guard" in c and str(folder).encode() in c
+                                              for c in _cmdlines()):
+        time.sleep(0.5)
     leftovers = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -151,16 +155,33 @@ def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str
     return problems
 
 
+def _cmdlines() -> list[bytes]:
+    """Every live process's command line."""
+    out = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            out.append(path.read_bytes())
+        except OSError:
+            continue
+    return out
+
+
 def compose_left(sig: str, project: str, harness_pid: int) -> list[str]:
-    """After a trial on compose: the stack is down (INT, TERM), or up and whole (KILL; then taken down)."""
+    """After a trial on compose: the stack is down, after SIGKILL too (the watchdog reverts the fault, then the
+    stack's guard brings it down; waited for here, up to a minute)."""
     client = engine()
-    mine = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    label = {"label": f"com.docker.compose.project={project}"}
+    deadline = time.monotonic() + 60
+    while sig == "KILL" and time.monotonic() < deadline and client.containers.list(all=True, sparse=True,
+                                                                                  filters=label):
+        time.sleep(0.5)
+    mine = client.containers.list(all=True, filters=label)
     # the list call itself, not one inspect per container: another trial's sidecar may go between the two
     sidecars = [name.lstrip("/") for c in client.api.containers(all=True, filters={"label": "io.gameday.fault"})
                 for name in c.get("Names") or [] if f"-{harness_pid}-" in name]  # named after its harness
     problems = [f"fault sidecar left: {name}" for name in sidecars]
-    if sig != "KILL" and mine:
-        problems.append(f"{len(mine)} container(s) left after the harness stopped")
+    if mine:
+        problems.append(f"{len(mine)} container(s) left after the harness {'died' if sig == 'KILL' else 'stopped'}")
     for c in mine:
         c.reload()
         state = c.attrs["State"]

@@ -216,6 +216,18 @@ def paused_left() -> list[str]:
     return res.stdout.split()
 
 
+def stack_left(wait: float = 90.0) -> list[str]:
+    """The trial project's containers, once its guard has had the time to bring a dead run's stack down."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = subprocess.run(["docker", "ps", "-a", "-q", "--filter",
+                               "label=com.docker.compose.project=gameday-hostile"],
+                              capture_output=True, text=True).stdout.split()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(1)
+
+
 def trial_sigstop(folder: Path) -> Outcome:
     res = outcome()
     proc, seen = pause_run(folder)
@@ -252,7 +264,8 @@ def trial_engine_restart(folder: Path) -> Outcome:
     verdicts = [j["verdict"] for j in journals(folder)]
     if verdicts != ["ERROR"] or "passed" in allure(folder):
         res["lies"].append(f"a drill whose engine restarted under it read {verdicts} / Allure {allure(folder)}")
-    time.sleep(3)
+    if stack_left():
+        res["leftovers"].append(f"the stack is still up after its run: {len(stack_left())} container(s)")
     if paused_left():
         res["leftovers"].append(f"paused containers: {paused_left()}")
     common_checks(folder, out, res)
@@ -286,14 +299,7 @@ def trial_sigkill(kind: str) -> Callable[[Path], Outcome]:
         res = outcome()
         for problem in trial(kind, "KILL", folder / "t", project="gameday-hostile"):
             res["lies" if "Allure" in problem else "leftovers"].append(problem)
-        stack = subprocess.run(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="
-                                "gameday-hostile"], capture_output=True, text=True).stdout.split()
-        deadline = time.monotonic() + 60
-        while stack and time.monotonic() < deadline:  # the stack's guard brings it down after the watchdog
-            time.sleep(1)
-            stack = subprocess.run(["docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.project="
-                                    "gameday-hostile"], capture_output=True, text=True).stdout.split()
-        if stack:
+        if stack := stack_left():  # the stack's guard brings it down after the watchdog
             res["leftovers"].append(f"the dead run's stack still up ({len(stack)} containers)")
         out = (folder / "t" / "output.txt").read_text() if (folder / "t" / "output.txt").exists() else ""
         if "Traceback (most recent call last)" in out:

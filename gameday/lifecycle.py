@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import random
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -265,3 +268,19 @@ class TargetLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def start_guard(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m module --pid <this process> args...`` in a session of its own, to clean up after this process
+    should it be killed outright (``gameday.compose.guard``, ``gameday.lab.guard``)."""
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module, "--pid", str(os.getpid()), *args],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_guard(guard: subprocess.Popen[bytes] | None) -> None:
+    """This process cleaned up itself: its guard has nothing left to do."""
+    if guard is not None:
+        guard.kill()
+        guard.wait()

@@ -37,11 +37,15 @@ def guard(pid: int, project: str, compose: list[str], ledger: Path | None = None
     except HarnessError:
         return f"run {pid} ended; another run holds {project} now: left to it"
     try:
-        res = subprocess.run([*compose, "--project-name", project, "down", "--volumes", "--remove-orphans",
-                              "--timeout", "5"], capture_output=True, text=True, timeout=120,
-                             stdin=subprocess.DEVNULL)
+        for _ in range(10):  # an engine that is restarting answers again within a minute or so
+            res = subprocess.run([*compose, "--project-name", project, "down", "--volumes", "--remove-orphans",
+                                  "--timeout", "5"], capture_output=True, text=True, timeout=120,
+                                 stdin=subprocess.DEVNULL)
+            if res.returncode == 0:
+                break
+            time.sleep(6)
         said = " ".join((res.stdout + res.stderr).split())[-300:]
-        return f"run {pid} died holding {project}: docker compose down exit {res.returncode} {said}"
+        return f"run {pid} ended with {project} up: docker compose down exit {res.returncode} {said}"
     finally:
         lock.release()
 

@@ -20,7 +20,7 @@ from typing import Any
 from gameday.clock import parse_rfc3339
 from gameday.durations import format_ms, seconds
 from gameday.errors import HarnessError
-from gameday.lifecycle import CleanOnFailure, TargetLock, free_port
+from gameday.lifecycle import CleanOnFailure, TargetLock, free_port, start_guard, stop_guard
 from gameday.monitoring import load_stack_settings, render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.readiness import wait_ready
@@ -101,7 +101,7 @@ class ComposeStack(CleanOnFailure):
     created_by_run: bool = True
     """False when ``keep`` found the project's containers already there: a stack with a history of its own."""
     _lock: TargetLock | None = None
-    _guard: subprocess.Popen[bytes] | None = None
+    _guard: Any = None
     _up_at: float = float("inf")
     """``gameday.compose.guard``: brings the stack down should this run die without doing it."""
     when_serving: Callable[[ComposeStack], None] | None = None
@@ -123,11 +123,9 @@ class ComposeStack(CleanOnFailure):
         self._compose("create", "--no-recreate" if cfg.keep else "--force-recreate", "--quiet-pull")
         self._started_here = True
         if not cfg.keep:  # should this run be killed outright, the stack goes down all the same
-            self._guard = subprocess.Popen(
-                [sys.executable, "-m", "gameday.compose.guard", "--pid", str(os.getpid()), "--project", cfg.project,
-                 "--ledger", str(cfg.workdir.parent / "fault-ledger.jsonl")],  # the run's, beside the stack's folder
-                stdin=subprocess.DEVNULL, stdout=(cfg.workdir / "guard.log").open("ab"), stderr=subprocess.STDOUT,
-                start_new_session=True)
+            self._guard = start_guard("gameday.compose.guard", [  # the run's ledger is beside the stack's folder
+                "--project", cfg.project, "--ledger", str(cfg.workdir.parent / "fault-ledger.jsonl")],
+                cfg.workdir / "guard.log")
         gateway_ip = self._network_gateway()
         # the page stays on the run's own bridge: the receiver listens on the host's address there only
         self.receiver = WebhookReceiver(host=gateway_ip).start()
@@ -151,13 +149,21 @@ class ComposeStack(CleanOnFailure):
         if self.receiver is not None:
             with contextlib.suppress(OSError):
                 self.receiver.stop()
-        if self._started_here and not self.config.keep:
-            with contextlib.suppress(HarnessError):
-                self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-        if self._guard is not None:  # the stack is down: its guard has nothing left to do
-            self._guard.kill()
-            self._guard.wait()
-            self._guard = None
+        down = not self._started_here or self.config.keep
+        if not down:
+            deadline = time.monotonic() + 30  # an engine that is restarting: give it the time to come back
+            while not down and time.monotonic() < deadline:
+                try:
+                    self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+                    down = True
+                except HarnessError:
+                    time.sleep(2.0)
+        if down:  # the stack is down: its guard has nothing left to do
+            stop_guard(self._guard)
+        else:  # it brings the stack down once this process has ended and the engine answers
+            print(f"gameday: docker compose down failed for {self.config.project}; its guard brings the stack "
+                  "down after this run", file=sys.stderr, flush=True)
+        self._guard = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None

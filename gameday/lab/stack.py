@@ -23,9 +23,10 @@ from typing import Any
 from gameday.cgroups import Cgroup, CgroupUnavailable, lab_cgroup
 from gameday.durations import format_ms, seconds
 from gameday.errors import HarnessError
+from gameday.faults.ledger import alive
 from gameday.lab.faults import lab_fault_kinds
 from gameday.lab.supervisor import ControlServer, RemoteSupervisor, ServiceSpec, Supervisor
-from gameday.lifecycle import CleanOnFailure, free_port
+from gameday.lifecycle import CleanOnFailure, free_port, start_guard, stop_guard
 from gameday.monitoring import load_stack_settings, render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.readiness import wait_ready
@@ -121,6 +122,8 @@ class Lab(CleanOnFailure):
     """This session drills on a warm lab that another process runs (``gameday.lab.warm``)."""
     when_serving: Callable[[Lab], None] | None = None
     """Called once while the lab gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
+    _guard: Any = None
+    """``gameday.lab.guard``: sweeps the backend's cgroup should this process die without doing it."""
 
     # -- the target ------------------------------------------------------------------------------
     @property
@@ -230,6 +233,8 @@ class Lab(CleanOnFailure):
             logs / f"{GATEWAY}.log", seconds(svc[GATEWAY]["restart_delay"]) / scale, env=PLAIN_HTTP))
         self.alerting_epoch = time.monotonic()
         self._write_pids()
+        if self.cgroup is not None:  # should this process be killed outright, the cgroup goes all the same
+            self._guard = start_guard("gameday.lab.guard", ["--workdir", str(cfg.workdir)], logs / "guard.log")
         self.wait_ready(ready_timeout)
         self.started_in = time.monotonic() - t0
         # what `python -m gameday.lab env` exports: the same environment a drilled runbook's commands get
@@ -281,6 +286,8 @@ class Lab(CleanOnFailure):
         if self.cgroup is not None:
             self.cgroup.kill_all()  # nothing of the lab's outlives it, a stress fault's workers included
             self.cgroup.remove()
+        stop_guard(self._guard)
+        self._guard = None
         with contextlib.suppress(OSError):
             self.webhook.stop()
         for name in ("pids.json", "endpoints.json"):
@@ -377,7 +384,7 @@ def reap_leftovers(workdir: Path) -> list[int]:
     except ValueError:
         return []
     owner = recorded.get("harness")
-    if owner and owner != os.getpid() and Path(f"/proc/{owner}").exists():
+    if owner and owner != os.getpid() and alive(owner):  # a zombie holds nothing: its lab is a leftover
         raise HarnessError(f"another lab is running in {workdir} (harness pid {owner}); stop it first, "
                            "or give this run its own --reports folder")
     reaped = []

@@ -68,10 +68,11 @@ def sweep_leftovers(reports: Path) -> list[str]:
     their processes and their backends' cgroups go (``gameday revert`` asks; a lab that starts in its folder
     does the same first)."""
     folders = [reports / "lab", *sorted(reports.glob("lab-gw*"))]
-    return [line for folder in folders if folder.is_dir() for line in _sweep_lab(folder)]
+    return [line for folder in folders if folder.is_dir() for line in sweep_lab(folder)]
 
 
-def _sweep_lab(workdir: Path) -> list[str]:
+def sweep_lab(workdir: Path) -> list[str]:
+    """One lab folder's leftovers, swept; what was done (nothing while its harness is alive)."""
     from gameday.cgroups import lab_cgroup
     from gameday.errors import HarnessError
     from gameday.lab.stack import BACKEND, reap_leftovers

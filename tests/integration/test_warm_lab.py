@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from tests.conftest import ROOT
@@ -107,3 +108,23 @@ def test_lab_up_refuses_bad_input_in_one_line(tmp_path):
         assert res.returncode == 2 and said in res.stdout and len(res.stdout.splitlines()) == 1, res.stdout
         assert "Traceback" not in res.stdout + res.stderr
     assert not (tmp_path / "reports" / "lab" / "warm.json").exists()
+
+
+def test_a_warm_lab_killed_outright_leaves_no_cgroup_behind(tmp_path):
+    """Its backend's cgroup once stayed until `gameday revert`: the lab's guard now sweeps it."""
+    from gameday.cgroups import lab_cgroup
+    from gameday.lab.stack import BACKEND
+
+    reports = tmp_path / "reports"
+    up = gameday("lab", "up", "--reports", str(reports), "--time-scale", "60")
+    assert up.returncode == 0, up.stdout + up.stderr
+    group = lab_cgroup((reports / "lab").resolve(), BACKEND)
+    if not group.dir("memory").exists():
+        pytest.skip("this machine gives the lab's backend no cgroup of its own")
+    os.kill(int(json.loads((reports / "lab" / "warm.json").read_text())["pid"]), signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while group.dir("memory").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not group.dir("memory").exists(), (reports / "lab" / "logs" / "guard.log").read_text()
+    time.sleep(0.5)
+    assert processes_mentioning(str(reports)) == [], "the killed warm lab left processes running"
