@@ -90,6 +90,7 @@ class WorkerJournals:
         self.seen: set[str] = set()
         self.since = time.time()
 
+    @pytest.hookimpl(tryfirst=True)  # before JUnit's writer reads the report: a crash reads as the ERROR it is
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == "gameday_journal":

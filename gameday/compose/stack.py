@@ -20,7 +20,7 @@ from typing import Any
 from gameday.clock import parse_rfc3339
 from gameday.durations import format_ms, seconds
 from gameday.errors import HarnessError
-from gameday.lifecycle import CleanOnFailure, TargetLock, free_port, start_guard, stop_guard
+from gameday.lifecycle import CleanOnFailure, TargetLock, free_port, start_guard
 from gameday.monitoring import load_stack_settings, render_monitoring
 from gameday.observe import Alertmanager, Prometheus, probe
 from gameday.readiness import wait_ready
@@ -149,21 +149,10 @@ class ComposeStack(CleanOnFailure):
         if self.receiver is not None:
             with contextlib.suppress(OSError):
                 self.receiver.stop()
-        down = not self._started_here or self.config.keep
-        if not down:
-            deadline = time.monotonic() + 30  # an engine that is restarting: give it the time to come back
-            while not down and time.monotonic() < deadline:
-                try:
-                    self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-                    down = True
-                except HarnessError:
-                    time.sleep(2.0)
-        if down:  # the stack is down: its guard has nothing left to do
-            stop_guard(self._guard)
-        else:  # it brings the stack down once this process has ended and the engine answers
-            print(f"gameday: docker compose down failed for {self.config.project}; its guard brings the stack "
-                  "down after this run", file=sys.stderr, flush=True)
-        self._guard = None
+        if self._started_here and not self.config.keep:
+            with contextlib.suppress(HarnessError):  # an engine that does not answer: the guard sees to it
+                self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        self._guard = None  # it checks, once this process has ended, that nothing of the stack came back
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -354,7 +343,11 @@ class ComposeStack(CleanOnFailure):
             return f"the Docker engine stopped answering ({type(exc).__name__})"
         with contextlib.suppress(Exception):
             for name in MONITORING:
-                started = parse_rfc3339(self.state(name).get("StartedAt", ""))
+                state = self.state(name)
+                if not state.get("Running"):
+                    return (f"the {name} container is {state.get('Status', 'not running')} (stopped by the Docker "
+                            "engine, which may be shutting down, or it died)")
+                started = parse_rfc3339(state.get("StartedAt", ""))
                 if started > self._up_at:
                     return (f"the {name} container started again at {self.state(name).get('StartedAt')} (the "
                             "Docker engine restarted, or the container died)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -344,3 +345,39 @@ def test_a_scenario_may_ask_to_be_skipped_where_its_fault_kind_is_missing(run_ga
     assert run.proc.returncode == 0, run.out
     assert "1 skipped" in run.out and "the lab target cannot do fault kind 'pause-service'" in run.out
     assert run.journals()["service-outage"]["verdict"] == "SKIPPED"
+
+
+def test_a_harness_stalled_past_the_watchdog_reads_error_naming_it_never_a_false_timeline(tmp_path):
+    """SIGSTOP of the harness for 12 s while a pause is in, with --watchdog 5: the watchdog unpauses the container.
+    The harness once came back and wrote 'mitigated: harness reverted pause-service', a t_resolved of 30 s, and a
+    second ledger close; the drill is now ERROR naming the watchdog, with its mark, and the entry closed once."""
+    docker_or_skip()
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    text = (ROOT / "scenarios/service-outage.yaml").read_text()
+    text = text.replace("kind: kill-service", "kind: pause-service").replace("mode: auto", "mode: revert")
+    (scenarios / "hang.yaml").write_text(text.replace("duration: 75s           # down this long, then the "
+                                                      "supervisor restarts it", "duration: 20m"))
+    argv = gameday_argv(tmp_path, "-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60",
+                        "--target", "compose", "--watchdog", "5")
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "fault injected" in line:
+            break
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(12)
+    proc.send_signal(signal.SIGCONT)
+    rest, _ = proc.communicate(timeout=180)
+    out = "".join(seen) + rest
+    assert proc.returncode == 1, out
+    (journal,) = [json.loads(p.read_text()) for p in (tmp_path / "reports" / "drills").glob("*.json")]
+    assert journal["verdict"] == "ERROR" and "the watchdog took pause-service inference-gateway out" in \
+        journal["reasons"][0], journal["reasons"]
+    assert "t_watchdog_reverted" in journal["marks"] and "t_resolved" not in journal["marks"]
+    ledger = [json.loads(line) for line in (tmp_path / "reports" / "fault-ledger.jsonl").read_text().splitlines()]
+    assert [e["state"] for e in ledger] == ["injecting", "reverted"] and "by the watchdog" in ledger[1]["note"]
+    assert [json.loads(p.read_text())["status"] for p in (tmp_path / "allure").glob("*-result.json")] == ["broken"]

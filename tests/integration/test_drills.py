@@ -563,7 +563,8 @@ def test_a_crashed_worker_leaves_every_other_result_and_its_drill_reads_error_ev
     """kill -9 of a ``-n 2`` worker mid-drill: pytest-xdist starts a new worker, which once ran --clean-alluredir
     again and wiped the passed drills' results; the dead drill had no journal, summary row or result at all."""
     proc = subprocess.Popen(gameday_argv(tmp_path, "-n", "2", "-k", "test_drill and (high-error-rate or "
-                                         "service-outage or gateway-down-runbook)", "--time-scale", "60"),
+                                         "service-outage or gateway-down-runbook)", "--time-scale", "60",
+                                         "--junitxml", str(tmp_path / "junit.xml")),
                             cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, stdin=subprocess.DEVNULL)
     ledger_path = tmp_path / "reports" / "fault-ledger.jsonl"
@@ -588,6 +589,7 @@ def test_a_crashed_worker_leaves_every_other_result_and_its_drill_reads_error_ev
     assert sorted(r["status"] for r in results) == ["broken", "passed", "passed"], "no result lost, none passed"
     summary = out.split("gameday summary", 1)[1]
     assert f"{crashed[0]['scenario']} " in summary and "ERROR" in summary
+    assert "ERROR: the pytest-xdist worker" in (tmp_path / "junit.xml").read_text(), "JUnit says what happened"
     ledger = [json.loads(line) for line in ledger_path.read_text().splitlines()]
     assert {e["id"] for e in ledger if e["state"] == "injecting"} == \
         {e["id"] for e in ledger if e["state"] != "injecting"}, "every fault closed, the dead worker's too"
