@@ -285,7 +285,8 @@ def test_gameday_revert_reverts_what_a_killed_run_left_and_says_when_it_cannot(s
     assert ledger.pending() == []
 
 
-def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
+def start_pause_drill(tmp_path: Path) -> subprocess.Popen[str]:
+    """A drill that pauses the gateway on compose until the harness reverts it, with a 5 s watchdog."""
     docker_or_skip()
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
@@ -295,8 +296,12 @@ def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
                                                       "supervisor restarts it", "duration: 20m"))
     argv = gameday_argv(tmp_path, "-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60",
                         "--target", "compose", "--watchdog", "5")
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
+    proc = start_pause_drill(tmp_path)
     try:
         seen = []
         assert proc.stdout is not None
@@ -351,17 +356,7 @@ def test_a_harness_stalled_past_the_watchdog_reads_error_naming_it_never_a_false
     """SIGSTOP of the harness for 12 s while a pause is in, with --watchdog 5: the watchdog unpauses the container.
     The harness once came back and wrote 'mitigated: harness reverted pause-service', a t_resolved of 30 s, and a
     second ledger close; the drill is now ERROR naming the watchdog, with its mark, and the entry closed once."""
-    docker_or_skip()
-    scenarios = tmp_path / "scenarios"
-    scenarios.mkdir()
-    text = (ROOT / "scenarios/service-outage.yaml").read_text()
-    text = text.replace("kind: kill-service", "kind: pause-service").replace("mode: auto", "mode: revert")
-    (scenarios / "hang.yaml").write_text(text.replace("duration: 75s           # down this long, then the "
-                                                      "supervisor restarts it", "duration: 20m"))
-    argv = gameday_argv(tmp_path, "-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60",
-                        "--target", "compose", "--watchdog", "5")
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, stdin=subprocess.DEVNULL)
+    proc = start_pause_drill(tmp_path)
     seen = []
     assert proc.stdout is not None
     for line in proc.stdout:
