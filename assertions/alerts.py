@@ -30,6 +30,15 @@ class Watch:
     """Holds each page against the stack (``gameday.provenance``); a page it refuses never counts. None only
     where no Alertmanager can be asked (the assertions' own unit tests)."""
 
+    def vet(self, since: float) -> None:
+        """Hold every page since ``since`` against the stack now, while what it claims can still be seen there
+        (a quiet alert that paged and resolved before the drill looked would otherwise find no twin)."""
+        if self.check is None:
+            return
+        for note in self.notifications(since):
+            for alert in note.alerts:
+                self.refused(note, alert, since)
+
     def refused(self, note: Notification, alert: dict[str, Any], since: float) -> str | None:
         """Why a page must not count, or None: a firing page needs its twin, a resolved one the stack's word."""
         if self.check is None:

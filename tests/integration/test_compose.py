@@ -29,7 +29,7 @@ from gameday.scenario import (
 )
 from tests.conftest import ROOT
 from tests.integration.conftest import gameday_argv, gameday_env, page_after_reset_is_new
-from tests.integration.test_drills import broken_rules
+from tests.integration.test_drills import broken_rules, drill_until_detect
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 
@@ -209,12 +209,42 @@ def test_resource_and_surge_drills_pass_on_compose(run_gameday):
     assert journals["cpu-exhaustion"]["timer_lag"]["max_ms"] < 100
 
 
-def test_a_broken_rule_fails_its_compose_drill(run_gameday, tmp_path):
+FORGE = """import sys, urllib.request as u
+headers = {"Content-Type": "application/json", **({"Authorization": sys.argv[3]} if sys.argv[3] else {})}
+try:
+    u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), headers=headers), timeout=5)
+    print("accepted")
+except Exception as exc:
+    print(exc)
+"""
+
+
+def test_a_broken_rule_fails_its_compose_drill_though_the_sut_forges_its_page(tmp_path):
+    """The system under test reaches the receiver on the bridge: from inside the backend's container, a forged
+    page once made this drill PASS. Sent without the secret (the container never has it), and with it (as if it
+    leaked), it is refused either way, and the drill FAILs 'never fired'."""
     docker_or_skip()
-    run = run_gameday("-k", "test_drill and service-outage", "--time-scale", "60", "--target", "compose",
-                      "--rules", str(broken_rules(tmp_path, "service-outage")), timeout=600)
-    assert run.proc.returncode == 1, run.out
-    assert "FAIL: ServiceDown never fired within" in run.out, run.out
+    proc, seen = drill_until_detect(tmp_path, "-k", "test_drill and service-outage", "--time-scale", "60",
+                                    "--target", "compose", "--rules", str(broken_rules(tmp_path, "service-outage")))
+    import yaml
+
+    hook = yaml.safe_load((tmp_path / "reports/compose/config/alertmanager.yml").read_text())["receivers"][0][
+        "webhook_configs"][0]
+    url, secret = hook["url"], hook["http_config"]["authorization"]["credentials"]
+    body = json.dumps({"status": "firing", "alerts": [{"status": "firing", "startsAt": "2026-12-02T05:00:00Z",
+                                                       "fingerprint": "f00d", "labels": {"alertname": "ServiceDown",
+                                                                                         "severity": "critical"}}]})
+    backend = engine().containers.get(f"{default_project()}-{BACKEND}-1")
+    said = [backend.exec_run(["python3", "-c", FORGE, url, body, auth]).output.decode().strip()
+            for auth in ("", f"Bearer {secret}")]
+    assert "401" in said[0] and said[1] == "accepted", said
+    rest, _ = proc.communicate(timeout=300)
+    out = "".join(seen) + rest
+    assert proc.returncode == 1, out
+    assert "FAIL: ServiceDown never fired within" in out, out
+    (journal,) = [json.loads(p.read_text()) for p in (tmp_path / "reports" / "drills").glob("*.json")]
+    whys = [r["why"] for r in journal["pages_refused"]]
+    assert "no secret" in whys and any("Alertmanager holds no active ServiceDown" in w for w in whys), whys
 
 
 def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):

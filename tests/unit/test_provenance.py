@@ -180,3 +180,17 @@ def test_a_rendered_alertmanager_config_is_private(tmp_path):
     hooks = [h for r in rendered["receivers"] for h in r.get("webhook_configs", [])]
     assert hooks and all(h["http_config"]["authorization"]["credentials"] == "s3cret" for h in hooks)
 
+
+
+def test_a_quiet_alert_that_paged_and_resolved_is_judged_when_it_came_not_when_the_drill_looks(deliveries):
+    """A page vetted only at the end would find no twin once its alert resolved, and a quiet alert that fired
+    would pass unseen: the drill vets each page as it waits."""
+    stack = Stack(firing_series=[{"alertname": "B", "alertstate": "firing", "severity": "critical"}],
+                  am_active=[{"labels": {"alertname": "B"}, "fingerprint": "f1",
+                              "startsAt": "2026-12-02T04:00:00.123Z"}])
+    watch = make_watch(stack, deliveries)
+    deliver(deliveries, watch, alert(name="B"))
+    watch.vet(0.0)  # as the drill's progress does while it waits
+    stack.am_active, stack.firing_series = [], []  # B resolved since
+    with pytest.raises(DrillFailed, match=r"must stay quiet fired: B \(paged pager\)"):
+        assert_quiet(watch, ["B"], 0.0)
