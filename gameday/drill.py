@@ -183,8 +183,7 @@ class Drill:
             rec.verdict, rec.reasons = "SKIPPED", [str(exc)]
         except StackUnreachable as exc:
             text = str(exc)
-            diagnose = getattr(self.target, "diagnose", None)  # what the platform under the stack says of it
-            cause = diagnose() if diagnose is not None else None
+            cause = self._diagnosis()
             if cause:
                 text = f"{cause}: {text}"
             if "says nothing about the alert" not in text:
@@ -332,6 +331,14 @@ class Drill:
         if interrupted is not None:
             raise interrupted
 
+    def _diagnosis(self) -> str | None:
+        """What the platform under the monitoring stack says of its failure (a target's optional ``diagnose``)."""
+        diagnose = getattr(self.target, "diagnose", None)
+        try:
+            return diagnose() if diagnose is not None else None
+        except Exception:  # noqa: BLE001 - a diagnosis that fails adds nothing; the ERROR stands as it is
+            return None
+
     def _watchdog_took_over(self) -> str | None:
         """Once the watchdog reverted the fault (the harness sent no heartbeat past ``--watchdog``: it was stalled),
         the drill is ERROR naming it, marked on the timeline: what came after is not the fault's doing."""
@@ -350,9 +357,9 @@ class Drill:
         """Pages that did not count, in the journal: POSTs the receiver refused during the drill (no secret), and
         pages with the secret that Prometheus and Alertmanager did not back."""
         rec = self.record
-        receiver = self.target.receiver
+        rejections = getattr(self.target.receiver, "rejections", None)  # a plugin's receiver may keep none
         refused = [r.as_dict() | {"t": self.clock.from_mono(r.arrived), "status": "refused by the receiver"}
-                   for r in receiver.rejections(since=self.clock.anchor_mono)]
+                   for r in (rejections(since=self.clock.anchor_mono) if rejections is not None else [])]
         rec.pages_refused = refused + list(self.pages.refused)
         if rec.pages_refused:
             rec.cautions.append(f"{len(rec.pages_refused)} page(s) refused as not from the run's Alertmanager "
