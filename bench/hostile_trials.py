@@ -250,10 +250,17 @@ def trial_sigstop(folder: Path) -> Outcome:
         res["lies"].append(f"a drill whose fault the watchdog took out read {verdicts}")
     if any(s in ("passed", "failed") for s in allure(folder)):
         res["lies"].append(f"Allure read {allure(folder)}")
+    pause_checks(folder, out, res)
+    return res
+
+
+def pause_checks(folder: Path, out: str, res: Outcome) -> None:
+    """After a pause trial: no container paused, nothing of the stack left, and what every trial must leave."""
+    if stack_left():
+        res["leftovers"].append(f"the stack is still up after its run: {len(stack_left())} container(s)")
     if paused_left():
         res["leftovers"].append(f"paused containers: {paused_left()}")
     common_checks(folder, out, res)
-    return res
 
 
 def trial_engine_restart(folder: Path) -> Outcome:
@@ -274,11 +281,7 @@ def trial_engine_restart(folder: Path) -> Outcome:
     verdicts = [j["verdict"] for j in journals(folder)]
     if verdicts != ["ERROR"] or "passed" in allure(folder):
         res["lies"].append(f"a drill whose engine restarted under it read {verdicts} / Allure {allure(folder)}")
-    if stack_left():
-        res["leftovers"].append(f"the stack is still up after its run: {len(stack_left())} container(s)")
-    if paused_left():
-        res["leftovers"].append(f"paused containers: {paused_left()}")
-    common_checks(folder, out, res)
+    pause_checks(folder, out, res)
     return res
 
 

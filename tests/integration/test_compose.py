@@ -315,8 +315,9 @@ def test_gameday_revert_reverts_what_a_killed_run_left_and_says_when_it_cannot(s
     assert ledger.pending() == []
 
 
-def start_pause_drill(tmp_path: Path) -> subprocess.Popen[str]:
-    """A drill that pauses the gateway on compose until the harness reverts it, with a 5 s watchdog."""
+def start_pause_drill(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """A drill that pauses the gateway on compose until the harness reverts it, with a 5 s watchdog; returned once
+    its fault is in, with the lines it printed so far."""
     docker_or_skip()
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
@@ -326,20 +327,23 @@ def start_pause_drill(tmp_path: Path) -> subprocess.Popen[str]:
                                                       "supervisor restarts it", "duration: 20m"))
     argv = gameday_argv(tmp_path, "-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60",
                         "--target", "compose", "--watchdog", "5")
-    return subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "fault injected" in line:
+            break
+    if not any("fault injected" in line for line in seen):
+        proc.kill()
+        pytest.fail("the pause never went in: " + "".join(seen))
+    return proc, seen
 
 
 def test_the_watchdog_reverts_a_pause_when_the_harness_is_killed(tmp_path):
-    proc = start_pause_drill(tmp_path)
+    proc, seen = start_pause_drill(tmp_path)
     try:
-        seen = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if "fault injected" in line:
-                break
-        assert any("fault injected" in line for line in seen), "".join(seen)
         client = engine()
         project = default_project()
         gateway = next(c for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
@@ -386,13 +390,7 @@ def test_a_harness_stalled_past_the_watchdog_reads_error_naming_it_never_a_false
     """SIGSTOP of the harness for 12 s while a pause is in, with --watchdog 5: the watchdog unpauses the container.
     The harness once came back and wrote 'mitigated: harness reverted pause-service', a t_resolved of 30 s, and a
     second ledger close; the drill is now ERROR naming the watchdog, with its mark, and the entry closed once."""
-    proc = start_pause_drill(tmp_path)
-    seen = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "fault injected" in line:
-            break
+    proc, seen = start_pause_drill(tmp_path)
     proc.send_signal(signal.SIGSTOP)
     time.sleep(12)
     proc.send_signal(signal.SIGCONT)
