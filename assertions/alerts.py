@@ -9,14 +9,14 @@ from typing import Any
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from assertions.sla import assert_within_sla
-from gameday.clock import Clock, parse_rfc3339
-from gameday.durations import human
-from gameday.errors import DrillFailed
-from gameday.groups import GroupPage, GroupState
-from gameday.observe import Prometheus
-from gameday.provenance import PageCheck
-from gameday.receiver import Deliveries, Notification
-from gameday.timing import PipelineTiming
+from gameday.core.clock import Clock, parse_rfc3339
+from gameday.core.durations import human
+from gameday.core.errors import DrillFailed
+from gameday.observe.clients import Prometheus
+from gameday.observe.provenance import PageCheck
+from gameday.observe.receiver import Deliveries, Notification
+from gameday.pipeline.groups import GroupPage, GroupState
+from gameday.pipeline.timing import PipelineTiming
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Watch:
     webhook: Deliveries
     clock: Clock
     check: PageCheck | None = None
-    """Holds each page against the stack (``gameday.provenance``); a page it refuses never counts. None only
+    """Holds each page against the stack (``gameday.observe.provenance``); a page it refuses never counts. None only
     where no Alertmanager can be asked (the assertions' own unit tests)."""
 
     def vet(self, since: float) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assertions.alerts import Watch
-from gameday.durations import human
-from gameday.errors import DrillFailed
+from gameday.core.durations import human
+from gameday.core.errors import DrillFailed
 
 
 @dataclass

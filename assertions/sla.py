@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gameday.durations import human
-from gameday.errors import DrillFailed
-from gameday.timing import PipelineTiming
+from gameday.core.durations import human
+from gameday.core.errors import DrillFailed
+from gameday.pipeline.timing import PipelineTiming
 
 
 def assert_feasible(alert: str, sla: float, timing: PipelineTiming, repeat: bool = False) -> None:

@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gameday.compose.stack import ComposeConfig, ComposeStack  # noqa: E402
-from gameday.drill import Drill, DrillContext  # noqa: E402
-from gameday.journal import DrillRecord  # noqa: E402
+from gameday.drill.runner import Drill, DrillContext  # noqa: E402
 from gameday.lab.stack import Lab, LabConfig  # noqa: E402
-from gameday.load import SharedLoad  # noqa: E402
-from gameday.scenario import Scenario, load_scenario  # noqa: E402
-from gameday.timescale import durations_in  # noqa: E402
+from gameday.load.locust import SharedLoad  # noqa: E402
+from gameday.pipeline.timescale import durations_in  # noqa: E402
+from gameday.record.journal import DrillRecord  # noqa: E402
+from gameday.scenario.model import Scenario, load_scenario  # noqa: E402
 
 P0 = ("service-outage", "high-error-rate")
 WAITING = ("steady-state", "detect", "recover", "resolve")
@@ -267,7 +267,7 @@ def pytest_to_first_drill(runs: int, scale: float, work: Path) -> None:
 
     cold = [first_drill(work / f"first-cold-{i}", scale) for i in range(runs)]
     warm_reports = work / "first-warm"
-    cli = [sys.executable, "-m", "gameday.cli", "lab"]
+    cli = [sys.executable, "-m", "gameday.cli.main", "lab"]
     subprocess.run([*cli, "up", "--reports", str(warm_reports), "--time-scale", f"{scale:g}"], cwd=ROOT, check=True,
                    capture_output=True)
     try:

@@ -117,7 +117,7 @@ def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str
     problems: list[str] = []
     if sig == "KILL":
         time.sleep(8)  # the watchdog's 5 s bound and its revert; then what a user runs after a crash
-        subprocess.run([sys.executable, "-m", "gameday.cli", "revert", "--reports", str(folder / "reports")],
+        subprocess.run([sys.executable, "-m", "gameday.cli.main", "revert", "--reports", str(folder / "reports")],
                        capture_output=True, timeout=120)
     ledger = Ledger(folder / "reports" / "fault-ledger.jsonl")
     if open_faults := ledger.pending():
@@ -145,7 +145,7 @@ def trial(kind: str, sig: str, folder: Path, project: str = PROJECT) -> list[str
     if leftovers:
         problems.append(f"processes left: {leftovers}")
     if target == "lab":  # a stress-ng left behind keeps the lab's cgroup from being removed
-        from gameday.cgroups import lab_cgroup
+        from gameday.lab.cgroups import lab_cgroup
 
         group = lab_cgroup(folder / "reports" / "lab", "model-backend")
         if group.dir("memory").exists():

@@ -34,10 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gameday.drill import Drill, DrillContext  # noqa: E402
-from gameday.durations import human  # noqa: E402
+from gameday.core.durations import human  # noqa: E402
+from gameday.drill.runner import Drill, DrillContext  # noqa: E402
 from gameday.lab.stack import GATEWAY, Lab, LabConfig  # noqa: E402
-from gameday.scenario import load_scenario  # noqa: E402
+from gameday.scenario.model import load_scenario  # noqa: E402
 
 PEER = ROOT / "reports" / "peer" / "ctk-venv"
 PACKAGES = ["chaostoolkit", "chaostoolkit-prometheus", "jsonpath2"]

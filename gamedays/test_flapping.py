@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.scenario import ExpectedAlert, load_scenario
+from gameday.scenario.model import ExpectedAlert, load_scenario
 
 
 @pytest.mark.p1

@@ -21,10 +21,10 @@ import signal
 import time
 from typing import Any
 
-from gameday.errors import InjectionError
+from gameday.core.errors import InjectionError
 from gameday.faults.base import Fault
 from gameday.faults.ledger import Ledger
-from gameday.target import FaultKinds
+from gameday.target.protocol import FaultKinds
 
 SIDECAR_LABEL = "io.gameday.fault"
 NFT_TABLE = "gameday_fault"
@@ -94,6 +94,7 @@ class ContainerFault(Fault):
     """A fault on one service's container of the Compose stack; it outlives the harness, so a watchdog guards it."""
 
     outlives_harness = True
+    reverter = "compose-container"
 
     def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
         super().__init__(service, ledger)

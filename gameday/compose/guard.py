@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from gameday.errors import HarnessError
+from gameday.core.errors import HarnessError
 from gameday.faults.ledger import Ledger, alive
-from gameday.lifecycle import TargetLock
+from gameday.target.lock import TargetLock
 
 
 def guard(pid: int, project: str, compose: list[str], ledger: Path | None = None, poll: float = 0.5,

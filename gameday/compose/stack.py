@@ -17,21 +17,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from gameday.clock import parse_rfc3339
-from gameday.durations import format_ms, seconds
-from gameday.errors import HarnessError
-from gameday.lifecycle import CleanOnFailure, TargetLock, free_port, start_guard
-from gameday.monitoring import load_stack_settings, render_monitoring
-from gameday.observe import Alertmanager, Prometheus, probe
-from gameday.readiness import wait_ready
-from gameday.receiver import WebhookReceiver
-from gameday.target import FaultKinds, SliProbe
+from gameday.core.clock import parse_rfc3339
+from gameday.core.durations import format_ms, seconds
+from gameday.core.errors import HarnessError
+from gameday.core.processes import CleanOnFailure, start_guard
+from gameday.observe.clients import Alertmanager, Prometheus, probe
+from gameday.observe.receiver import WebhookReceiver
+from gameday.target.lock import TargetLock
+from gameday.target.monitoring import load_stack_settings, render_monitoring
+from gameday.target.ports import free_port
+from gameday.target.protocol import FaultKinds, SliProbe
+from gameday.target.readiness import wait_ready
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 MONITORING = ("prometheus", "alertmanager")
 PORTS = {GATEWAY: 8000, BACKEND: 8001, "prometheus": 9090, "alertmanager": 9093}
 IMAGE_INPUTS = ("docker/Dockerfile", "docker/restart-delay.sh", "gameday/lab/gateway.py", "gameday/lab/backend.py",
-                "gameday/cgroups.py")
+                "gameday/lab/cgroups.py")
 FAULT_LABEL = "io.gameday.fault"
 
 
@@ -83,7 +85,7 @@ class ComposeConfig:
 
 @dataclass
 class ComposeStack(CleanOnFailure):
-    """The stack of ``docker-compose.yml`` as a target (``gameday.target.Target``)."""
+    """The stack of ``docker-compose.yml`` as a target (``gameday.target.protocol.Target``)."""
 
     name = "compose"
     owns_monitoring = True
@@ -105,7 +107,8 @@ class ComposeStack(CleanOnFailure):
     _up_at: float = float("inf")
     """``gameday.compose.guard``: brings the stack down should this run die without doing it."""
     when_serving: Callable[[ComposeStack], None] | None = None
-    """Called once while the stack gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
+    """Called once while the stack gets ready, as soon as its services answer
+        (``gameday.target.readiness.wait_ready``)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> None:

@@ -6,9 +6,10 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
-from gameday.errors import InjectionError
+from gameday.core.errors import InjectionError
+from gameday.core.processes import CleanOnFailure
+from gameday.core.signals import signals_deferred
 from gameday.faults.ledger import Ledger
-from gameday.lifecycle import CleanOnFailure, signals_deferred
 
 
 class Fault(CleanOnFailure, ABC):
@@ -17,6 +18,9 @@ class Fault(CleanOnFailure, ABC):
     kind = "fault"
     outlives_harness = False
     """True for a fault that stays when the harness dies (a paused container, a sidecar): a watchdog guards it."""
+    reverter = "died-with-harness"
+    """How the fault is reverted when its harness is gone: a name in ``gameday.faults.revert`` (the engine's own,
+    or an entry point of the group ``gameday.reverters`` that the fault's package declares)."""
 
     def __init__(self, target: str, ledger: Ledger | None = None) -> None:
         self.target = target
@@ -53,9 +57,10 @@ class Fault(CleanOnFailure, ABC):
             raise InjectionError(f"{self.describe()}: already injected")
         with signals_deferred(f"the injection of {self.describe()}"):  # ledger, watchdog and the fault, whole
             if self.ledger is not None:
-                self._entry = self.ledger.opened(self.kind, self.target, {**self.detail(), **self.reverted_by})
+                self._entry = self.ledger.opened(self.kind, self.target, {**self.detail(), **self.reverted_by},
+                                                 revert=self.reverter)
                 if self.outlives_harness and self.ledger.watchdog_bound:
-                    from gameday.faults.watchdog import Watchdog
+                    from gameday.faults.heartbeat import Watchdog
 
                     self._watchdog = Watchdog(self.ledger, self._entry, self.ledger.watchdog_bound).start()
             self._reverted = False

@@ -60,10 +60,12 @@ class Ledger:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def opened(self, kind: str, target: str, detail: dict[str, Any]) -> str:
+    def opened(self, kind: str, target: str, detail: dict[str, Any], revert: str = "died-with-harness") -> str:
+        """Write a fault down before it goes in; ``revert`` names how it is reverted if this run dies
+        (``gameday.faults.revert``)."""
         entry_id = uuid.uuid4().hex[:12]
         self._append({"id": entry_id, "state": "injecting", "kind": kind, "target": target, "detail": detail,
-                      "pid": os.getpid(), "wall": time.time()})
+                      "revert": revert, "pid": os.getpid(), "wall": time.time()})
         return entry_id
 
     def closed(self, entry_id: str, note: str = "reverted", state: str = "reverted") -> dict[str, Any] | None:

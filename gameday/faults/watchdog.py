@@ -1,62 +1,56 @@
-"""The harness's side of the watchdog: start it beside a fault that outlives the harness, and keep it fed.
+"""A dead-man's switch for a fault that outlives the harness (a paused container, a stress sidecar, an nftables table).
 
-The watchdog itself runs as ``python -m gameday.watchdog`` in a session of its own (see that module).
+When such a fault is injected, the harness starts this watchdog as a process of its own session and
+touches a heartbeat file every second. If the heartbeats stop for longer than the bound (the harness
+was killed, or hangs), the watchdog reverts the fault from its ledger entry, checks the revert, and
+records it as reverted or abandoned. A normal revert closes the entry and removes the heartbeat file;
+the watchdog then exits.
+
+Run by the harness: python -m gameday.faults.watchdog --ledger FILE --entry ID --heartbeat FILE --bound SECONDS
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
+import argparse
 import sys
-import threading
-from typing import Any
+import time
+from pathlib import Path
 
-from gameday.faults.ledger import Ledger
+from gameday.faults.ledger import CLOSED, Ledger
+from gameday.faults.revert import revert_entry
 
 
-class Watchdog:
-    """The harness's side: start the watchdog process and keep its heartbeat file fresh."""
+def watch(ledger: Ledger, entry_id: str, heartbeat: Path, bound: float, poll: float = 0.5) -> str:
+    """Wait for the fault's end or the harness's silence; returns what happened."""
+    while True:
+        if ledger.state_of(entry_id) in CLOSED:
+            return "closed by the harness"
+        try:
+            silent = time.time() - heartbeat.stat().st_mtime
+        except FileNotFoundError:
+            return "ended by the harness"
+        if silent > bound:
+            entry = next((e for e in ledger.entries() if e.get("id") == entry_id and e.get("state") == "injecting"),
+                         None)
+            if entry is None:
+                return "no such entry"
+            state, note = revert_entry(entry)
+            ledger.closed(entry_id, note=f"by the watchdog, {silent:.1f}s without a heartbeat: {note}", state=state)
+            heartbeat.unlink(missing_ok=True)
+            return f"{state}: {note}"
+        time.sleep(poll)
 
-    def __init__(self, ledger: Ledger, entry_id: str, bound: float) -> None:
-        self.ledger, self.entry_id, self.bound = ledger, entry_id, bound
-        self.heartbeat = ledger.path.parent / "watchdog" / f"{entry_id}.beat"
-        self._stop = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._beat, name=f"watchdog-{entry_id}", daemon=True)
 
-    def start(self) -> Watchdog:
-        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
-        self.heartbeat.touch()
-        log = (self.heartbeat.parent / f"{self.entry_id}.log").open("ab")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "gameday.watchdog", "--ledger", str(self.ledger.path), "--entry", self.entry_id,
-             "--heartbeat", str(self.heartbeat), "--bound", f"{self.bound:g}"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)  # outlives the harness
-        self._thread.start()
-        return self
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gameday.faults.watchdog", description=__doc__.splitlines()[0])
+    parser.add_argument("--ledger", type=Path, required=True)
+    parser.add_argument("--entry", required=True)
+    parser.add_argument("--heartbeat", type=Path, required=True)
+    parser.add_argument("--bound", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    print(watch(Ledger(args.ledger), args.entry, args.heartbeat, args.bound), flush=True)
+    return 0
 
-    def _beat(self) -> None:
-        while not self._stop.wait(1.0):
-            with contextlib.suppress(OSError):
-                os.utime(self.heartbeat)
 
-    def took_over(self) -> dict[str, Any] | None:
-        """The ledger's close, when the watchdog reverted the fault because the heartbeats stopped (the harness was
-        stalled: SIGSTOP, a frozen host); None while the harness holds the fault. The watchdog removes the heartbeat
-        file when it acts, so only then is the ledger read."""
-        if self._stop.is_set() or self.heartbeat.exists():
-            return None
-        close = self.ledger.close_of(self.entry_id)
-        return close if close is not None and close.get("pid") != os.getpid() else None
-
-    def stop(self) -> None:
-        """The fault was reverted by the harness: end the heartbeats and the watchdog."""
-        self._stop.set()
-        self.heartbeat.unlink(missing_ok=True)
-        if self._proc is not None:
-            try:
-                self._proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,9 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
-from gameday.errors import GamedayError
+from gameday.core.errors import GamedayError
+from gameday.core.signals import SignalStop
 from gameday.lab.stack import Lab, LabConfig
-from gameday.lifecycle import SignalStop
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,12 @@ from typing import Any
 
 import requests
 
-from gameday.cgroups import Cgroup
-from gameday.errors import InjectionError
+from gameday.core.errors import InjectionError
 from gameday.faults.base import Fault
 from gameday.faults.ledger import Ledger
+from gameday.lab.cgroups import Cgroup
 from gameday.lab.supervisor import Supervisor, child_setup
-from gameday.target import FaultKinds
+from gameday.target.protocol import FaultKinds
 
 
 def _wait(pred: Any, timeout: float) -> bool:
@@ -167,6 +167,8 @@ class Stress(Fault):
     stress-ng dies with the harness (and its workers with it: they watch their parent); the lab empties the
     cgroup when it stops and when it starts after a killed run."""
 
+    reverter = "cgroup-stress"
+
     def __init__(self, kind: str, cgroup: Cgroup, target: str, args: list[str], log: Path,
                  ledger: Ledger | None = None) -> None:
         super().__init__(target, ledger)
@@ -270,6 +272,7 @@ def _outliving(build: Any, restore: str) -> Any:
         fault = build(lab, spec, duration, ledger)
         fault.outlives_harness = True
         fault.reverted_by = {"restore": restore}
+        fault.reverter = "restore-url"
         return fault
 
     return outliving

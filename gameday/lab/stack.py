@@ -1,7 +1,7 @@
 """Start and stop the embedded lab: gateway, backend, Prometheus, Alertmanager, webhook receiver.
 
 The model backend runs in a cgroup of its own with a CPU and a memory limit, as it would in a container,
-where this machine allows it (root, cgroup v1); a small exporter (``gameday.cgroups``) serves that
+where this machine allows it (root, cgroup v1); a small exporter (``gameday.lab.cgroups``) serves that
 cgroup's counters as container metrics, and the lab's CPU and memory stress faults run inside it.
 """
 
@@ -20,25 +20,27 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from gameday.cgroups import Cgroup, CgroupUnavailable, lab_cgroup
-from gameday.durations import format_ms, seconds
-from gameday.errors import HarnessError
+from gameday.core.durations import format_ms, seconds
+from gameday.core.errors import HarnessError
+from gameday.core.processes import CleanOnFailure, start_guard, stop_guard
 from gameday.faults.ledger import alive
+from gameday.lab.cgroups import Cgroup, CgroupUnavailable, lab_cgroup
 from gameday.lab.faults import lab_fault_kinds
 from gameday.lab.supervisor import ControlServer, RemoteSupervisor, ServiceSpec, Supervisor
-from gameday.lifecycle import CleanOnFailure, free_port, start_guard, stop_guard
-from gameday.monitoring import load_stack_settings, render_monitoring
-from gameday.observe import Alertmanager, Prometheus, probe
-from gameday.readiness import wait_ready
-from gameday.receiver import Deliveries, RelayedReceiver, WebhookReceiver
-from gameday.target import FaultKinds, SliProbe
+from gameday.observe.clients import Alertmanager, Prometheus, probe
+from gameday.observe.receiver import Deliveries, RelayedReceiver, WebhookReceiver
+from gameday.target.monitoring import load_stack_settings, render_monitoring
+from gameday.target.ports import free_port
+from gameday.target.protocol import FaultKinds, SliProbe
+from gameday.target.readiness import wait_ready
 
 GATEWAY, BACKEND = "inference-gateway", "model-backend"
 LINK = "backend-link"
 """The relay between gateway and backend (``gameday.lab.link``): where the lab adds latency. Not a service a
 fault may aim at: a latency fault names the backend, the dependency that turns slow."""
 EXPORTER = "container-exporter"
-"""Serves the backend's cgroup as container metrics (``gameday.cgroups``); part of the monitoring, like Prometheus."""
+"""Serves the backend's cgroup as container metrics (``gameday.lab.cgroups``); part of the monitoring, like
+Prometheus."""
 PLAIN_HTTP = {"SSL_CERT_FILE": "/dev/null"}
 """The gateway and backend speak plain HTTP on loopback: no CA bundle for aiohttp to load at import, which
 is about 0.1 s of every start and restart of theirs."""
@@ -88,7 +90,7 @@ class Endpoints:
 
 @dataclass
 class Lab(CleanOnFailure):
-    """The embedded lab, a target (``gameday.target.Target``); a context manager that cleans up even when
+    """The embedded lab, a target (``gameday.target.protocol.Target``); a context manager that cleans up even when
     its own start fails."""
 
     name = "lab"
@@ -121,7 +123,8 @@ class Lab(CleanOnFailure):
     attached: bool = False
     """This session drills on a warm lab that another process runs (``gameday.lab.warm``)."""
     when_serving: Callable[[Lab], None] | None = None
-    """Called once while the lab gets ready, as soon as its services answer (``gameday.readiness.wait_ready``)."""
+    """Called once while the lab gets ready, as soon as its services answer
+        (``gameday.target.readiness.wait_ready``)."""
     _guard: Any = None
     """``gameday.lab.guard``: sweeps the backend's cgroup should this process die without doing it."""
 
@@ -173,7 +176,7 @@ class Lab(CleanOnFailure):
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
         if not self.warm:
-            from gameday.lab.warm import find_warm
+            from gameday.lab.warmfile import find_warm
 
             warm = find_warm(cfg.workdir)
             if warm is not None:
@@ -219,7 +222,7 @@ class Lab(CleanOnFailure):
             logs / f"{BACKEND}.log", seconds(svc[BACKEND]["restart_delay"]) / scale, env=PLAIN_HTTP,
             cgroup=self.cgroup))
         self.supervisor.add(ServiceSpec(
-            EXPORTER, [sys.executable, "-m", "gameday.cgroups", "--port", str(ports["containers"]),
+            EXPORTER, [sys.executable, "-m", "gameday.lab.cgroups", "--port", str(ports["containers"]),
                        "--map", str(cfg.workdir / "containers.json"), *tag],
             logs / f"{EXPORTER}.log", 1.0))
         self.supervisor.add(ServiceSpec(
@@ -244,7 +247,7 @@ class Lab(CleanOnFailure):
         """Drill on the warm lab another process runs: hold it, follow its receiver, drive it remotely."""
         import requests
 
-        from gameday.lab.warm import fingerprint, mismatch, post
+        from gameday.lab.warmfile import fingerprint, mismatch, post
 
         cfg = self.config
         self.attached, self.created_by_run = True, False  # from here, stop() leaves the warm lab's files and processes
@@ -272,7 +275,7 @@ class Lab(CleanOnFailure):
 
     def stop(self) -> None:
         if self.attached:  # the warm lab's processes stay up; this session lets go of it
-            from gameday.lab.warm import post
+            from gameday.lab.warmfile import post
 
             with contextlib.suppress(OSError):
                 self.webhook.stop()

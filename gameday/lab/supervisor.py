@@ -19,10 +19,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from gameday.cgroups import Cgroup
-from gameday.errors import HarnessError
-from gameday.lifecycle import LoopbackServer, QuietHandler, die_with_parent
-from gameday.receiver import bearer, carries
+from gameday.core.errors import HarnessError
+from gameday.core.httpserver import LoopbackServer, QuietHandler
+from gameday.core.processes import die_with_parent
+from gameday.lab.cgroups import Cgroup
+from gameday.observe.receiver import bearer, carries
 
 
 @dataclass

@@ -22,11 +22,11 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Under ``-n`` each worker starts a lab of its own: a warm lab in ``reports/lab`` is not used, and says so."""
-    from gameday.parallel import controller
+    from gameday.plugin.parallel import controller
 
     if not controller(config) or str(config.getoption("gameday_target") or config.getini("gameday_target")) != "lab":
         return []
-    from gameday.lab.warm import find_warm
+    from gameday.lab.warmfile import find_warm
 
     reports = Path(config.getoption("gameday_reports") or Path(config.rootpath) / "reports")
     warm = find_warm(lab_folder(reports, None))
@@ -73,8 +73,8 @@ def sweep_leftovers(reports: Path) -> list[str]:
 
 def sweep_lab(workdir: Path) -> list[str]:
     """One lab folder's leftovers, swept; what was done (nothing while its harness is alive)."""
-    from gameday.cgroups import lab_cgroup
-    from gameday.errors import HarnessError
+    from gameday.core.errors import HarnessError
+    from gameday.lab.cgroups import lab_cgroup
     from gameday.lab.stack import BACKEND, reap_leftovers
 
     try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -33,74 +32,12 @@ from typing import Any
 
 import requests
 
+from gameday.core.signals import SignalStop
 from gameday.faults.ledger import alive
-from gameday.lifecycle import SignalStop
-
-WARM_FILE = "warm.json"
-CODE = Path(__file__).resolve().parent.parent
-"""The harness's package: the lab's code and the monitoring config it renders are part of a warm lab's identity."""
-
-
-def _digest(*folders: Path, skip: tuple[Path, ...] = ()) -> str:
-    h = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            if any(path.is_relative_to(s) for s in skip):
-                continue
-            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def fingerprint(cfg: Any) -> dict[str, str]:
-    """What must match for a session to drill on a warm lab: what its processes were started with."""
-    return {"time scale": f"{cfg.time_scale:g}",
-            "config": _digest(cfg.config_dir, skip=(cfg.rules_dir, cfg.config_dir / "prometheus" / "rules")),
-            "rules": _digest(cfg.rules_dir),
-            "lab code": _digest(CODE / "lab", CODE / "monitoring.py", CODE / "cgroups.py", CODE / "receiver.py")}
-
-
-def mismatch(warm: dict[str, Any], wanted: dict[str, str], workdir: Path) -> str | None:
-    """One line saying how a warm lab differs from what this session asks, or None."""
-    theirs = warm.get("fingerprint", {})
-    diff = [f"time scale {theirs.get(k)} (this run: {v})" if k == "time scale" else f"other {k}"
-            for k, v in wanted.items() if theirs.get(k) != v]
-    if not diff:
-        return None
-    return (f"the warm lab in {workdir} (pid {warm.get('pid')}) was started with {', '.join(diff)}: stop it with "
-            f"`gameday lab down --reports {workdir.parent}` or start it again with this run's options")
-
-
-def find_warm(workdir: Path) -> dict[str, Any] | None:
-    """The warm lab serving ``workdir``, or None (a file left by a warm lab that died is removed)."""
-    path = workdir / WARM_FILE
-    try:
-        warm = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(warm, dict) or not alive(warm.get("pid")):
-        path.unlink(missing_ok=True)
-        return None
-    return warm
-
-
-def post(url: str, action: str, timeout: float = 30.0, secret: str | None = None,
-         **params: object) -> tuple[int, dict[str, Any]]:
-    """``POST /<action>`` on a warm lab's control API: (status, body); status 0 when the lab did not answer."""
-    from gameday.lab.supervisor import RemoteSupervisor
-
-    return RemoteSupervisor(url, secret=secret).ask("POST", f"/{action}", timeout, **params)
-
+from gameday.lab.warmfile import WARM_FILE, find_warm, fingerprint, mismatch, write_private
 
 GUARDED = frozenset({"hold", "release"})
 """The control API's actions only a holder of the warm lab's secret may call."""
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (it holds the run's secret)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(path, 0o600)
 
 
 def _pid(query: dict[str, str]) -> int | None:
@@ -183,7 +120,7 @@ def _baseline_problems(lab: Any) -> list[str]:
 
 def serve(cfg: Any, poll: float = 0.2) -> int:
     """Run the lab until SIGTERM or SIGINT, restoring its baseline whenever the session holding it dies."""
-    from gameday.errors import GamedayError
+    from gameday.core.errors import GamedayError
     from gameday.lab.stack import Lab
 
     stop = SignalStop((signal.SIGTERM, signal.SIGINT))
@@ -304,7 +241,7 @@ def command(args: argparse.Namespace) -> int:
         if folder is not None and not folder.is_dir():
             print(f"gameday lab up: {name} {folder}: no such folder")
             return 2
-    from gameday.usage import reports_problem, time_scale_problem
+    from gameday.plugin.usage import reports_problem, time_scale_problem
 
     if problem := time_scale_problem(args.time_scale) or reports_problem(args.reports):
         print(f"gameday lab up: {problem}")

@@ -11,8 +11,8 @@ from typing import Any
 
 import allure
 
-from gameday.durations import human
-from gameday.journal import DrillRecord
+from gameday.core.durations import human
+from gameday.record.journal import DrillRecord
 from gameday.report.review import drill_page
 
 SEVERITY = {"p0": allure.severity_level.CRITICAL, "p1": allure.severity_level.NORMAL,

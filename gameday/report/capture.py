@@ -23,7 +23,7 @@ from typing import Any
 import requests
 import yaml
 
-from gameday.inputs import read_text_bounded
+from gameday.scenario.inputs import read_text_bounded
 
 MAX_POINTS = 400
 
@@ -49,7 +49,7 @@ def split_comparison(query: str) -> list[tuple[str, str | None, float | None]]:
         if type(node).__name__ == "BinaryExpr" and op == "and":
             return walk(node.lhs) + walk(node.rhs)
         if type(node).__name__ == "BinaryExpr" and op in (">", ">=", "<", "<=", "==", "!="):
-            from gameday.ratewindow import _const
+            from gameday.pipeline.detection import _const
 
             threshold = _const(node.rhs)
             if threshold is not None:
@@ -124,7 +124,7 @@ def locust_history(csv_prefix: Path, clock: Any, since: float | None = None,
     Each row's rate is its counts' change since the row before it, read from before ``since`` too. Where the
     counts start again (a drill reset Locust's statistics at ``reset_at``, drill clock), the row after the
     reset counts from the reset itself; a reset at an unknown time leaves that row out."""
-    from gameday.load import csv_rows
+    from gameday.load.locust import csv_rows
 
     rows = csv_rows(Path(f"{csv_prefix}_stats_history.csv")) or []
     out, last = [], None

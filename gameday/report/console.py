@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gameday.durations import human
-from gameday.journal import DrillRecord
+from gameday.core.durations import human
+from gameday.record.journal import DrillRecord
 
 COLORS = {"PASS": {"green": True, "bold": True}, "FAIL": {"red": True, "bold": True},
           "ERROR": {"red": True, "bold": True}, "ABORTED": {"red": True, "bold": True},

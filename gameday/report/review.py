@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameday.durations import human
-from gameday.shadow.debrief import debrief_lines
+from gameday.core.durations import human
+from gameday.report.debrief import debrief_lines
 
 ACTORS = {"t_firing": "Prometheus", "t_firing_seen": "Prometheus", "t_notified": "Alertmanager",
           "t_notified_seen": "Alertmanager", "t_resolved": "Alertmanager", "t_inject": "harness (fault)",
@@ -112,7 +112,7 @@ def slo_impact(journal: dict[str, Any], slo: Slo) -> dict[str, Any] | None:
     span_real = (end - marks["t_steady"]["t"]) * (journal.get("time_scale", 1) or 1)
     budget = 1 - slo.objective / 100
     spent = (failures / requests) * (span_real / (slo.window_days * 86400)) / budget if budget > 0 else 0.0
-    from gameday.errorbudget import state_of
+    from gameday.target.errorbudget import state_of
 
     return {"failed": failures, "requests": requests, "span_real": human(span_real), "spent_pct": spent * 100,
             "state_after": state_of(max(0.0, 1 - spent)), "objective": slo.objective, "window_days": slo.window_days}

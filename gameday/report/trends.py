@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameday.durations import human
+from gameday.core.durations import human
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gameday.durations import human
 from gameday.shadow import ACK_GOALS
 
 
@@ -31,28 +30,6 @@ def debrief(record: Any, automated: dict[str, Any] | None) -> dict[str, Any]:
     out["acknowledge_met"] = out["acknowledge"] is not None and out["acknowledge"] <= ack_goal
     out["mttr_met"] = out["mttr"] is not None and out["mttr"] <= out["mttr_goal"]
     return out
-
-
-def debrief_lines(d: dict[str, Any]) -> list[str]:
-    auto = d.get("automated") or {}
-
-    def row(name: str, value: float | None, goal: float | None, met: bool | None, auto_v: float | None) -> str:
-        verdict = "" if met is None else ("  met" if met else "  MISSED")
-        beside = f"   automated drill: {human(auto_v)}" if auto_v is not None else ""
-        return (f"  {name:<12} {human(value) if value is not None else 'never':>8}"
-                f"{' / goal ' + human(goal) if goal else ''}{verdict}{beside}")
-
-    lines = ["shadow exercise debrief (real time)",
-             row("acknowledge", d["acknowledge"], d["acknowledge_goal"], d["acknowledge_met"], None),
-             row("mitigate", d["mitigate"], None, None, auto.get("mitigate")),
-             row("recover", d["mttr"], d["mttr_goal"], d["mttr_met"], auto.get("mttr"))]
-    if d["escalated"]:
-        lines.append("  the acknowledgement time passed: the escalation path paged the secondary")
-    if d["safety_revert"]:
-        lines.append("  not mitigated: the harness reverted the fault at the safety timeout")
-    if auto:
-        lines.append(f"  automated drill compared: {auto.get('journal', '?')}")
-    return lines
 
 
 def newest_automated(drills: Path, scenario: str, exclude: Path | None = None) -> dict[str, Any] | None:

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gameday.durations import human
-from gameday.errors import DrillFailed
+from gameday.core.durations import human
+from gameday.core.errors import DrillFailed
+from gameday.report.debrief import debrief_lines
 from gameday.shadow import ACK_GOALS, ESCALATION, HINT_AT, HINT_SECTIONS
-from gameday.shadow.debrief import debrief_lines
 from gameday.shadow.pager import Pager, ShadowState, announce
 
 

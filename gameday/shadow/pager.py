@@ -11,14 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gameday.durations import human
-from gameday.errors import printable
-from gameday.lifecycle import LoopbackServer, QuietHandler
-
-if TYPE_CHECKING:
-    from gameday.shadow.exercise import TraineeLog
+from gameday.core.durations import human
+from gameday.core.errors import printable
+from gameday.core.httpserver import LoopbackServer, QuietHandler
 
 PAGER_FILE = "shadow.json"
 """In the reports folder while a session's pager is up: its address, for the trainee's helpers."""
@@ -59,8 +56,9 @@ class Pager(LoopbackServer):
         self.lock = threading.Lock()
         self.tell: Callable[[str], None] = print
         """A line for the trainee's terminal (the pytest plugin's live writer)."""
-        self.trainee_log: TraineeLog | None = None
-        """The running exercise's gatherer of what the trainee did (``by_person``)."""
+        self.trainee_log: Any = None
+        """The running exercise's gatherer of what the trainee did (``by_person``): a
+        ``gameday.shadow.exercise.TraineeLog``, which uses this pager, so it is not imported here."""
         pager = self
 
         class Handler(QuietHandler):

@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, default_project, engine
-from gameday.errors import HarnessError
+from gameday.core.errors import HarnessError
 from gameday.faults import Ledger
-from gameday.scenario import (
+from gameday.scenario.model import (
     CpuStressFault,
     KillServiceFault,
     MemoryStressFault,
@@ -305,7 +305,7 @@ def test_gameday_revert_reverts_what_a_killed_run_left_and_says_when_it_cannot(s
                     "detail": {"container": backend.id, "revert": "unpause the container"}, "pid": dead_pid()})
     ledger._append({"id": "left2", "state": "injecting", "kind": "pause-service", "target": GATEWAY,
                     "detail": {"container": "0" * 64, "revert": "unpause the container"}, "pid": dead_pid()})
-    run = subprocess.run([sys.executable, "-m", "gameday.cli", "revert", "--reports", str(tmp_path)],
+    run = subprocess.run([sys.executable, "-m", "gameday.cli.main", "revert", "--reports", str(tmp_path)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stdout + run.stderr  # one could not be reverted
     assert not stack.state(BACKEND)["Paused"]

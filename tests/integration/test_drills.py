@@ -217,7 +217,7 @@ def broken_rules(tmp_path: Path, *drills: str) -> Path:
 
 def test_every_rule_is_drilled_by_a_catalog_scenario():
     """The broken-rule drills below cover every alerting rule there is."""
-    from gameday.catalogcheck import alerting_rules
+    from gameday.cli.check import alerting_rules
 
     names = {r.name for r in alerting_rules(ROOT / "config/prometheus/rules", ROOT, 60.0)}
     assert names == {b[0] for b in BREAKS.values()} | set(SLO_BREAKS)

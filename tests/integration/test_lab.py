@@ -132,7 +132,7 @@ def test_supervisor_control_api_lists_and_restarts(lab):
 def test_a_route_to_an_unknown_receiver_is_one_line_before_anything_starts(tmp_path):
     import shutil
 
-    from gameday.errors import ConfigError
+    from gameday.core.errors import ConfigError
 
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
@@ -154,7 +154,7 @@ def test_a_route_to_an_unknown_receiver_is_one_line_before_anything_starts(tmp_p
     ("vector(-1000000)", "a count of requests is never negative"),
 ])
 def test_the_error_budget_gate_fails_closed_on_any_odd_answer_of_a_real_prometheus(lab, errors, why):
-    from gameday.errorbudget import Slo, read_budget
+    from gameday.target.errorbudget import Slo, read_budget
 
     slo = Slo(name="odd", objective=99.5, window="1h", errors=errors, total="vector(100)")
     reading = read_budget(lab.prometheus, slo)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.runbook import mitigation_steps
+from gameday.scenario.runbook import mitigation_steps
 from tests.browser import CHROMIUM_ARGS, chromium
 from tests.conftest import ROOT
 from tests.integration.conftest import gameday_argv, processes_mentioning

@@ -19,7 +19,7 @@ from tests.integration.conftest import gameday_argv, gameday_env, processes_ment
 
 
 def gameday(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gameday.cli", *args], cwd=ROOT, env=gameday_env(),
+    return subprocess.run([sys.executable, "-m", "gameday.cli.main", *args], cwd=ROOT, env=gameday_env(),
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
@@ -112,7 +112,7 @@ def test_lab_up_refuses_bad_input_in_one_line(tmp_path):
 
 def test_a_warm_lab_killed_outright_leaves_no_cgroup_behind(tmp_path):
     """Its backend's cgroup once stayed until `gameday revert`: the lab's guard now sweeps it."""
-    from gameday.cgroups import lab_cgroup
+    from gameday.lab.cgroups import lab_cgroup
     from gameday.lab.stack import BACKEND
 
     reports = tmp_path / "reports"

@@ -9,10 +9,10 @@ import pytest
 import requests
 
 from assertions import Watch, assert_mttr, assert_page, assert_quiet, wait_for_page, wait_for_resolution
-from gameday.clock import Clock
-from gameday.errors import DrillFailed
-from gameday.observe import ActiveAlert
-from gameday.receiver import WebhookReceiver, bearer
+from gameday.core.clock import Clock
+from gameday.core.errors import DrillFailed
+from gameday.observe.clients import ActiveAlert
+from gameday.observe.receiver import WebhookReceiver, bearer
 
 
 @dataclass

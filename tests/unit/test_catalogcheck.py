@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gameday.catalogcheck import check_catalog, render
-from gameday.cli import main
+from gameday.cli.check import check_catalog, render
+from gameday.cli.main import main
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None or shutil.which("amtool") is None,

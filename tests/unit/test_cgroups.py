@@ -7,7 +7,7 @@ import json
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gameday.cgroups import Cgroup, CgroupCollector, CgroupUnavailable, lab_cgroup
+from gameday.lab.cgroups import Cgroup, CgroupCollector, CgroupUnavailable, lab_cgroup
 from gameday.lab.faults import lab_fault_kinds
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from gameday.durations import format_ms, human, parse_ms, scale_text, seconds
+from gameday.core.durations import format_ms, human, parse_ms, scale_text, seconds
 
 
 @pytest.mark.parametrize("text, ms", [("30s", 30_000), ("2m", 120_000), ("1h30m", 5_400_000), ("250ms", 250),

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from gameday.errorbudget import Decision, ErrorBudgetGate, Slo, load_slos, read_budget, state_of
-from gameday.errors import ConfigError, StackUnreachable
+from gameday.core.errors import ConfigError, StackUnreachable
+from gameday.target.errorbudget import Decision, ErrorBudgetGate, Slo, load_slos, read_budget, state_of
 from tests.conftest import ROOT
 
 SLO = Slo(name="avail", objective=99.5, window="30d", errors="E[$window]", total="T[$window]")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gameday.errors import InjectionError
+from gameday.core.errors import InjectionError
 from gameday.faults import Fault, Ledger
 from gameday.lab.faults import KillService, StopService
 from gameday.lab.supervisor import ServiceSpec, Supervisor
@@ -139,10 +139,10 @@ class Slow(Fault):
 def test_a_signal_mid_inject_or_mid_revert_waits_for_the_engine_call_to_finish(sig, tmp_path, monkeypatch):
     import signal
 
-    import gameday.lifecycle
+    import gameday.core.signals
 
     said = []
-    monkeypatch.setattr(gameday.lifecycle, "say", said.append)  # the terminal's line, where the test can read it
+    monkeypatch.setattr(gameday.core.signals, "say", said.append)  # the terminal's line, where the test can read it
 
     def to_interrupt(signum, frame):  # what the plugin installs for SIGTERM
         raise KeyboardInterrupt(f"signal {signum}")
@@ -239,7 +239,7 @@ def test_a_watchdog_that_took_a_fault_out_is_known_to_the_harness_and_the_ledger
                                                                                               monkeypatch):
     """A harness stalled past the bound (SIGSTOP) once came back, wrote 'harness reverted' on its timeline and
     closed the ledger entry a second time. Here the heartbeats stop as they would in a stall."""
-    import gameday.faults.watchdog as harness_side
+    import gameday.faults.heartbeat as harness_side
 
     ledger = Ledger(tmp_path / "ledger.jsonl", watchdog_bound=1.0)
     fault = Lasting(ledger)
@@ -312,7 +312,7 @@ def test_gameday_revert_leaves_no_heartbeat_file_of_a_fault_it_closed(tmp_path):
     """Empty watchdog/*.beat files once stayed after gameday revert closed their faults."""
     import json
 
-    from gameday.cli import revert_orphans
+    from gameday.faults.revert import revert_orphans
 
     ledger = Ledger(tmp_path / "ledger.jsonl")
     ledger.path.write_text(json.dumps({"id": "e1", "state": "injecting", "kind": "kill-service", "target": "x",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from assertions.alerts import PageResult, late_page_reason
-from gameday.groups import LINGER, GroupPage, GroupState, group_state, known_group_labels
-from gameday.observe import AlertGroup
-from gameday.routing import route_for
-from gameday.timing import PipelineTiming
+from gameday.observe.clients import AlertGroup
+from gameday.pipeline.groups import LINGER, GroupPage, GroupState, group_state, known_group_labels
+from gameday.pipeline.routing import route_for
+from gameday.pipeline.timing import PipelineTiming
 from tests.unit.test_routing import lab_routes
 
 KNOWN = {"alertname": "ServiceDown"}

@@ -31,6 +31,6 @@ def in_context(path: str) -> bool:
 
 def test_every_copied_file_reaches_the_build_and_its_tag():
     sources = copied_sources()
-    assert "gameday/cgroups.py" in sources
+    assert "gameday/lab/cgroups.py" in sources
     assert [s for s in sources if not in_context(s)] == [], ".dockerignore keeps them out of the build context"
     assert [s for s in sources if s not in IMAGE_INPUTS] == [], "a change to them would not rebuild the image"

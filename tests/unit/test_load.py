@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from gameday.errors import HarnessError
-from gameday.lifecycle import LoopbackServer, QuietHandler
-from gameday.load import LocustRun, SharedLoad
+from gameday.core.errors import HarnessError
+from gameday.core.httpserver import LoopbackServer, QuietHandler
+from gameday.load.locust import LocustRun, SharedLoad
 
 
 def test_a_locustfile_that_fails_to_load_names_the_reason(tmp_path):
@@ -67,7 +67,7 @@ def test_the_session_locust_starts_once_the_services_answer_and_the_first_drill_
     monitoring is not ready yet; the session starts Locust there, and the first drill borrows that process."""
     from types import SimpleNamespace
 
-    from gameday.readiness import wait_ready
+    from gameday.target.readiness import wait_ready
 
     server = LoopbackServer(_Ok, "ok").start()
     loads = SharedLoad(tmp_path / "session")

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from gameday.errors import HarnessError
-from gameday.lifecycle import TargetLock
+from gameday.core.errors import HarnessError
+from gameday.target.lock import TargetLock
 from tests.conftest import ROOT
 
 HOLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from gameday.lifecycle import TargetLock
+from gameday.target.lock import TargetLock
 TargetLock("compose-demo", {folder!r}).acquire()
 print("held", flush=True)
 time.sleep(60)

@@ -90,7 +90,7 @@ def test_harness_never_imports_gevent():
     import subprocess
     import sys
 
-    code = "import sys, gameday.plugin, gameday.drill, gameday.load; print('gevent' in sys.modules)"
+    code = "import sys, gameday.plugin, gameday.drill.runner, gameday.load.locust; print('gevent' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False", "Locust's gevent must stay out of the pytest process"
 
@@ -113,7 +113,7 @@ def test_what_cannot_run_in_parallel_is_refused_with_one_line(project, option, w
 
 
 def test_each_xdist_worker_takes_ports_from_a_slice_of_its_own(monkeypatch):
-    from gameday.lifecycle import _worker_slice
+    from gameday.target.ports import _worker_slice
 
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     assert _worker_slice(10_000, 32_000) == (10_000, 32_000)
@@ -138,7 +138,7 @@ def test_the_longest_drills_run_first(project, root):
 def test_a_full_reports_folder_is_refused(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from gameday import usage
+    from gameday.plugin import usage
 
     monkeypatch.setattr(usage.os, "statvfs", lambda _: SimpleNamespace(f_bavail=10, f_frsize=4096))
     assert "only 0.0 MiB free" in usage.reports_problem(tmp_path)

@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from assertions import Watch, assert_page, assert_quiet, wait_for_page, wait_for_resolution
-from gameday.clock import Clock
-from gameday.errors import ConfigError, DrillFailed
-from gameday.monitoring import sign_webhooks
-from gameday.observe import ActiveAlert
-from gameday.provenance import PageCheck, early_page
-from gameday.receiver import Deliveries, Notification
+from gameday.core.clock import Clock
+from gameday.core.errors import ConfigError, DrillFailed
+from gameday.observe.clients import ActiveAlert
+from gameday.observe.provenance import PageCheck, early_page
+from gameday.observe.receiver import Deliveries, Notification
+from gameday.target.monitoring import sign_webhooks
 
 STARTS = "2026-12-02T04:00:00.123456789Z"
 
@@ -168,7 +168,7 @@ receivers:
 
 
 def test_a_rendered_alertmanager_config_is_private(tmp_path):
-    from gameday.monitoring import render_monitoring
+    from gameday.target.monitoring import render_monitoring
     from tests.conftest import ROOT
 
     paths = render_monitoring(ROOT / "config", ROOT / "config" / "prometheus" / "rules", tmp_path / "out", 60.0,

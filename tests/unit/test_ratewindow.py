@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from gameday.ratewindow import Condition, Intensity, Window, conditions, crossing, estimate, intensity_of
+from gameday.pipeline.detection import Condition, Intensity, Window, conditions, crossing, estimate, intensity_of
 from tests.conftest import ROOT
 
 

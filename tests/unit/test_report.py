@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from gameday.clock import Clock
-from gameday.events import DrillEvents
-from gameday.journal import DrillRecord
+from gameday.core.clock import Clock
+from gameday.record.events import DrillEvents
+from gameday.record.journal import DrillRecord
 from gameday.report.console import ConsoleReporter, render_summary
 from tests.conftest import ManualClock
 

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from gameday.clock import Clock
-from gameday.journal import SCHEMA, DrillRecord
+from gameday.core.clock import Clock
+from gameday.record.journal import SCHEMA, DrillRecord
 from gameday.report.allure import CATEGORIES, write_run_files
 from gameday.report.capture import locust_history, split_comparison
 from gameday.report.plots import render

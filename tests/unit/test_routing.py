@@ -4,7 +4,7 @@ from string import Template
 
 import yaml
 
-from gameday.routing import route_for
+from gameday.pipeline.routing import route_for
 
 
 def lab_routes(root):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gameday.errors import ConfigError
-from gameday.runbook import NotForTarget, mitigation_steps, run_steps, sections
-from gameday.scenario import load_scenario
+from gameday.core.errors import ConfigError
+from gameday.scenario.model import load_scenario
+from gameday.scenario.runbook import NotForTarget, mitigation_steps, run_steps, sections
 from tests.unit.test_scenario import GOOD, write
 
 RUNBOOK = """\

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.errors import TargetNotAllowed
+from gameday.core.errors import TargetNotAllowed
 from gameday.lab.__main__ import print_env
-from gameday.load import LocustRun
-from gameday.safety import check_target
+from gameday.load.locust import LocustRun
+from gameday.target.allowlist import check_target
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://127.9.9.9/x", "http://localhost:1", "http://[::1]:80"])

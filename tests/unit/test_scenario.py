@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from gameday.errors import ConfigError
-from gameday.scenario import load_catalog, load_scenario
+from gameday.core.errors import ConfigError
+from gameday.scenario.model import load_catalog, load_scenario
 
 GOOD = """\
 id: demo

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gameday.errors import ConfigError
-from gameday.scenario import Scenario, load_catalog, load_scenario
+from gameday.core.errors import ConfigError
+from gameday.scenario.model import Scenario, load_catalog, load_scenario
 from tests.unit.test_scenario import GOOD
 
 EXAMPLES = int(os.environ.get("GAMEDAY_FUZZ_EXAMPLES", "1500"))
@@ -166,7 +166,7 @@ def test_a_file_that_is_no_scenario_is_refused_before_it_is_read(tmp_path, root,
 
 
 def test_a_rules_file_that_is_a_device_is_one_config_line(tmp_path):
-    from gameday.monitoring import load_yaml_template
+    from gameday.target.monitoring import load_yaml_template
 
     path = tmp_path / "rules.yml"
     path.symlink_to("/dev/zero")

@@ -8,8 +8,9 @@ import sys
 
 import requests
 
-from gameday.journal import DrillRecord
-from gameday.shadow.debrief import debrief, debrief_lines, newest_automated
+from gameday.record.journal import DrillRecord
+from gameday.report.debrief import debrief_lines
+from gameday.shadow.debrief import debrief, newest_automated
 from gameday.shadow.exercise import runbook_sections
 from gameday.shadow.pager import Pager, helper
 
@@ -43,7 +44,7 @@ def test_gameday_do_runs_with_the_targets_addresses_and_lands_on_the_timeline(ro
     try:
         pager.state.env = {"GATEWAY": "http://127.0.0.1:1"}
         (tmp_path / "shadow.json").write_text(json.dumps({"pager": pager.url}))
-        out = subprocess.run([sys.executable, "-m", "gameday.cli", "do", "--reports", str(tmp_path), "--",
+        out = subprocess.run([sys.executable, "-m", "gameday.cli.main", "do", "--reports", str(tmp_path), "--",
                               'echo "gateway at $GATEWAY"; exit 3'], capture_output=True, text=True, timeout=30)
         assert out.returncode == 3 and "gateway at http://127.0.0.1:1" in out.stdout
         (entry,) = pager.snapshot()["log"]
@@ -61,7 +62,7 @@ def test_the_helpers_say_one_line_without_an_exercise_or_with_a_pager_off_loopba
 
 
 def test_the_debrief_sets_the_trainee_beside_the_goals_and_the_automated_drill(tmp_path):
-    from gameday.clock import Clock
+    from gameday.core.clock import Clock
 
     rec = DrillRecord("gateway-down-runbook", "t", "p0", "runbooks/003-service-down.md", 10.0, Clock())
     rec.goals = {"mttr": 60.0, "sla:ServiceDown": 6.0}
@@ -102,7 +103,7 @@ def test_a_page_not_acknowledged_in_time_fails_the_exercise_however_it_ended():
 
     import pytest
 
-    from gameday.errors import DrillFailed
+    from gameday.core.errors import DrillFailed
     from gameday.shadow.exercise import assert_acknowledged
 
     def drill(marks: dict[str, float]) -> SimpleNamespace:

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 WAITER = """
 import sys
 sys.path.insert(0, {root!r})
-from gameday.lifecycle import SignalStop
+from gameday.core.signals import SignalStop
 stop = SignalStop()
 print("ready", flush=True)
 while not stop.wait(0.000001):  # as short a wait as can be: the signal lands anywhere in it
@@ -44,7 +44,7 @@ def test_a_signal_stops_the_wait_wherever_it_lands():
 
 
 def test_a_wait_with_a_timeout_returns_false_when_no_signal_came():
-    from gameday.lifecycle import SignalStop
+    from gameday.core.signals import SignalStop
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGUSR1,)}
     try:

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from gameday.clock import Clock
-from gameday.errors import ConfigError, DrillAborted, StackUnreachable
-from gameday.scenario import StopCondition
-from gameday.stopconditions import StopConditions, validate
+from gameday.core.clock import Clock
+from gameday.core.errors import ConfigError, DrillAborted, StackUnreachable
+from gameday.drill.stopconditions import StopConditions, validate
+from gameday.scenario.model import StopCondition
 
 
 class SlowPrometheus:

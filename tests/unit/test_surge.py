@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from gameday.errors import ConfigError
-from gameday.faults.surge import revert_left
-from gameday.load import LocustRun
-from gameday.scenario import load_scenario
+from gameday.core.errors import ConfigError
+from gameday.load.locust import LocustRun
+from gameday.load.surge import revert_left
+from gameday.scenario.model import load_scenario
 
 SURGE = """\
 id: surge

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from gameday.timescale import (
+from gameday.pipeline.timescale import (
     RuleError,
     check_scaled,
     durations_in,

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from assertions.sla import assert_feasible, assert_within_sla
-from gameday.clock import Clock, parse_rfc3339
-from gameday.errors import DrillFailed
-from gameday.timing import PipelineTiming, Timings
+from gameday.core.clock import Clock, parse_rfc3339
+from gameday.core.errors import DrillFailed
+from gameday.pipeline.timing import PipelineTiming, Timings
 from tests.conftest import ManualClock
 
 

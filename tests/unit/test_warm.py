@@ -14,8 +14,9 @@ import pytest
 import requests
 
 from gameday.lab.stack import LabConfig
-from gameday.lab.warm import Holder, find_warm, fingerprint, mismatch
-from gameday.receiver import RelayedReceiver, WebhookReceiver, bearer
+from gameday.lab.warm import Holder
+from gameday.lab.warmfile import find_warm, fingerprint, mismatch
+from gameday.observe.receiver import RelayedReceiver, WebhookReceiver, bearer
 from tests.conftest import ROOT
 
 
@@ -166,9 +167,9 @@ def test_a_client_that_goes_away_mid_answer_leaves_no_traceback(capfd):
 
 def test_a_warm_lab_that_stops_answering_is_one_plain_line():
     """A warm lab SIGKILLed mid-drill once read ERROR with the raw ConnectionError text of requests."""
-    from gameday.errors import HarnessError
+    from gameday.core.errors import HarnessError
     from gameday.lab.supervisor import RemoteSupervisor
-    from gameday.lifecycle import free_port
+    from gameday.target.ports import free_port
 
     with pytest.raises(HarnessError) as err:
         RemoteSupervisor(f"http://127.0.0.1:{free_port()}", timeout=2).start("model-backend")

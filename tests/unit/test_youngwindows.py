@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.ratewindow import Condition, Intensity, Window
-from gameday.youngwindows import quiet_wait, young_page
+from gameday.pipeline.detection import Condition, Intensity, Window
+from gameday.pipeline.youngwindows import quiet_wait, young_page
 
 HOUR_AT_60 = Condition("ratio", 60.0, 0.072, job="gateway")  # a 1h burn window at time scale 60
 SIX_HOURS_AT_60 = Condition("ratio", 360.0, 0.03, job="gateway")

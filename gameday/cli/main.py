@@ -1,0 +1,140 @@
+"""``gameday``: commands beside the pytest plugin.
+
+  gameday revert [--reports DIR]   revert the faults that runs killed outright left open in the fault ledger
+  gameday check [--root DIR] ...   the catalog offline: config valid, every alert with a runbook and a drill
+  gameday report [--reports DIR]   the review of the newest run (review.md, review.html) from its journals, and
+                                   allurerc.json, Allure 3's configuration for rendering the results
+  gameday lab up|down|status [--reports DIR] [--time-scale N] ...
+                                   a warm lab: kept up between pytest sessions, which drill on it when they
+                                   ask for the same time scale, config and rules (from pytest to the first
+                                   drill without the lab's start)
+  gameday ack [--reports DIR]      shadow exercise: acknowledge the page
+  gameday do [--reports DIR] -- CMD...
+                                   shadow exercise: run CMD with the target's addresses in its environment
+                                   (GATEWAY, PROMETHEUS, ... as the runbooks use them), on the exercise's timeline
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gameday.faults.ledger import Ledger
+from gameday.faults.revert import revert_orphans
+
+
+def target_plugins() -> list[Any]:
+    """The gameday target plugins (the ``pytest11`` entry points under ``gameday.`` but the engine's own)."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    return [importlib.import_module(ep.value) for ep in entry_points(group="pytest11")
+            if ep.value.startswith("gameday.") and ep.value != "gameday.plugin"]
+
+
+def sweep_targets(reports: Path) -> list[str]:
+    """Ask each gameday target plugin to clear what a run killed outright left of its target in ``reports``
+    (``sweep_leftovers(reports)``: lines saying what it did)."""
+    said: list[str] = []
+    for plugin in target_plugins():
+        sweep = getattr(plugin, "sweep_leftovers", None)
+        if sweep is not None:
+            said += sweep(reports)
+    return said
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gameday", description="game-day drills: commands beside the pytest plugin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rev = sub.add_parser("revert", help="revert the faults that runs killed outright left open (see the ledger)")
+    rev.add_argument("--reports", type=Path, default=Path("reports"),
+                     help="the reports folder whose fault-ledger.jsonl to read (default: reports/)")
+    chk = sub.add_parser("check", help="check the catalog offline: promtool and amtool on the config, a runbook "
+                                       "with its sections for every alerting rule, every rule drilled by a scenario "
+                                       "(the coverage table), every SLA at or above its floor; exit 1 on a problem")
+    chk.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
+    chk.add_argument("--config", type=Path, default=None, help="the config folder (default: ROOT/config)")
+    chk.add_argument("--rules", type=Path, default=None,
+                     help="the rule files (default: CONFIG/prometheus/rules)")
+    chk.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
+    rep = sub.add_parser("report", help="write the review of a run (review.md and review.html, with each drill's "
+                                        "plot) from its journals")
+    rep.add_argument("--reports", type=Path, default=Path("reports"),
+                     help="the reports folder whose drills/ to read (default: reports/)")
+    rep.add_argument("--out", type=Path, default=None, help="where to write the review (default: REPORTS/review)")
+    rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
+    rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {}
+    for plugin in target_plugins():  # a target's own commands (the lab's: gameday lab up|down|status)
+        add = getattr(plugin, "add_commands", None)
+        if add is not None:
+            commands.update(add(sub))
+    ack = sub.add_parser("ack", help="shadow exercise: acknowledge the page (as the pager's button does)")
+    ack.add_argument("--reports", type=Path, default=Path("reports"), help="the exercise's reports folder")
+    do = sub.add_parser("do", help="shadow exercise: run a command with the target's addresses in its environment "
+                                   "and put it on the exercise's timeline (one argument: run by bash)")
+    do.add_argument("--reports", type=Path, default=Path("reports"), help="the exercise's reports folder")
+    do.add_argument("cmd", nargs=argparse.REMAINDER, help="the command, after --")
+    args = parser.parse_args(argv)
+    if args.command in ("ack", "do"):
+        from gameday.shadow.pager import helper
+
+        return helper(args.command, args.reports, getattr(args, "cmd", []))
+    if args.command in commands:
+        return commands[args.command](args)
+    if args.command == "report":
+        return report(args.reports, args.out or args.reports / "review", args.root.resolve(), args.run)
+    if args.command == "check":
+        return check(args.root.resolve(), args.config, args.rules, args.scenarios)
+    ledger = Ledger(args.reports / "fault-ledger.jsonl")
+    if not ledger.path.exists():
+        print(f"gameday: no fault ledger at {ledger.path}: nothing to revert")
+        return 0
+    states = revert_orphans(ledger)
+    for line in sweep_targets(args.reports):
+        print(f"gameday: {line}")
+    open_now = ledger.pending()
+    if not states:
+        print(f"gameday: no fault left open by a dead run in {ledger.path}"
+              + (f" ({len(open_now)} held by running harnesses)" if open_now else ""))
+    return 1 if "abandoned" in states else 0
+
+
+def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
+    import time
+
+    from gameday.report.review import write_review
+
+    t0 = time.monotonic()
+    written = write_review(reports, out, root, run)
+    if written is None:
+        print(f"gameday report: no journal of {'run ' + run if run else 'any run'} in {reports / 'drills'}")
+        return 1
+    md, html = written
+    print(f"gameday report: {html} and {md} ({time.monotonic() - t0:.1f}s)")
+    from gameday.report.allure import write_allure_config
+
+    write_allure_config(reports / "allurerc.json", reports / "allure-history.jsonl")
+    return 0
+
+
+def check(root: Path, config: Path | None, rules: Path | None, scenarios: Path | None) -> int:
+    import shutil
+
+    from gameday.cli.check import check_catalog, render
+
+    for name, folder in (("--config", config), ("--rules", rules), ("--scenarios", scenarios)):
+        if folder is not None and not folder.is_dir():
+            print(f"gameday check: {name} {folder}: no such folder")
+            return 2
+    result = check_catalog(root, config and config.resolve(), rules and rules.resolve(),
+                           scenarios and scenarios.resolve())
+    print(render(result, min(shutil.get_terminal_size((120, 20)).columns, 160)))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Preflight: the scenario can run here and its SLA can be met at all, before any fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assertions.sla import assert_feasible
+from gameday.core.errors import DrillFailed, DrillSkipped, ScenarioError, StackUnreachable
+from gameday.observe.clients import Rule
+from gameday.pipeline.detection import Condition, Intensity, conditions, estimate, intensity_of
+from gameday.pipeline.groups import known_group_labels
+from gameday.pipeline.routing import RouteMatch, route_for
+from gameday.pipeline.timing import PipelineTiming
+from gameday.scenario.model import LOAD_FAULT_KINDS, Scenario
+from gameday.target.allowlist import check_target
+from gameday.target.protocol import Target
+
+
+@dataclass(frozen=True)
+class Preflight:
+    rules: dict[str, Rule]
+    timing: dict[str, PipelineTiming]
+    """Per expected alert, for a page that opens a new Alertmanager group."""
+    routes: dict[str, RouteMatch]
+    group_labels: dict[str, dict[str, str]]
+    """Per expected alert, the labels of its Alertmanager group that are known before it fires."""
+    conditions: dict[str, list[Condition] | None]
+    """Per expected and quiet alert, what its expression needs to hold (``ratewindow``), where the shape is
+    known."""
+    intensity: Intensity | None
+
+
+def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[str, float]) -> Preflight:
+    """Check everything that can be known before injecting; raise ``DrillFailed`` or a harness error."""
+    prometheus, alertmanager, services = target.prometheus, target.alertmanager, target.services()
+    if not prometheus.ready():
+        raise StackUnreachable(f"Prometheus at {prometheus.base_url} is not ready")
+    if not alertmanager.ready():
+        raise StackUnreachable(f"Alertmanager at {alertmanager.base_url} is not ready")
+    for url in target.allowlist():
+        check_target(url)
+    if scenario.fault.target not in services:
+        raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} of the system under test "
+                                                  f"on the {target.name} target; it has: {', '.join(services)}")
+    if scenario.fault.kind in LOAD_FAULT_KINDS:
+        if scenario.fault.target != target.sli.service:
+            raise ScenarioError(source, "fault.target", f"a {scenario.fault.kind} comes through the drill's load, "
+                                                      f"which is aimed at {target.sli.service}, not "
+                                                      f"{scenario.fault.target}")
+    elif (why := target.faults.why_not(scenario.fault.kind, target.name, scenario.fault.target)) is not None:
+        if scenario.fault.skip_where_unsupported:
+            raise DrillSkipped(why)
+        raise ScenarioError(source, "fault.kind", why)
+    rules = prometheus.alerting_rules()
+    missing = [e.alert for e in scenario.expect if e.alert not in rules]
+    missing += [q for q in scenario.quiet if q not in rules]
+    if missing:
+        raise DrillFailed(f"preflight: no alerting rule named {', '.join(missing)} is loaded in Prometheus")
+    receivers = alertmanager.receivers()
+    am_config = alertmanager.config()
+    recording = prometheus.recording_rules()
+    intensity = intensity_of(scenario.fault)
+    interval = prometheus.scrape_interval()
+    timing, routes, group_labels, conds = {}, {}, {}, {}
+    for exp in scenario.expect:
+        if exp.receiver not in receivers:
+            raise DrillFailed(f"preflight: Alertmanager has no receiver {exp.receiver!r} "
+                              f"(it has {', '.join(receivers)})")
+        rule = rules[exp.alert]
+        route = route_for(am_config, {"alertname": exp.alert, **rule.labels})
+        if exp.receiver not in route.receivers:
+            raise DrillFailed(f"preflight: {exp.alert}'s labels route to {', '.join(route.receivers)}, "
+                              f"not {exp.receiver}")
+        timing[exp.alert] = PipelineTiming(scrape_interval=interval, evaluation_interval=rule.group_interval_s,
+                                           for_=rule.for_s, group_wait=route.group_wait,
+                                           group_interval=route.group_interval)
+        routes[exp.alert] = route
+        group_labels[exp.alert] = known_group_labels(exp.alert, rule.labels, route.group_by)
+        assert_feasible(exp.alert, slas[exp.alert], timing[exp.alert], repeat=scenario.alert_group == "repeat")
+        conds[exp.alert] = conditions(rule.query, recording)
+        if (est := estimate(conds[exp.alert], intensity)).never:
+            raise DrillFailed(f"preflight: {exp.alert}: {est.why}; no SLA can be met at this intensity")
+    for name in scenario.quiet:
+        conds[name] = conditions(rules[name].query, recording)
+    return Preflight(rules, timing, routes, group_labels, conds, intensity)

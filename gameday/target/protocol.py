@@ -1,0 +1,107 @@
+"""What a drill runs against: a target, with its services, its monitoring stack and the faults it can take.
+
+The drill, preflight and the assertions speak only to this protocol. The embedded lab
+(``gameday.lab.target``) and the Compose stack (``gameday.compose.target``) implement it, and
+each is a pytest plugin that answers the ``pytest_gameday_make_target`` hook for its name; a
+team's own plugin can add a target the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from gameday.faults.base import Fault
+from gameday.faults.ledger import Ledger
+from gameday.observe.clients import Alertmanager, Prometheus, probe
+from gameday.observe.receiver import Deliveries
+
+FaultBuilder = Callable[[Any, Any, "float | None", "Ledger | None"], Fault]
+"""(target, the scenario's fault spec, its duration on the drill clock, the ledger) -> a fault ready to inject."""
+
+
+@dataclass(frozen=True)
+class SliProbe:
+    """The user's view of a service: one request that must answer 200."""
+
+    service: str
+    method: str = "GET"
+    path: str = "/health"
+    body: Any = None
+    timeout: float = 2.0
+
+    def check(self, base_url: str) -> bool:
+        return probe(f"{base_url}{self.path}", self.method, json=self.body, timeout=self.timeout)
+
+
+@dataclass
+class FaultKinds:
+    """The fault kinds a target can take, by the scenario's ``fault.kind``, and why others are missing."""
+
+    builders: dict[str, FaultBuilder] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    """kind -> the reason this target cannot do it (shown in preflight)."""
+    aims: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    """kind -> (the only services it can aim at here, why): e.g. the lab adds latency on the backend's link only."""
+
+    def build(self, target: Any, spec: Any, duration: float | None, ledger: Ledger | None) -> Fault:
+        return self.builders[spec.kind](target, spec, duration, ledger)
+
+    def why_not(self, kind: str, target_name: str, service: str | None = None) -> str | None:
+        if kind in self.builders:
+            services, why = self.aims.get(kind, ((), ""))
+            if service is not None and services and service not in services:
+                return f"the {target_name} target can do fault kind {kind!r} only on {', '.join(services)}: {why}"
+            return None
+        reason = self.missing.get(kind, "not one of its fault kinds")
+        return (f"the {target_name} target cannot do fault kind {kind!r}: {reason} "
+                f"(it can do: {', '.join(sorted(self.builders))})")
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A system under test with the monitoring stack that watches it."""
+
+    name: str
+    """``lab``, ``compose`` or a plugin's own."""
+    owns_monitoring: bool
+    """The harness renders the stack's Prometheus and Alertmanager config, so a time scale is allowed."""
+    created_by_run: bool
+    """This run created the system under test (it was not up before), so it has no users and no error budget
+    of anyone's to protect; the error-budget gate applies where this is False."""
+    prometheus: Prometheus
+    alertmanager: Alertmanager
+    receiver: Deliveries
+    """The harness's page sink: Alertmanager's webhooks arrive here."""
+    alerting_epoch: float
+    """``time.monotonic()`` when Prometheus and Alertmanager last started with no alert state."""
+    faults: FaultKinds
+    sli: SliProbe
+
+    def services(self) -> list[str]:
+        """Services of the system under test that a fault may aim at (never the monitoring stack)."""
+        ...
+
+    def url(self, service: str) -> str:
+        """The base URL of ``service``, as the harness reaches it (on loopback)."""
+        ...
+
+    def is_running(self, service: str) -> bool: ...
+
+    def last_started(self, service: str) -> float | None:
+        """``time.monotonic()`` of the service's last (re)start, as its platform saw it."""
+        ...
+
+    def allowlist(self) -> list[str]:
+        """Every URL the harness will send load or probes to; each must be on loopback."""
+        ...
+
+    def sli_healthy(self) -> bool:
+        """The user's view: the target's SLI probe answers."""
+        ...
+
+    def runbook_env(self) -> dict[str, str]:
+        """The environment the runbooks document for this target (``GATEWAY``, ``PROMETHEUS`` ...): what a
+        runbook's drilled mitigation (``recovery: runbook``) runs with."""
+        ...
