@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from drill_bench import SPLIT, Measured, drill_once, lab_at, print_cpu, waiting_cpu  # noqa: E402
 
 from gameday.load.locust import SharedLoad  # noqa: E402
-from gameday.scenario.model import load_catalog  # noqa: E402
+from gameday.scenario.loading import load_catalog  # noqa: E402
 
 
 def main() -> int:

@@ -45,7 +45,8 @@ from gameday.lab.stack import Lab, LabConfig  # noqa: E402
 from gameday.load.locust import SharedLoad  # noqa: E402
 from gameday.pipeline.timescale import durations_in  # noqa: E402
 from gameday.record.journal import DrillRecord  # noqa: E402
-from gameday.scenario.model import Scenario, load_scenario  # noqa: E402
+from gameday.scenario.loading import load_scenario  # noqa: E402
+from gameday.scenario.model import Scenario  # noqa: E402
 
 P0 = ("service-outage", "high-error-rate")
 WAITING = ("steady-state", "detect", "recover", "resolve")

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from gameday.core.durations import human  # noqa: E402
 from gameday.drill.runner import Drill, DrillContext  # noqa: E402
 from gameday.lab.stack import GATEWAY, Lab, LabConfig  # noqa: E402
-from gameday.scenario.model import load_scenario  # noqa: E402
+from gameday.scenario.loading import load_scenario  # noqa: E402
 
 PEER = ROOT / "reports" / "peer" / "ctk-venv"
 PACKAGES = ["chaostoolkit", "chaostoolkit-prometheus", "jsonpath2"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.scenario.model import ExpectedAlert, load_scenario
+from gameday.scenario.loading import load_scenario
+from gameday.scenario.model import ExpectedAlert
 
 
 @pytest.mark.p1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.scenario.model import load_scenario
+from gameday.scenario.loading import load_scenario
 
 
 @pytest.mark.p1

@@ -24,7 +24,8 @@ from gameday.core.durations import seconds
 from gameday.core.errors import ConfigError, DrillFailed, printable
 from gameday.pipeline.routing import route_for
 from gameday.pipeline.timing import PipelineTiming
-from gameday.scenario.model import PRIORITIES, load_catalog
+from gameday.scenario.loading import load_catalog
+from gameday.scenario.model import PRIORITIES
 from gameday.target.monitoring import check_with, load_yaml_template, render_monitoring
 
 RUNBOOK_SECTIONS = ("triage", "investigation", "mitigation", "resolution", "prevention")

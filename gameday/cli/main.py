@@ -20,30 +20,16 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from gameday.faults.ledger import Ledger
 from gameday.faults.revert import revert_orphans
-
-
-def target_plugins() -> list[Any]:
-    """The gameday target plugins (the ``pytest11`` entry points under ``gameday.`` but the engine's own)."""
-    import importlib
-    from importlib.metadata import entry_points
-
-    return [importlib.import_module(ep.value) for ep in entry_points(group="pytest11")
-            if ep.value.startswith("gameday.") and ep.value != "gameday.plugin"]
+from gameday.plugin.extensions import plugins
 
 
 def sweep_targets(reports: Path) -> list[str]:
-    """Ask each gameday target plugin to clear what a run killed outright left of its target in ``reports``
-    (``sweep_leftovers(reports)``: lines saying what it did)."""
-    said: list[str] = []
-    for plugin in target_plugins():
-        sweep = getattr(plugin, "sweep_leftovers", None)
-        if sweep is not None:
-            said += sweep(reports)
-    return said
+    """Ask each plugin to clear what a run killed outright left of its target in ``reports``
+    (``pytest_gameday_sweep_leftovers``: lines saying what it did)."""
+    return [line for lines in plugins().hook.pytest_gameday_sweep_leftovers(reports=reports) for line in lines]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,10 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
     rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
     commands: dict[str, Callable[[argparse.Namespace], int]] = {}
-    for plugin in target_plugins():  # a target's own commands (the lab's: gameday lab up|down|status)
-        add = getattr(plugin, "add_commands", None)
-        if add is not None:
-            commands.update(add(sub))
+    for added in plugins().hook.pytest_gameday_add_commands(subparsers=sub):  # the lab's: gameday lab up|down
+        commands.update(added)
     ack = sub.add_parser("ack", help="shadow exercise: acknowledge the page (as the pager's button does)")
     ack.add_argument("--reports", type=Path, default=Path("reports"), help="the exercise's reports folder")
     do = sub.add_parser("do", help="shadow exercise: run a command with the target's addresses in its environment "

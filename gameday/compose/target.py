@@ -8,6 +8,16 @@ from typing import Any
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The Compose target's own options, in gameday's group."""
+    group = parser.getgroup("gameday", "game-day drills")
+    group.addoption("--compose-project", default=None, metavar="NAME",
+                    help="compose: the Compose project name (default $GAMEDAY_COMPOSE_PROJECT or gameday); two stacks "
+                         "on one machine need two names")
+    group.addoption("--compose-keep", action="store_true", default=False,
+                    help="compose target: use the stack if it is already up, and leave it up at the end")
+
+
 def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
                                worker: str | None = None) -> Any:
     if name != "compose":

@@ -9,6 +9,24 @@ import threading
 from typing import Any
 
 
+class Interrupted(KeyboardInterrupt):
+    """A drill cut short by a signal: Ctrl-C (SIGINT) or SIGTERM, which takes the same path. It is a
+    ``KeyboardInterrupt``, so everything that reverts on Ctrl-C reverts on it; ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        super().__init__(f"signal {self.signum}")
+
+    @property
+    def how(self) -> str:
+        return "Ctrl-C" if self.signum == signal.SIGINT else f"signal {self.signum}"
+
+
+def interruption_of(exc: BaseException) -> Interrupted:
+    """A plain ``KeyboardInterrupt`` is Ctrl-C's."""
+    return exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+
+
 class SignalStop:
     """A process that runs until a signal asks it to stop (the warm lab, ``python -m gameday.lab``).
 

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from assertions.sla import assert_feasible
 from gameday.core.errors import DrillFailed, DrillSkipped, ScenarioError, StackUnreachable
+from gameday.drill.context import PhaseContext
+from gameday.drill.recover import runbook_steps
+from gameday.drill.steady import settle_groups
+from gameday.drill.stopconditions import validate as validate_stops
 from gameday.observe.clients import Rule
 from gameday.pipeline.detection import Condition, Intensity, conditions, estimate, intensity_of
 from gameday.pipeline.groups import known_group_labels
@@ -83,3 +87,28 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
     for name in scenario.quiet:
         conds[name] = conditions(rules[name].query, recording)
     return Preflight(rules, timing, routes, group_labels, conds, intensity)
+
+
+def preflight(pc: PhaseContext) -> None:
+    """The preflight phase: what the scenario needs is there, the runbook has steps for this target, the error
+    budget may be spent, the stop conditions parse and answer, and the group case is known: all before any fault."""
+    sc, target = pc.scenario, pc.target
+    pc.pre = run_preflight(sc, pc.source, target, pc.scaled.sla)
+    if sc.recovery.mode == "runbook" and pc.ctx.shadow is None:
+        runbook_steps(pc)  # a runbook with no version for this target: SKIPPED before any fault
+    _gate_error_budget(pc)
+    validate_stops(target.prometheus, [
+        *((c, pc.source, f"abort_when[{i}]") for i, c in enumerate(sc.abort_when)),
+        *((c, pc.ctx.abort_source, f"[{i}]") for i, c in enumerate(pc.ctx.abort_when))])
+    settle_groups(pc, "preflight")
+
+
+def _gate_error_budget(pc: PhaseContext) -> None:
+    """The error budget policy decides whether this drill may spend the target's budget."""
+    if pc.ctx.error_budget is None:
+        return
+    decision = pc.ctx.error_budget.decide(pc.target)
+    pc.record.error_budget = decision.as_dict()
+    pc.note(decision.line())
+    if decision.forbids:
+        raise DrillSkipped(decision.line())

@@ -36,9 +36,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "each worker starts a lab of its own; drop -n to drill on it"]
 
 
-def add_commands(sub: Any) -> dict[str, Any]:
+def pytest_gameday_add_commands(subparsers: Any) -> dict[str, Any]:
     """``gameday lab up|down|status``: a warm lab (``gameday.lab.warm``)."""
-    lab = sub.add_parser("lab", help="a warm lab: up keeps the embedded lab running between pytest sessions "
+    lab = subparsers.add_parser("lab", help="a warm lab: up keeps the embedded lab running between pytest sessions "
                                      "(a session with the same --reports, --time-scale, --rules and --lab-config "
                                      "drills on it; one with other options is refused with one line); down stops "
                                      "it; status says whether one is up")
@@ -63,7 +63,7 @@ def lab_folder(reports: Path, worker: str | None) -> Path:
     return reports / ("lab" if worker is None else f"lab-{worker}")
 
 
-def sweep_leftovers(reports: Path) -> list[str]:
+def pytest_gameday_sweep_leftovers(reports: Path) -> list[str]:
     """What labs killed with their harness left in ``reports/lab`` (and the workers' ``reports/lab-gw*``):
     their processes and their backends' cgroups go (``gameday revert`` asks; a lab that starts in its folder
     does the same first)."""

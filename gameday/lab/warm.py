@@ -229,7 +229,7 @@ def status(workdir: Path) -> int:
 
 
 def command(args: argparse.Namespace) -> int:
-    """``gameday lab up|down|status`` (the arguments as ``gameday.lab.target.add_commands`` defines them)."""
+    """``gameday lab up|down|status``, with the arguments ``gameday.lab.target.pytest_gameday_add_commands`` defines."""
     from gameday.lab.stack import LabConfig
 
     workdir = (args.reports / "lab").resolve()

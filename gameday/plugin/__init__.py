@@ -20,21 +20,21 @@ import pytest
 from gameday.core.durations import human
 from gameday.core.errors import (
     ConfigError,
-    DrillAborted,
-    DrillFailed,
-    DrillSkipped,
     GamedayError,
     HarnessError,
-    ScenarioError,
+    error_for,
     printable,
 )
+from gameday.core.signals import Interrupted
+from gameday.core.verdict import Verdict
 from gameday.drill.runner import Drill, DrillContext
 from gameday.faults.ledger import Ledger
 from gameday.plugin import parallel
 from gameday.plugin.parallel import worker_of
 from gameday.record.events import DrillEvents
 from gameday.record.journal import DrillRecord
-from gameday.scenario.model import PRIORITIES, CatalogEntry, Scenario, load_catalog
+from gameday.scenario.loading import CatalogEntry, load_catalog
+from gameday.scenario.model import PRIORITIES, Scenario
 
 RECORDS = pytest.StashKey[list[DrillRecord]]()
 SHADOW_PAGER = pytest.StashKey[Any]()
@@ -62,11 +62,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", dest="gameday_target", default=None, metavar="NAME",
                     help="what the drills run against: lab (the embedded lab, the default) or compose (the "
                          "docker-compose.yml stack); a plugin can add its own through pytest_gameday_make_target")
-    group.addoption("--compose-project", default=None, metavar="NAME",
-                    help="compose: the Compose project name (default $GAMEDAY_COMPOSE_PROJECT or gameday); two stacks "
-                         "on one machine need two names")
-    group.addoption("--compose-keep", action="store_true", default=False,
-                    help="compose target: use the stack if it is already up, and leave it up at the end")
     group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",
                     help="a fault that outlives the harness (containers) is reverted by a watchdog process when the "
                          "harness sends no heartbeat for this long (default 10; 0 turns the watchdog off)")
@@ -240,7 +235,7 @@ def _in_main_thread() -> bool:
 
 def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
     """SIGTERM takes the same path as Ctrl-C: every fault reverts, the lab stops, reports are written."""
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise Interrupted(signum)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -424,14 +419,10 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
                 raise HarnessError("; ".join(drill.record.reasons) or "interrupted (Ctrl-C or SIGTERM)") from None
             record = drill.record  # held back until its journal was written: the verdict stands as recorded
         reason = "; ".join(record.reasons)
-        if record.verdict == "FAIL":
-            raise DrillFailed(reason)
-        if record.verdict == "ERROR":
-            raise HarnessError(reason)
-        if record.verdict == "ABORTED":
-            raise DrillAborted(reason)
-        if record.verdict == "SKIPPED":
+        if record.verdict == Verdict.SKIPPED:
             pytest.skip(reason)
+        if (error := error_for(record.verdict, reason)) is not None:
+            raise error
         return record
 
     return run
@@ -454,22 +445,17 @@ def _abort_path(config: pytest.Config) -> Path:
 
 def _global_stop_conditions(config: pytest.Config) -> list[Any]:
     """``abort.yaml`` in the lab-config folder: stop conditions for every drill (a list, as in a scenario)."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from gameday.scenario.model import StopCondition, read_yaml
+    from gameday.scenario.files import load_config, read_yaml
+    from gameday.scenario.model import StopCondition
 
     path = _abort_path(config)
     if not path.exists():
         return []
-    data = read_yaml(path, str(path))
+    data = read_yaml(path, what="a stop-condition file")
     if isinstance(data, list) and len(data) > MAX_GLOBAL_STOPS:
         raise ConfigError(str(path), "(top level)", f"{len(data)} stop conditions; at most {MAX_GLOBAL_STOPS}, each "
                                                     "asked of Prometheus twice a second while a fault is in")
-    try:
-        return TypeAdapter(list[StopCondition]).validate_python(data or [])
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(str(path), ".".join(str(p) for p in err["loc"]) or "(top level)", err["msg"]) from None
+    return load_config(path, list[StopCondition], "a stop-condition file", default=[])
 
 
 def _error_budget_gate(config: pytest.Config) -> Any:
@@ -528,14 +514,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     excinfo = call.excinfo
     if excinfo is not None and isinstance(excinfo.value, GamedayError):
-        kind = "FAIL" if isinstance(excinfo.value, DrillFailed) else "ERROR"
-        if isinstance(excinfo.value, ConfigError):
-            kind = "INVALID SCENARIO" if isinstance(excinfo.value, ScenarioError) else "INVALID CONFIG"
-        if isinstance(excinfo.value, DrillSkipped):
-            kind = "SKIPPED"
-        if isinstance(excinfo.value, DrillAborted):
-            kind = "ABORTED"
-        report.longrepr = f"{kind}: {excinfo.value}"
+        report.longrepr = f"{excinfo.value.label}: {excinfo.value}"
     return report
 
 

@@ -1,21 +1,45 @@
-"""Hooks that plugins implement for gameday."""
+"""Every extension point of gameday, declared: the hooks a plugin implements.
+
+A target plugin (the lab's ``gameday.lab.target``, Compose's ``gameday.compose.target``, a team's own) is a
+module that implements some of these. pytest loads it through its ``pytest11`` entry point and checks each
+``pytest_gameday_*`` function against these specs; the ``gameday`` command loads the same modules through the
+entry point group ``gameday.plugins`` and calls the same hooks (``gameday.plugin.extensions``). A plugin adds
+its own pytest options with pytest's own ``pytest_addoption``.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
-import pytest
+import pluggy
+
+hookspec = pluggy.HookspecMarker("pytest")
 
 
-@pytest.hookspec(firstresult=True)
-def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
+@hookspec(firstresult=True)
+def pytest_gameday_make_target(config: Any, name: str, reports: Path, time_scale: float,
                                worker: str | None) -> Any:
     """Return the target called ``name`` (not yet started), or None when this plugin has no such target.
 
-    The object implements ``gameday.target.protocol.Target`` and is a context manager: gameday enters it on the
-    first drill of the session and exits it at the end. ``reports`` is the session's reports folder.
-    ``worker`` is the pytest-xdist worker this session is (``gw0``, ``gw1`` ...), None without ``-n``: each
-    worker drills on a target of its own, so what a target keeps on disk or names must not collide with
-    another worker's. A target the run did not create is refused under ``-n``.
+    The object implements ``gameday.target.protocol.Target`` (and any of its declared optional members,
+    ``gameday.target.protocol.OPTIONAL``) and is a context manager: gameday enters it on the first drill of the
+    session and exits it at the end. ``reports`` is the session's reports folder. ``worker`` is the
+    pytest-xdist worker this session is (``gw0``, ``gw1`` ...), None without ``-n``: each worker drills on a
+    target of its own, so what a target keeps on disk or names must not collide with another worker's. A
+    target the run did not create is refused under ``-n``.
     """
+
+
+@hookspec
+def pytest_gameday_sweep_leftovers(reports: Path) -> list[str]:
+    """Clear what a run that was killed outright left of this plugin's target in ``reports`` (processes, a
+    cgroup, containers); return lines saying what was done. Called by ``gameday revert`` after the ledger's
+    faults are reverted."""
+
+
+@hookspec
+def pytest_gameday_add_commands(subparsers: argparse._SubParsersAction) -> dict[str, Any]:
+    """Add this plugin's own ``gameday`` subcommands (the lab's ``gameday lab up|down|status``); return each
+    command's name with the function that runs it (``args -> exit status``)."""

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from gameday.core.clock import Clock
+from gameday.core.verdict import Verdict
 from gameday.record.journal import DrillRecord
 
 RUN_ID_KEY = "gameday_run_id"
@@ -113,7 +114,7 @@ class WorkerJournals:
         scenario = report.nodeid.rsplit("[", 1)[-1].rstrip("]") if "[" in report.nodeid else report.nodeid
         reason = (f"the pytest-xdist {who} died while it ran this drill (crashed: killed, or out of memory); "
                   f"{faults}; nothing of the drill's own record survived")
-        rec = DrillRecord(scenario, report.nodeid, "?", "", 1.0, Clock(), verdict="ERROR", reasons=[reason],
+        rec = DrillRecord(scenario, report.nodeid, "?", "", 1.0, Clock(), verdict=Verdict.ERROR, reasons=[reason],
                           run_id=self.run_id)
         rec.write(self.reports / "drills")
         self.seen.add(str(rec.path.resolve()) if rec.path else "")

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from gameday.core.clock import Clock
+from gameday.core.verdict import Verdict
 from gameday.pipeline.timing import Timings
 
-VERDICTS = ("PASS", "FAIL", "ERROR", "ABORTED", "SKIPPED")
+VERDICTS = tuple(v.value for v in Verdict)
 SCHEMA = 5
 """The journal's layout version: 2 added ``run``, ``stack``, ``series``, ``plot``, ``timer_lag`` and this field;
 3 added ``trend_plot`` and each trend's ``runs``; 4 added ``shadow`` (a shadow exercise's debrief) and each
@@ -44,7 +45,7 @@ class DrillRecord:
     """Per expected alert, the Alertmanager group its page met: read at preflight and at the fault."""
     error_budget: dict[str, Any] = field(default_factory=dict)
     """What the error-budget gate read and decided (``gameday.target.errorbudget.Decision``)."""
-    verdict: str = "ERROR"
+    verdict: Verdict = Verdict.ERROR
     reasons: list[str] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
@@ -148,7 +149,7 @@ class DrillRecord:
             "schema": SCHEMA,
             "run": self.run_id,
             "scenario": self.scenario_id, "title": self.title, "priority": self.priority, "runbook": self.runbook,
-            "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": self.verdict,
+            "time_scale": self.time_scale, "started": self.clock.iso(0.0), "verdict": Verdict(self.verdict).value,
             "reasons": self.reasons, "goals": self.goals, "floors": self.floors,
             "alert_groups": self.alert_groups, "error_budget": self.error_budget,
             "timings": timings,
@@ -181,7 +182,7 @@ class DrillRecord:
                   marks={k: v["t"] for k, v in j["marks"].items()},
                   alert_marks={a: dict(s.get("marks") or {}) for a, s in alerts.items()},
                   receivers={a: s["receiver"] for a, s in alerts.items() if s.get("receiver") is not None},
-                  verdict=j["verdict"], reasons=list(j["reasons"]), run_id=j.get("run", ""), path=path)
+                  verdict=Verdict(j["verdict"]), reasons=list(j["reasons"]), run_id=j.get("run", ""), path=path)
         for name in ("phases", "events", "alert_groups", "error_budget", "notifications", "load", "fault", "trends",
                      "stack", "series", "plot", "shadow", "trend_plot", "timer_lag", "pages_refused", "cautions"):
             setattr(rec, name, j.get(name, getattr(rec, name)))

@@ -12,6 +12,7 @@ from typing import Any
 import allure
 
 from gameday.core.durations import human
+from gameday.core.verdict import Verdict
 from gameday.record.journal import DrillRecord
 from gameday.report.review import drill_page
 
@@ -134,7 +135,7 @@ def write_broken(results: Path, nodeid: str, name: str, message: str) -> Path:
     now = int(time.time() * 1000)
     body = {"uuid": str(uuid.uuid4()), "historyId": hashlib.md5(nodeid.encode()).hexdigest(),  # noqa: S324
             "testCaseId": hashlib.md5(nodeid.encode()).hexdigest(), "fullName": nodeid, "name": name,  # noqa: S324
-            "status": "broken", "statusDetails": {"message": message}, "stage": "finished", "start": now,
+            "status": Verdict.ERROR.allure, "statusDetails": {"message": message}, "stage": "finished", "start": now,
             "stop": now, "labels": [{"name": "framework", "value": "gameday"}]}
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"{body['uuid']}-result.json"

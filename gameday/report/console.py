@@ -6,11 +6,9 @@ import time
 from typing import Any
 
 from gameday.core.durations import human
+from gameday.core.verdict import Verdict
 from gameday.record.journal import DrillRecord
 
-COLORS = {"PASS": {"green": True, "bold": True}, "FAIL": {"red": True, "bold": True},
-          "ERROR": {"red": True, "bold": True}, "ABORTED": {"red": True, "bold": True},
-          "SKIPPED": {"yellow": True, "bold": True}}
 MARK_TEXT = {"t_alerting_reset": "clean slate", "t_inject": "fault injected", "t_firing": "alert firing",
              "t_notified": "page arrived",
              "t_mitigated": "mitigated", "t_resolved": "resolved page"}
@@ -60,7 +58,7 @@ class ConsoleReporter:
     def on_finished(self, record: DrillRecord, **_: Any) -> None:
         verdict = record.verdict
         self._line(f"    verdict {verdict}" + (f": {record.reasons[0]}" if record.reasons else ""),
-                   **COLORS.get(verdict, {}))
+                   **Verdict(verdict).markup)
         if record.path:
             self._line(f"    journal {record.path}")
 
@@ -105,9 +103,8 @@ def render_summary(records: list[DrillRecord], width: int) -> str:
         columns += ["real TTN/SLA", "real MTTR/goal"]
     for col in columns:
         table.add_column(col, no_wrap=True)
-    styles = {"PASS": "green", "FAIL": "red", "ERROR": "red", "ABORTED": "red", "SKIPPED": "yellow"}
     for row in summary_rows(records, real=scaled):
-        row[2] = f"[{styles.get(row[2], '')}]{row[2]}[/]" if row[2] else ""
+        row[2] = f"[{Verdict(row[2]).color}]{row[2]}[/]" if row[2] else ""
         table.add_row(*row)
     buf = StringIO()
     Console(file=buf, width=max(150, width), force_terminal=False, color_system=None).print(table)

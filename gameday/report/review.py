@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.core.durations import human
+from gameday.core.verdict import VERDICTS, Verdict
 from gameday.report.debrief import debrief_lines
 
 ACTORS = {"t_firing": "Prometheus", "t_firing_seen": "Prometheus", "t_notified": "Alertmanager",
@@ -119,7 +120,7 @@ def slo_impact(journal: dict[str, Any], slo: Slo) -> dict[str, Any] | None:
 
 
 def action_items(journal: dict[str, Any]) -> list[str]:
-    if journal.get("verdict") == "ERROR":
+    if journal.get("verdict") == Verdict.ERROR:
         return ["The drill did not reach a verdict on the alert: fix what stopped it (the reason names the "
                 "component) and run it again before drawing any conclusion."]
     items = []
@@ -237,8 +238,7 @@ def write_review(reports: Path, out: Path, root: Path, run: str | None = None) -
     slo = slo_of(root / "config")
     drills = [drill_view(j, out, root, slo) for j in journals]
     context = {"run": chosen, "drills": drills, "skipped": skipped, "slo": slo,
-               "counts": {v: sum(d["verdict"] == v for d in drills) for v in ("PASS", "FAIL", "ERROR", "ABORTED",
-                                                                               "SKIPPED")}}
+               "counts": {v: sum(d["verdict"] == v for d in drills) for v in VERDICTS}}
     env = templates()
     md, html = out / "review.md", out / "review.html"
     md.write_text(env.get_template("review.md.j2").render(**context))

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from gameday.core.durations import human
+from gameday.core.verdict import Verdict
+
+JUDGED = {v.value for v in Verdict if v.judged}
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def earlier_runs(reports: Path, scenario: str, alert: str, scale: float, before:
             continue
         if not isinstance(j, dict) or j.get("scenario") != scenario or j.get("time_scale") != scale:
             continue
-        if str(j.get("started", "")) >= before or j.get("verdict") not in ("PASS", "FAIL"):
+        if str(j.get("started", "")) >= before or j.get("verdict") not in JUDGED:
             continue
         timings = ((j.get("alerts") or {}).get(alert) or {}).get("timings") or {}
         if not isinstance(timings.get("ttn"), (int, float)):

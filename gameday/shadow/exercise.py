@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gameday.core.durations import human
 from gameday.core.errors import DrillFailed
 from gameday.report.debrief import debrief_lines
 from gameday.shadow import ACK_GOALS, ESCALATION, HINT_AT, HINT_SECTIONS
 from gameday.shadow.pager import Pager, ShadowState, announce
+from gameday.target.protocol import optional
+
+if TYPE_CHECKING:  # the drill imports this module: the phase context is a type here, not an import
+    from gameday.drill.context import PhaseContext
 
 
 def runbook_sections(path: Path) -> list[str]:
@@ -30,9 +34,9 @@ class TraineeLog:
     target shows (``trainee_actions``: the lab's control calls, the engine's container events), each once, at the
     time it happened. Gathered while the harness waits, and once more at the end of the exercise."""
 
-    def __init__(self, drill: Any, pager: Pager, since: float) -> None:
+    def __init__(self, drill: PhaseContext, pager: Pager, since: float) -> None:
         self.drill, self.pager, self.since = drill, pager, since
-        self.actions = getattr(drill.target, "trainee_actions", None)
+        self.actions = optional(drill.target, "trainee_actions")
         self.seen_log = 0
         self.seen_actions: set[tuple[float, str]] = set()
         self.asked = float("-inf")
@@ -54,7 +58,7 @@ class TraineeLog:
                                              note=f"shadow: the trainee {h.what}")
 
 
-def by_person(drill: Any, pager: Pager, safety: float) -> None:
+def by_person(drill: PhaseContext, pager: Pager, safety: float) -> None:
     """The recover phase of a shadow exercise: the trainee mitigates; the harness watches, hints, escalates, and
     after ``safety`` seconds (drill clock) from the page reverts the fault itself and FAILs the exercise."""
     sc, target, fault = drill.scenario, drill.target, drill.fault
@@ -78,10 +82,10 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
         with pager.lock:
             acked = pager.state.acked
         if acked is not None and "t_acked" not in drill.record.marks:
-            drill._mark("t_acked", drill.clock.from_mono(acked), "the trainee acknowledged the page")
+            drill.mark("t_acked", drill.clock.from_mono(acked), "the trainee acknowledged the page")
         if acked is None and not escalated and now - page_t > ack_goal:
             escalated = True
-            drill._mark("t_escalated", now, f"no acknowledgement within {human(ack_goal)}")
+            drill.mark("t_escalated", now, f"no acknowledgement within {human(ack_goal)}")
             note(f"not acknowledged within {human(ack_goal)} ({sc.priority.upper()}): the escalation path would now "
                  f"page {ESCALATION.get(sc.priority, 'the secondary on-call')}")
         while hints and now >= hints[0][0]:
@@ -93,32 +97,32 @@ def by_person(drill: Any, pager: Pager, safety: float) -> None:
             drill.events.noted.fire(phase=drill.phase, t=now, note=f"shadow: {fault.describe()} no longer acts "
                                                                    f"on {sc.fault.target}")
         in_effect_was = acting
-        if acting is not True and target.is_running(sc.fault.target) and drill._sli_healthy():
+        if acting is not True and target.is_running(sc.fault.target) and drill.sli_healthy():
             log.gather(force=True)  # what the trainee did up to now, before saying who mitigated
             with pager.lock:
                 acted = any(h.who == "trainee" and h.what != "acknowledged the page" for h in pager.state.log)
             # what was seen, not what was hoped: a service its platform brought back was not the trainee's doing
             who = ("the trainee mitigated" if acted else
                    "mitigated with no action of the trainee's seen (its platform, or commands outside `gameday do`)")
-            drill._mark("t_mitigated", drill.clock.now(), f"{who}: {sc.fault.target} answers again"
+            drill.mark("t_mitigated", drill.clock.now(), f"{who}: {sc.fault.target} answers again"
                         + ("" if acting is None else " and the fault no longer acts"))
             pager.harness("mitigated: the service answers again; now the resolved page")
             return
         if now - page_t > safety:
             log.gather(force=True)
             fault.revert()
-            drill._mark("t_safety_revert", drill.clock.now(),
+            drill.mark("t_safety_revert", drill.clock.now(),
                         f"safety timeout: the harness reverted {fault.describe()}")
             note(f"safety timeout of {human(safety)} after the page: the harness reverted {fault.describe()} and "
                  "ends the exercise")
             raise DrillFailed(f"shadow exercise: not mitigated within the safety timeout of {human(safety)} after "
                               f"the page; the harness reverted {fault.describe()}")
-        drill._progress("shadow: waiting for the trainee to " + ("mitigate" if acked is not None else "acknowledge"),
+        drill.progress("shadow: waiting for the trainee to " + ("mitigate" if acked is not None else "acknowledge"),
                         deadline=safety, started=page_t)
         time.sleep(drill.ctx.ask)
 
 
-def assert_acknowledged(drill: Any) -> None:
+def assert_acknowledged(drill: PhaseContext) -> None:
     """The trainee's first duty: a page not acknowledged within the priority's time FAILs the exercise, however
     the incident ended (its platform may have healed it meanwhile)."""
     marks, scale, prio = drill.record.marks, drill.ctx.time_scale, drill.scenario.priority

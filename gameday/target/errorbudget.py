@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gameday.core.durations import parse_ms
-from gameday.core.errors import ConfigError, StackUnreachable
+from gameday.core.errors import StackUnreachable
 
 POLICY = (  # (state, least share of the budget left, what it allows), from the error budget policy
     ("healthy", 0.50, "normal operations: the drill runs"),
@@ -86,16 +86,9 @@ class _SloFile(BaseModel):
 
 def load_slos(path: Path) -> list[Slo]:
     """The SLOs of ``path``; a missing file is no SLO; an invalid one is one line naming file and field."""
-    from gameday.scenario.model import read_yaml
+    from gameday.scenario.files import load_config
 
-    if not path.exists():
-        return []
-    data = read_yaml(path, str(path))
-    try:
-        return list(_SloFile.model_validate(data or {}).slos)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(str(path), ".".join(str(p) for p in err["loc"]) or "(top level)", err["msg"]) from None
+    return list(load_config(path, _SloFile, "an SLO file", default={}).slos) if path.exists() else []
 
 
 def state_of(left: float) -> str:

@@ -105,3 +105,36 @@ class Target(Protocol):
         """The environment the runbooks document for this target (``GATEWAY``, ``PROMETHEUS`` ...): what a
         runbook's drilled mitigation (``recovery: runbook``) runs with."""
         ...
+
+
+OPTIONAL: dict[str, str] = {
+    "when_serving": "a callable (target) -> None, called once as soon as its services answer, while its monitoring "
+                    "still gets ready (the plugin starts the session's Locust there)",
+    "reset_alerting": "a callable () -> None that restarts Prometheus and Alertmanager with no alert state, where "
+                      "the harness owns them: a drill then needs not wait out an earlier incident's group",
+    "diagnose": "a callable () -> str | None: what the platform says of a monitoring stack that stopped answering "
+                "(a container the engine stopped), put before the ERROR's line",
+    "trainee_actions": "a callable (since) -> list: what a trainee did on the target during a shadow exercise "
+                       "(the lab's control calls, the engine's container events)",
+    "attached": "True when the target is one another process keeps up (a warm lab): said in the header",
+    "config": "an object whose ``config_dir`` is the monitoring config folder the target runs (for the plots' "
+              "panels); the project's ``config/`` when absent",
+}
+"""The members a target may have beyond the protocol's, and what each is for. They are read only through
+``optional``, which refuses a name not declared here."""
+
+OPTIONAL_OF_STACK: dict[str, str] = {
+    "receiver.rejections": "a callable (since) -> list of refused POSTs (``gameday.observe.receiver.Rejection``)",
+    "alertmanager.failed_deliveries": "a callable () -> int | None: Alertmanager's failed notification attempts",
+}
+"""Optional members of a target's receiver and Alertmanager client, read through ``optional`` as
+``optional(target.receiver, "rejections")``."""
+
+
+def optional(obj: Any, name: str, default: Any = None) -> Any:
+    """A declared optional member of a target (or of its receiver or Alertmanager client), or ``default``."""
+    declared = name in OPTIONAL or any(key.endswith(f".{name}") for key in OPTIONAL_OF_STACK)
+    if not declared:
+        raise AttributeError(f"{name!r} is not a declared optional member of a gameday target "
+                             "(gameday.target.protocol.OPTIONAL)")
+    return getattr(obj, name, default)

@@ -8,6 +8,7 @@ from typing import Any
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay
 
 from gameday.core.errors import HarnessError
+from gameday.target.protocol import optional
 
 
 def readiness(target: Any, known: frozenset[str] = frozenset()) -> dict[str, bool]:
@@ -55,7 +56,7 @@ def wait_ready(target: Any, timeout: float, what: str, hint: Callable[[], str] =
             now = readiness(target)
         seen.clear()
         seen.update(now)
-        serving = getattr(target, "when_serving", None)
+        serving = optional(target, "when_serving")
         if serving is not None and all(seen.get(svc) for svc in target.services()):
             target.when_serving = None  # once: the first time every service answers
             serving(target)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gameday.core.errors import ConfigError
-from gameday.scenario.model import load_scenario
+from gameday.scenario.loading import load_scenario
 from gameday.scenario.runbook import NotForTarget, mitigation_steps, run_steps, sections
 from tests.unit.test_scenario import GOOD, write
 

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from gameday.core.errors import ConfigError
-from gameday.scenario.model import load_catalog, load_scenario
+from gameday.scenario.loading import load_catalog, load_scenario
 
 GOOD = """\
 id: demo

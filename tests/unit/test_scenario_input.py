@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gameday.core.errors import ConfigError
-from gameday.scenario.model import Scenario, load_catalog, load_scenario
+from gameday.scenario.loading import load_catalog, load_scenario
+from gameday.scenario.model import Scenario
 from tests.unit.test_scenario import GOOD
 
 EXAMPLES = int(os.environ.get("GAMEDAY_FUZZ_EXAMPLES", "1500"))

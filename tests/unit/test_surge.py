@@ -12,7 +12,7 @@ import pytest
 from gameday.core.errors import ConfigError
 from gameday.load.locust import LocustRun
 from gameday.load.surge import revert_left
-from gameday.scenario.model import load_scenario
+from gameday.scenario.loading import load_scenario
 
 SURGE = """\
 id: surge
