@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_argv import gamedays_argv  # noqa: E402
 
-from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, engine  # noqa: E402
+from gameday.compose.engine import compose_binary, engine  # noqa: E402
+from gameday.compose.stack import ComposeConfig, ComposeStack  # noqa: E402
 from gameday.faults.ledger import Ledger  # noqa: E402
 
 KINDS = {  # kind[@lab] -> (target, extra fault fields, expected alert, recovery)

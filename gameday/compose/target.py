@@ -22,7 +22,8 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
                                worker: str | None = None) -> Any:
     if name != "compose":
         return None
-    from gameday.compose.stack import ComposeConfig, ComposeStack, default_project
+    from gameday.compose.engine import default_project
+    from gameday.compose.stack import ComposeConfig, ComposeStack
 
     rules, lab_config = config.getoption("gameday_rules"), config.getoption("lab_config")
     project = config.getoption("compose_project") or default_project()

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -23,9 +22,9 @@ from typing import Any
 from gameday.core.durations import format_ms, seconds
 from gameday.core.errors import HarnessError
 from gameday.core.processes import CleanOnFailure, start_guard, stop_guard
-from gameday.faults.ledger import alive
 from gameday.lab.cgroups import Cgroup, CgroupUnavailable, lab_cgroup
 from gameday.lab.faults import lab_fault_kinds
+from gameday.lab.host import find_binary, reap_leftovers
 from gameday.lab.supervisor import ControlServer, RemoteSupervisor, ServiceSpec, Supervisor
 from gameday.observe.clients import Alertmanager, Prometheus, probe
 from gameday.observe.receiver import Deliveries, RelayedReceiver, WebhookReceiver
@@ -45,15 +44,6 @@ PLAIN_HTTP = {"SSL_CERT_FILE": "/dev/null"}
 """The gateway and backend speak plain HTTP on loopback: no CA bundle for aiohttp to load at import, which
 is about 0.1 s of every start and restart of theirs."""
 PROMETHEUS_BIN, ALERTMANAGER_BIN = "prometheus", "prometheus-alertmanager"
-INSTALL_HINT = "install them with `apt-get install prometheus prometheus-alertmanager` (or run ./run, which does)"
-
-
-def find_binary(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    raise HarnessError(f"{names[0]} is not on PATH: {INSTALL_HINT}")
 
 
 @dataclass
@@ -377,30 +367,3 @@ class Lab(CleanOnFailure):
         (self.config.workdir / "pids.json").write_text(json.dumps({"harness": os.getpid(), "pids": pids}))
 
 
-def reap_leftovers(workdir: Path) -> list[int]:
-    """Kill lab processes that a killed earlier run left behind in this workdir."""
-    pidfile = workdir / "pids.json"
-    if not pidfile.exists():
-        return []
-    try:
-        recorded = json.loads(pidfile.read_text())
-    except ValueError:
-        return []
-    owner = recorded.get("harness")
-    if owner and owner != os.getpid() and alive(owner):  # a zombie holds nothing: its lab is a leftover
-        raise HarnessError(f"another lab is running in {workdir} (harness pid {owner}); stop it first, "
-                           "or give this run its own --reports folder")
-    reaped = []
-    for pid in recorded.get("pids", {}).values():
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if "gameday.lab" in cmdline or str(workdir) in cmdline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                reaped.append(pid)
-            except ProcessLookupError:
-                pass
-    pidfile.unlink()
-    return reaped

@@ -75,7 +75,8 @@ def sweep_lab(workdir: Path) -> list[str]:
     """One lab folder's leftovers, swept; what was done (nothing while its harness is alive)."""
     from gameday.core.errors import HarnessError
     from gameday.lab.cgroups import lab_cgroup
-    from gameday.lab.stack import BACKEND, reap_leftovers
+    from gameday.lab.host import reap_leftovers
+    from gameday.lab.stack import BACKEND
 
     try:
         reaped = reap_leftovers(workdir)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from gameday.compose.stack import ComposeConfig, ComposeStack, compose_binary, default_project, engine
+from gameday.compose.engine import compose_binary, default_project, engine
+from gameday.compose.stack import ComposeConfig, ComposeStack
 from gameday.core.errors import HarnessError
 from gameday.faults import Ledger
 from gameday.scenario.model import (

@@ -46,8 +46,10 @@ def imports_of(path: Path) -> list[str]:
         if isinstance(node, ast.Import):
             out += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
-            out.append(node.module)
-            out += [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules()]
+            subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules()]
+            if len(subs) < len(node.names):  # names defined in the module itself, not only its submodules
+                out.append(node.module)
+            out += subs
     return out
 
 
