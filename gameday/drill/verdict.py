@@ -65,6 +65,7 @@ def finish(pc: PhaseContext, interrupted: bool) -> None:
             rec.verdict, rec.reasons = Verdict.ERROR, [interruption(pc, cut)]
         elif not interrupted:
             rec.reasons.append(f"{interruption(pc, cut)}: the evidence is incomplete")
+    rec.cautions += [f"a listener failed and the drill went on: {f}" for f in pc.events.failures()]
     with signals_deferred("the drill's journal"):  # short and bounded: the record is whole or not written
         rec.write(pc.ctx.reports / "drills")
         pc.events.finished.fire(record=rec)

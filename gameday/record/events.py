@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("gameday.events")
 
 PHASES = ("preflight", "steady-state", "inject", "detect", "recover", "resolve", "verdict")
 
 
 class EventHook:
-    """Listeners for one event; ``fire`` calls each with keyword arguments."""
+    """Listeners for one event; ``fire`` calls each with keyword arguments.
+
+    A listener that raises is logged and dropped from what it was told, never from the drill: the next
+    listener is still called, and the drill (its fault's revert, its verdict, its journal) goes on. The
+    failures are kept in ``failures`` for the record. A signal (``KeyboardInterrupt``) is not a listener's
+    failure: it goes on to the drill, which reverts the fault as on any interruption.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._listeners: list[Callable[..., Any]] = []
+        self.failures: list[str] = []
 
     def add_listener(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         self._listeners.append(fn)
@@ -21,7 +31,12 @@ class EventHook:
 
     def fire(self, **kwargs: Any) -> None:
         for fn in list(self._listeners):
-            fn(**kwargs)
+            try:
+                fn(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - a report that breaks must not break the drill
+                what = f"{getattr(fn, '__qualname__', fn)!s} failed on {self.name}: {type(exc).__name__}: {exc}"
+                self.failures.append(what[:300])
+                log.warning("gameday: a listener %s", what, exc_info=True)
 
 
 class DrillEvents:
@@ -48,6 +63,10 @@ class DrillEvents:
             fn = getattr(listener, f"on_{hook.name}", None)
             if fn is not None:
                 hook.add_listener(fn)
+
+    def failures(self) -> list[str]:
+        """What listeners failed on, over every event of the drill."""
+        return [f for hook in self._hooks() for f in hook.failures]
 
     def _hooks(self) -> list[EventHook]:
         return [self.phase_started, self.phase_ended, self.marked, self.progress, self.noted, self.finished]
