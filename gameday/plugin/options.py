@@ -18,7 +18,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gameday", "game-day drills")
     group.addoption("--time-scale", type=float, default=None, metavar="N",
                     help="run the embedded lab N times faster: every rule, route and scrape duration and every "
-                         "scenario SLA and MTTR goal is divided by N (default 1; e.g. 60 turns 1m into 1s)")
+                         "scenario SLA and MTTR goal is divided by N, 0.1 to 300 (default 1, or the gameday_time_scale "
+                         "ini value; e.g. 60 turns 1m into 1s)")
     group.addoption("--scenarios", default=None, metavar="DIR",
                     help="folder of scenario YAML files (default: scenarios/ under the project root)")
     group.addoption("--rules", dest="gameday_rules", default=None, metavar="DIR",
@@ -27,13 +28,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-config", default=None, metavar="DIR",
                     help="the lab's config folder (default: config/ under the project root)")
     group.addoption("--reports", dest="gameday_reports", default=None, metavar="DIR",
-                    help="where journals, load stats and lab logs go (default: reports/)")
+                    help="where journals, load stats and lab logs go (default: reports/); a plain file, an unwritable "
+                         "folder or one with under 64 MiB free is refused up front")
     group.addoption("--target", dest="gameday_target", default=None, metavar="NAME",
                     help="what the drills run against: lab (the embedded lab, the default) or compose (the "
                          "docker-compose.yml stack); a plugin can add its own through pytest_gameday_make_target")
     group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",
                     help="a fault that outlives the harness (containers) is reverted by a watchdog process when the "
-                         "harness sends no heartbeat for this long (default 10; 0 turns the watchdog off)")
+                         "harness sends no heartbeat for this long: 5 to 3600 (default 10; 0 turns the watchdog off)")
     group.addoption("--error-budget-gate", choices=("auto", "always"), default="auto",
                     help="before each drill, read the SLOs' remaining error budget and apply the error budget policy "
                          "(healthy >50%%: drills run; warning 30-50%%: they run, flagged; critical 10-30%% and "
@@ -140,3 +142,4 @@ def _error_budget_gate(config: pytest.Config) -> Any:
         raise ConfigError(str(path), "(file)", "no such file (--slo)")
     return ErrorBudgetGate(load_slos(path), str(path), always=config.getoption("error_budget_gate") == "always",
                            override=printable(override.strip(), 300) if override else None)
+
