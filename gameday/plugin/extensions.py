@@ -23,13 +23,18 @@ class _Plugins(pluggy.PluginManager):
         return opts
 
 
+def plugin_modules() -> list[Any]:
+    """The modules of ``gameday.plugins``, in the order of their names."""
+    return [importlib.import_module(ep.value) for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name)]
+
+
 def plugins() -> pluggy.PluginManager:
     """Every plugin of ``gameday.plugins``, registered against the hookspecs (pytest's project name, so
     ``pytest.hookimpl`` markers apply)."""
     pm = _Plugins("pytest")
     pm.add_hookspecs(hookspecs)
-    for ep in entry_points(group=GROUP):
-        pm.register(importlib.import_module(ep.value), name=ep.name)
+    for module in plugin_modules():
+        pm.register(module)
     for name in list(pm.hook.__dict__):  # only the gameday hooks: pytest's own are none of the command's business
         if not name.startswith("pytest_gameday_"):
             delattr(pm.hook, name)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from gameday.plugin.extensions import plugin_modules
 from gameday.plugin.options import pytest_addoption
 
 
@@ -11,11 +12,12 @@ def reference() -> str:
     and the targets' that ship with it, as ``pytest --help`` shows them under *game-day drills*."""
     from _pytest.config.argparsing import Parser
 
-    from gameday.compose import target as compose
-
     parser = Parser(_ispytest=True)
     pytest_addoption(parser)
-    compose.pytest_addoption(parser)
+    for plugin in plugin_modules():  # the targets' own options (Compose's), as pytest registers them
+        add = getattr(plugin, "pytest_addoption", None)
+        if add is not None:
+            add(parser)
     lines = ["# Options", "", "Generated from the options' definitions by `python -m gameday.plugin.reference`; "
              "`pytest --help` lists the same under *game-day drills*.", "", "| option | meaning |", "|---|---|"]
     for opt in parser.getgroup("gameday").options:
