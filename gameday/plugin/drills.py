@@ -34,6 +34,7 @@ from gameday.record.events import DrillEvents
 from gameday.record.journal import DrillRecord
 from gameday.scenario.loading import CatalogEntry
 from gameday.scenario.model import Scenario
+from gameday.target.protocol import optional
 
 
 def _pager(config: pytest.Config) -> Any:
@@ -103,7 +104,7 @@ class _TargetOnDemand:
             config, name, scale = self.config, _target_name(self.config), _time_scale(self.config)
             target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
                                                              time_scale=scale, worker=worker_of(config))
-            if hasattr(target, "when_serving"):
+            if optional(target, "when_serving", False) is not False:
                 target.when_serving = when_serving
             if target is None:
                 self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose; "
@@ -126,8 +127,9 @@ class _TargetOnDemand:
                                           "create")
                 raise self.error
             self.target = target
-            warm = " (the warm lab kept up by `gameday lab up`)" if getattr(target, "attached", False) else ""
-            _say(config, f"gameday: {name} ready in {target.started_in:.1f}s{warm}")
+            warm = " (the warm lab kept up by `gameday lab up`)" if optional(target, "attached", False) else ""
+            took = optional(target, "started_in")
+            _say(config, f"gameday: {name} ready" + (f" in {took:.1f}s" if took is not None else "") + warm)
         return self.target
 
     def close(self) -> None:

@@ -117,6 +117,7 @@ OPTIONAL: dict[str, str] = {
     "trainee_actions": "a callable (since) -> list: what a trainee did on the target during a shadow exercise "
                        "(the lab's control calls, the engine's container events)",
     "attached": "True when the target is one another process keeps up (a warm lab): said in the header",
+    "started_in": "the seconds the target took to get ready, said when it is",
     "config": "an object whose ``config_dir`` is the monitoring config folder the target runs (for the plots' "
               "panels); the project's ``config/`` when absent",
 }

@@ -200,3 +200,4 @@ def test_a_broken_rule_fails_where_the_working_one_passes(tmp_path):
     assert broken.record.verdict == Verdict.FAIL
     with pytest.raises(DrillFailed):
         raise error_for(broken.record.verdict, broken.reason)  # type: ignore[misc]
+
