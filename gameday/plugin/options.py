@@ -118,7 +118,7 @@ def _abort_path(config: pytest.Config) -> Path:
 
 def _global_stop_conditions(config: pytest.Config) -> list[Any]:
     """``abort.yaml`` in the lab-config folder: stop conditions for every drill (a list, as in a scenario)."""
-    from gameday.scenario.files import load_config, read_yaml
+    from gameday.scenario.files import read_yaml, validated
     from gameday.scenario.model import StopCondition
 
     path = _abort_path(config)
@@ -128,7 +128,7 @@ def _global_stop_conditions(config: pytest.Config) -> list[Any]:
     if isinstance(data, list) and len(data) > MAX_GLOBAL_STOPS:
         raise ConfigError(str(path), "(top level)", f"{len(data)} stop conditions; at most {MAX_GLOBAL_STOPS}, each "
                                                     "asked of Prometheus twice a second while a fault is in")
-    return load_config(path, list[StopCondition], "a stop-condition file", default=[])
+    return validated(data, list[StopCondition], str(path), default=[])
 
 
 def _error_budget_gate(config: pytest.Config) -> Any:

@@ -79,13 +79,8 @@ def field_of(err: Any) -> str:
     return ".".join(str(p) for p in err["loc"]) or "(top level)"
 
 
-def load_config(path: Path, shape: Any, what: str, default: Any = None, shown: str | None = None) -> Any:
-    """``path`` read and validated into ``shape`` (a model or a type such as ``list[Model]``); a missing file
-    is ``default``; anything wrong is one ``ConfigError`` line."""
-    shown = str(path) if shown is None else shown
-    if not path.exists():
-        return default
-    data = read_yaml(path, shown, what=what)
+def validated(data: Any, shape: Any, shown: str, default: Any = None) -> Any:
+    """``data`` (a parsed document) validated into ``shape``; anything wrong is one ``ConfigError`` line."""
     try:
         return TypeAdapter(shape).validate_python(data if data is not None else default)
     except ValidationError as exc:
@@ -93,3 +88,12 @@ def load_config(path: Path, shape: Any, what: str, default: Any = None, shown: s
         raise ConfigError(shown, field_of(err), err["msg"].removeprefix("Value error, ")) from None
     except RecursionError:
         raise ConfigError(shown, "(file)", "nested too deeply") from None
+
+
+def load_config(path: Path, shape: Any, what: str, default: Any = None, shown: str | None = None) -> Any:
+    """``path`` read and validated into ``shape`` (a model or a type such as ``list[Model]``); a missing file
+    is ``default``; anything wrong is one ``ConfigError`` line."""
+    shown = str(path) if shown is None else shown
+    if not path.exists():
+        return default
+    return validated(read_yaml(path, shown, what=what), shape, shown, default)
