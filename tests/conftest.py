@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,57 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["pytester"]
+
+# Under ``pytest -n N`` (the README's test command runs three workers) tests run side by side, each drill on a lab
+# of its own with ports of its own. Tests that share one thing run on one worker, one after the other: the Docker
+# engine's stacks and image, or a module's lab that each worker would otherwise start again.
+SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test_chaos.py": "docker",
+          "test_lab.py": "lab fixture", "test_verdict_outcomes.py": "fake-target fixture"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scope scheduling, with the scopes above (its ``xdist_group`` marker is not read with this
+    pytest: the group is added to a node id that pytest no longer takes from ``_nodeid``)."""
+    if config.getoption("dist", "no") == "no":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED.get(Path(nodeid.split("::", 1)[0]).name, nodeid)
+
+    return SharedFirst(config, log)
+
+
+@pytest.fixture(autouse=True)
+def machine_share(request):
+    """Under ``-n``, a test marked ``whole_machine`` (a drill whose fault needs the CPU it measures: CPU stress, a
+    traffic surge) runs alone: it waits for the tests running beside it to end, and none starts until it is done.
+    A reader-writer lock on two files of the run's own: a turnstile that a waiting writer holds, so that readers
+    queue behind it, and the lock itself."""
+    worker = getattr(request.config, "workerinput", None)
+    if worker is None:
+        yield
+        return
+    import fcntl
+    import os
+    import tempfile
+
+    exclusive = request.node.get_closest_marker("whole_machine") is not None
+    folder = Path(tempfile.gettempdir()) / f"gameday-tests-{worker['testrunuid']}"
+    folder.mkdir(exist_ok=True)
+    turnstile = os.open(folder / "turnstile", os.O_RDWR | os.O_CREAT, 0o600)
+    share = os.open(folder / "share", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(share, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(share)  # closing lets go of the lock
+        os.close(turnstile)
 
 
 @pytest.fixture
@@ -35,4 +87,20 @@ def pytester(pytester, monkeypatch):
     a run that stops at a usage error would leave that plugin counting Hypothesis as still initialising, and every
     later property test in the session would warn."""
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    return pytester
+
+
+DRILL_TEST = """
+def test_drill(scenario, run_drill):
+    run_drill(scenario)
+"""
+
+
+@pytest.fixture
+def project(pytester, root):
+    """For the plugin's tests: a project folder with the real runbooks and locustfiles, and a scenarios/ of its own."""
+    for folder in ("runbooks", "locustfiles"):
+        shutil.copytree(root / folder, pytester.path / folder)
+    (pytester.path / "scenarios").mkdir()
+    pytester.makepyfile(test_drills=DRILL_TEST)
     return pytester

@@ -111,7 +111,8 @@ class Drill:
             pc.deliveries_failed = failed_deliveries(pc)  # what a late page is told against
             expect_detection(pc)
             pc.watch_stack()
-            pc.stops = StopConditions([*sc.abort_when, *pc.ctx.abort_when], pc.target.prometheus, pc.clock).start()
+            pc.stops = StopConditions([*sc.abort_when, *pc.ctx.abort_when], pc.target.prometheus, pc.clock,
+                                      phase=pc.phase).start()
         fault = pc.fault = self._make_fault()
         pc.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         lag = LagProbe().start()

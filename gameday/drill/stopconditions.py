@@ -44,7 +44,8 @@ class StopConditions:
     clock: Clock
     every: float = 0.5
     phase: str = ""
-    """The drill's phase when ``check`` last looked: a condition that holds is reported in it."""
+    """The drill's phase when ``check`` last looked (at first, the phase that started the watch): a condition
+    that holds is reported in it."""
     _found: BaseException | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -16,7 +18,10 @@ from tests.conftest import ROOT
 
 
 def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
     for item in items:
+        if item.path.parent != here:  # a conftest's hook sees the whole session's items
+            continue
         item.add_marker(pytest.mark.lab)
 
 
@@ -105,3 +110,47 @@ def page_after_reset_is_new(target) -> None:
     target.reset_alerting()
     assert fire_and_wait(), "after the clean slate the same alert did not page again: Alertmanager still " \
                             "remembered the earlier page"
+
+
+BREAKS = {  # drill -> (its alert, the rule file, a threshold it can never cross)
+    "high-error-rate": ("HighErrorRate", "inference.yml", "> 0.05", "> 1.05"),  # a ratio never exceeds 100%
+    "service-outage": ("ServiceDown", "inference.yml", "== 0", "== 2"),  # up is 0 or 1
+    "latency-degradation": ("SLOLatencyP99Violation", "inference.yml", ") > 0.5", ") > 500"),  # no wait of 500 s
+    "traffic-surge": ("ModelBackendSaturated", "inference.yml", "> 0.9", "> 1.5"),  # no slot is busier than always
+    "cpu-exhaustion": ("HighCPUUsage", "resources.yml", "> 0.8", "> 8"),  # the quota caps use at 1
+    "memory-exhaustion": ("HighMemoryUsage", "resources.yml", "> 0.9", "> 9"),  # the limit caps the working set
+}
+REFUSED_IN_PREFLIGHT = {"high-error-rate"}
+"""A ratio threshold above the fault's error share is refused before the fault (``ratewindow``); the others are
+thresholds preflight cannot judge, so the drill injects and waits, and the alert never fires."""
+
+
+def broken_rules(tmp_path: Path, *drills: str) -> Path:
+    """The lab's rules with the threshold of each of ``drills``' alerts out of reach."""
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    for src in (ROOT / "config/prometheus/rules").glob("*.yml"):
+        shutil.copy(src, rules)
+    for drill in drills or ("high-error-rate",):
+        alert, name, old, new = BREAKS[drill]
+        text = (rules / name).read_text()
+        assert text.count(old) == 1, (alert, old)
+        (rules / name).write_text(text.replace(old, new))
+    return rules
+
+
+
+def drill_until_detect(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(gameday_argv(tmp_path, *args), cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "▸ detect" in line or time.monotonic() > deadline:
+            break
+    assert any("▸ detect" in line for line in seen), "".join(seen)
+    return proc, seen
+
+

@@ -14,7 +14,7 @@ import pytest
 import requests
 import yaml
 
-from tests.integration.test_drills import broken_rules, drill_until_detect
+from tests.integration.conftest import broken_rules, drill_until_detect
 
 
 def _alert(status: str, fingerprint: str) -> dict:

@@ -1,4 +1,6 @@
-"""A runbook's drilled mitigation: found by its markers, per target, run step by step as written."""
+"""A runbook's drilled mitigation: found by its markers, per target, run step by step as written.
+
+The tests here start a process; the rest of them are in ``tests/unit/test_runbook.py``."""
 
 from __future__ import annotations
 
@@ -7,55 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gameday.core.errors import ConfigError
-from gameday.scenario.loading import load_scenario
-from gameday.scenario.runbook import NotForTarget, mitigation_steps, run_steps, sections
-from tests.unit.test_scenario import GOOD, write
-
-RUNBOOK = """\
-# A runbook
-
-Prose with a `curl` that is not a step.
-
-<!-- gameday:mitigation restart lab -->
-```bash
-echo lab one
-```
-Some words between the steps.
-```sh
-echo lab two
-```
-```python
-print("not a shell step")
-```
-<!-- /gameday:mitigation -->
-
-<!-- gameday:mitigation restart compose -->
-```bash
-docker compose restart inference-gateway
-```
-<!-- /gameday:mitigation -->
-
-<!-- gameday:mitigation everywhere -->
-```bash
-true
-```
-<!-- /gameday:mitigation -->
-"""
-
-
-def test_steps_are_the_shell_blocks_between_the_markers_per_target(tmp_path):
-    path = tmp_path / "rb.md"
-    path.write_text(RUNBOOK)
-    assert set(sections(RUNBOOK)) == {"restart", "everywhere"}
-    assert [s.command.strip() for s in mitigation_steps(path, "restart", "lab")] == ["echo lab one", "echo lab two"]
-    assert [s.number for s in mitigation_steps(path, "restart", "lab")] == [1, 2]
-    assert "docker compose" in mitigation_steps(path, "restart", "compose")[0].command
-    assert mitigation_steps(path, "everywhere", "k8s")[0].command.strip() == "true", "unmarked: any target"
-    with pytest.raises(NotForTarget, match="marked only for compose, lab, not for the k8s target"):
-        mitigation_steps(path, "restart", "k8s")
-    with pytest.raises(ValueError, match="no mitigation 'missing' marked in the runbook.*marked: everywhere, restart"):
-        mitigation_steps(path, "missing")
+from gameday.scenario.runbook import mitigation_steps, run_steps
+from tests.unit.test_runbook import _state
 
 
 def test_steps_run_in_order_until_one_fails_with_only_the_targets_environment(tmp_path, monkeypatch):
@@ -90,31 +45,6 @@ def test_a_step_past_its_time_is_killed_with_its_children(tmp_path):
     assert state in ("gone", "Z"), f"the step's background child is still {state}"
 
 
-@pytest.mark.parametrize("recovery, reason", [
-    ("{mode: runbook, mttr_goal: 10m}", "mode runbook needs mitigation"),
-    ("{mode: revert, mttr_goal: 10m, mitigation: restart-gateway}", "mitigation is for mode runbook"),
-    ("{mode: runbook, mttr_goal: 10m, mitigation: no-such-thing}", "no mitigation 'no-such-thing' marked"),
-])
-def test_a_runbook_recovery_is_checked_when_the_scenario_loads(tmp_path, root, recovery, reason):
-    text = GOOD.replace("recovery: {mode: auto, mttr_goal: 10m}", f"recovery: {recovery}")
-    with pytest.raises(ConfigError, match="recovery") as err:
-        load_scenario(write(tmp_path, text), root)
-    assert reason in str(err.value)
-
-
-def test_a_scenario_names_a_marked_mitigation(tmp_path, root):
-    text = GOOD.replace("recovery: {mode: auto, mttr_goal: 10m}",
-                        "recovery: {mode: runbook, mttr_goal: 10m, mitigation: restart-gateway}")
-    assert load_scenario(write(tmp_path, text), root).recovery.mitigation == "restart-gateway"
-
-
-def _state(pid: int) -> str:
-    try:  # gone, or a zombie that nobody reaped yet (the init of a container may not)
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return "gone"
-
-
 @pytest.mark.parametrize("launch", ["sleep 100000 &", "setsid sleep 100000 &", "(setsid sleep 100000 &) &"])
 def test_a_step_that_succeeds_is_done_at_its_exit_and_leaves_nothing_running(tmp_path, launch):
     """A background job once held the step's output pipe, so a step that had succeeded FAILed 'did not finish in
@@ -130,3 +60,4 @@ def test_a_step_that_succeeds_is_done_at_its_exit_and_leaves_nothing_running(tmp
     assert "mitigated" in result.output and "ended 1 process(es) the step left running" in result.output
     time.sleep(0.2)
     assert _state(int(marker.read_text())) in ("gone", "Z"), "the background job outlived its step"
+
