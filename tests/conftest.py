@@ -13,7 +13,8 @@ pytest_plugins = ["pytester"]
 
 # Under ``pytest -n N`` (the README's test command runs three workers) tests run side by side, each drill on a lab
 # of its own with ports of its own. Tests that share one thing run on one worker, one after the other: the Docker
-# engine's stacks and image, or a module's lab that each worker would otherwise start again.
+# engine's stacks and image, or a module's lab that each worker would otherwise start again. Tests marked
+# ``whole_machine`` are left out of that run and run after it, alone (``./run tests``).
 SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test_chaos.py": "docker",
           "test_lab.py": "lab fixture", "test_verdict_outcomes.py": "fake-target fixture"}
 
@@ -30,37 +31,6 @@ def pytest_xdist_make_scheduler(config, log):
             return SHARED.get(Path(nodeid.split("::", 1)[0]).name, nodeid)
 
     return SharedFirst(config, log)
-
-
-@pytest.fixture(autouse=True)
-def machine_share(request):
-    """Under ``-n``, a test marked ``whole_machine`` (a drill whose fault needs the CPU it measures: CPU stress, a
-    traffic surge) runs alone: it waits for the tests running beside it to end, and none starts until it is done.
-    A reader-writer lock on two files of the run's own: a turnstile that a waiting writer holds, so that readers
-    queue behind it, and the lock itself."""
-    worker = getattr(request.config, "workerinput", None)
-    if worker is None:
-        yield
-        return
-    import fcntl
-    import os
-    import tempfile
-
-    exclusive = request.node.get_closest_marker("whole_machine") is not None
-    folder = Path(tempfile.gettempdir()) / f"gameday-tests-{worker['testrunuid']}"
-    folder.mkdir(exist_ok=True)
-    turnstile = os.open(folder / "turnstile", os.O_RDWR | os.O_CREAT, 0o600)
-    share = os.open(folder / "share", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(share, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        finally:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
-        yield
-    finally:
-        os.close(share)  # closing lets go of the lock
-        os.close(turnstile)
 
 
 @pytest.fixture

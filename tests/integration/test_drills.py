@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 from tests.integration.conftest import BREAKS, REFUSED_IN_PREFLIGHT, broken_rules
 
 
+@pytest.mark.whole_machine  # the README's P0 command at scale 60: SLAs of a second
 def test_p0_drills_pass_and_leave_allure_results(run_gameday):
     run = run_gameday("-m", "p0", "--time-scale", "60")
     assert run.proc.returncode == 0, run.out
