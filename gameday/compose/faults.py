@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from gameday.core.errors import InjectionError
-from gameday.faults.base import Fault
+from gameday.faults.base import Fault, wait_until
 from gameday.faults.ledger import Ledger
 
 SIDECAR_LABEL = "io.gameday.fault"
@@ -78,15 +78,6 @@ def exec_in(container: Any, argv: list[str], timeout: float = 10.0) -> tuple[int
                                  "ended")
         time.sleep(0.05)
     return int(info["ExitCode"]), (output or b"").decode(errors="replace")
-
-
-def wait_until(pred: Any, timeout: float, poll: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(poll)
-    return bool(pred())
 
 
 class ContainerFault(Fault):

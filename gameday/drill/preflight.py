@@ -17,7 +17,7 @@ from gameday.pipeline.routing import RouteMatch, route_for
 from gameday.pipeline.timing import PipelineTiming
 from gameday.scenario.model import LOAD_FAULT_KINDS, Scenario
 from gameday.target.allowlist import check_target
-from gameday.target.protocol import Target
+from gameday.target.protocol import Target, pages_of, reach_of
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
     if not alertmanager.ready():
         raise StackUnreachable(f"Alertmanager at {alertmanager.base_url} is not ready")
     for url in target.allowlist():
-        check_target(url)
+        check_target(url, reach_of(target))
     if scenario.fault.target not in services:
         raise ScenarioError(source, "fault.target", f"no service {scenario.fault.target!r} of the system under test "
                                                   f"on the {target.name} target; it has: {', '.join(services)}")
@@ -93,6 +93,8 @@ def preflight(pc: PhaseContext) -> None:
     """The preflight phase: what the scenario needs is there, the runbook has steps for this target, the error
     budget may be spent, the stop conditions parse and answer, and the group case is known: all before any fault."""
     sc, target = pc.scenario, pc.target
+    pc.record.pages = pages_of(target)
+    pc.note(f"pages {pc.record.pages['level']}: {pc.record.pages['how']}")
     pc.pre = run_preflight(sc, pc.source, target, pc.scaled.sla)
     if sc.recovery.mode == "runbook" and pc.ctx.shadow is None:
         runbook_steps(pc)  # a runbook with no version for this target: SKIPPED before any fault

@@ -27,6 +27,7 @@ from gameday.observe.timerlag import LagProbe
 from gameday.record.events import DrillEvents
 from gameday.record.journal import DrillRecord
 from gameday.scenario.model import LOAD_FAULT_KINDS, Scenario
+from gameday.target.protocol import reach_of
 
 __all__ = ["Drill", "DrillContext"]
 
@@ -91,11 +92,11 @@ class Drill:
         pc, sc, target = self.pc, self.pc.scenario, self.pc.target
         if pc.ctx.loads is not None:  # the session's Locust, already running after the first drill
             pc.load = pc.ctx.loads.borrow(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service),
-                                          sc.load.users, sc.load.spawn_rate)
+                                          sc.load.users, sc.load.spawn_rate, reach=reach_of(target))
             return
         pc.load = LocustRun(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service), sc.load.users,
                             sc.load.spawn_rate, pc.ctx.reports / "load" / sc.id,
-                            steerable=sc.fault.kind in LOAD_FAULT_KINDS)
+                            steerable=sc.fault.kind in LOAD_FAULT_KINDS, reach=reach_of(target))
         pc.load.start()
         pc.load.wait_flowing()
 

@@ -12,6 +12,17 @@ from gameday.core.signals import signals_deferred
 from gameday.faults.ledger import Ledger
 
 
+def wait_until(pred: Any, timeout: float, poll: float = 0.05) -> bool:
+    """Whether ``pred()`` held within ``timeout`` seconds, asked every ``poll``: how a fault confirms it took effect
+    and a revert that it is undone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(poll)
+    return bool(pred())
+
+
 class Fault(CleanOnFailure, ABC):
     """Apply one fault and undo it on every exit path, a failed ``inject()`` included."""
 

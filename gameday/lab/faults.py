@@ -7,27 +7,17 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from gameday.core.errors import InjectionError
-from gameday.faults.base import Fault
+from gameday.faults.base import Fault, wait_until
 from gameday.faults.ledger import Ledger
 from gameday.lab.cgroups import Cgroup
 from gameday.lab.supervisor import Supervisor, child_setup
 from gameday.target.protocol import FaultKinds
-
-
-def _wait(pred: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
 
 
 class KillService(Fault):
@@ -57,7 +47,7 @@ class KillService(Fault):
             raise InjectionError(f"kill-service {self.target}: pid {pid} vanished before the kill") from exc
         self._stamp()
         self.killed_pid = pid
-        if not _wait(lambda: self.supervisor.pid(self.target) != pid, 5):
+        if not wait_until(lambda: self.supervisor.pid(self.target) != pid, 5, 0.01):
             raise InjectionError(f"kill-service {self.target}: pid {pid} still running 5s after SIGKILL")
 
     def in_effect(self) -> bool:
@@ -85,7 +75,7 @@ class StopService(Fault):
             raise InjectionError(f"stop-service {self.target}: the service is not running")
         self._stamp()
         self.supervisor.stop(self.target)
-        if not _wait(lambda: not self.supervisor.is_running(self.target), 5):
+        if not wait_until(lambda: not self.supervisor.is_running(self.target), 5, 0.01):
             raise InjectionError(f"stop-service {self.target}: still running 5s after the stop")
 
     def in_effect(self) -> bool:
@@ -93,7 +83,7 @@ class StopService(Fault):
 
     def _undo(self) -> None:
         self.supervisor.start(self.target)
-        if not _wait(lambda: self.supervisor.is_running(self.target), 10):
+        if not wait_until(lambda: self.supervisor.is_running(self.target), 10, 0.01):
             raise InjectionError(f"stop-service {self.target}: did not start again within 10s of the revert")
 
 
@@ -196,7 +186,8 @@ class Stress(Fault):
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                          preexec_fn=child_setup(self.cgroup))
         self._stamp()
-        if not _wait(lambda: len(self.stressors()) >= 2 or self.proc.poll() is not None, 10):  # parent + a worker
+        # the parent and a worker
+        if not wait_until(lambda: len(self.stressors()) >= 2 or self.proc.poll() is not None, 10, 0.01):
             raise InjectionError(f"{self.describe()}: no stress-ng worker in the service's cgroup after 10s")
         if self.proc.poll() is not None:
             raise InjectionError(f"{self.describe()}: stress-ng exited at once ({self.proc.returncode}); "
@@ -218,7 +209,7 @@ class Stress(Fault):
         for pid in self.stressors():  # a worker that left the group before the signal
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if not _wait(lambda: not self.stressors(), 5):
+        if not wait_until(lambda: not self.stressors(), 5, 0.01):
             raise InjectionError(f"{self.describe()}: stress-ng still in the service's cgroup 5s after the revert: "
                                  f"pids {self.stressors()}")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from gameday.core.errors import HarnessError
 from gameday.core.processes import CleanOnFailure, die_with_parent
-from gameday.target.allowlist import check_target
+from gameday.target.allowlist import LOOPBACK_ONLY, Reach, check_target
 
 SHAPE = Path(__file__).with_name("shape.py")
 
@@ -50,8 +50,9 @@ class LocustRun(CleanOnFailure):
     """One bounded Locust run: a context manager that always stops the process."""
 
     def __init__(self, locustfile: Path, host: str, users: int, spawn_rate: float, out_dir: Path,
-                 max_seconds: float = 1800, steerable: bool = False, web: bool = False) -> None:
-        self.locustfile, self.host = locustfile, check_target(host)
+                 max_seconds: float = 1800, steerable: bool = False, web: bool = False,
+                 reach: Reach = LOOPBACK_ONLY) -> None:
+        self.locustfile, self.host = locustfile, check_target(host, reach)
         self.control = out_dir / "load-control.json" if steerable else None
         self.users, self.spawn_rate = users, spawn_rate
         self.out_dir = out_dir
@@ -279,7 +280,8 @@ class SharedLoad:
         self.started = 0
         """How many Locust processes this session started (the benches print it)."""
 
-    def prestart(self, locustfile: Path, host: str, users: int, spawn_rate: float) -> None:
+    def prestart(self, locustfile: Path, host: str, users: int, spawn_rate: float,
+                 reach: Reach = LOOPBACK_ONLY) -> None:
         """Start the session's Locust ahead of the first drill, once the target's services answer and while its
         monitoring is still getting ready, so that Locust's own start-up (about a second) is no drill's. The
         drill's ``borrow`` then finds it flowing. A run that cannot start here is left to ``borrow``, which
@@ -288,19 +290,20 @@ class SharedLoad:
             return
         try:
             run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds, steerable=True,
-                            web=True)
+                            web=True, reach=reach)
             run.start()
         except (OSError, HarnessError):
             return
         self.run = run
         self.started += 1
 
-    def borrow(self, locustfile: Path, host: str, users: int, spawn_rate: float) -> LocustRun:
+    def borrow(self, locustfile: Path, host: str, users: int, spawn_rate: float,
+               reach: Reach = LOOPBACK_ONLY) -> LocustRun:
         run = self.run
-        if run is None or not run.running() or (run.locustfile, run.host) != (locustfile, check_target(host)):
+        if run is None or not run.running() or (run.locustfile, run.host) != (locustfile, check_target(host, reach)):
             self.close()
             run = self.run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds,
-                                       steerable=True, web=True)
+                                       steerable=True, web=True, reach=reach)
             run.start()
             self.started += 1
         run.wait_flowing()  # a new run's first requests; at once when the load already flows

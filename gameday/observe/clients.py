@@ -75,11 +75,18 @@ def authenticate(session: requests.Session, component: str) -> None:
 class _Api:
     name = "api"
 
-    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 2.0, session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = _session()
-        authenticate(self._http, self.name)
+        prefix = f"GAMEDAY_{self.name.upper()}"
+        self.credentials = (f"give it credentials in {prefix}_BASIC_AUTH or {prefix}_BEARER_TOKEN (or ..._FILE)"
+                            if session is None else "check the credentials its target file names")
+        """What to do when it refuses the harness's credentials."""
+        if session is None:  # a stack the harness runs: credentials, where it asks for them, from the environment
+            session = _session()
+            authenticate(session, self.name)
+        self._http = session
+        """A team's stack brings its own: its credentials, headers and TLS, as its target file says."""
 
     def _get(self, path: str, **params: Any) -> Any:
         url = f"{self.base_url}{path}"
@@ -98,9 +105,8 @@ class _Api:
         except requests.RequestException:
             return False
         if code in (401, 403):
-            prefix = f"GAMEDAY_{self.name.upper()}"
-            raise StackUnreachable(f"{self.name} at {self.base_url} refused the harness (HTTP {code}): give it "
-                                   f"credentials in {prefix}_BASIC_AUTH or {prefix}_BEARER_TOKEN (or ..._FILE)")
+            raise StackUnreachable(f"{self.name} at {self.base_url} refused the harness (HTTP {code}): "
+                                   f"{self.credentials}")
         return code == 200
 
 

@@ -140,8 +140,12 @@ class WebhookReceiver(Deliveries, LoopbackServer):
     seconds for one, and the refusals so far: how a session in another process follows a warm lab's pages
     (``RelayedReceiver``)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str | None = None,
+                 named_by_payload: bool = False) -> None:
         Deliveries.__init__(self)
+        self.named_by_payload = named_by_payload
+        """The page's receiver is the one its payload names (what Alertmanager says sent it), not the URL's path:
+        on a team's stack the path is only what the team wrote in its config."""
         self.secret = secret or secrets.token_urlsafe(32)
         """What Alertmanager's webhook config must send; rendered into it by the harness, never into the SUT's."""
         receiver = self
@@ -181,7 +185,8 @@ class WebhookReceiver(Deliveries, LoopbackServer):
                     receiver._reject(Rejection(path, arrived, arrived_wall, "body is not a JSON object", peer))
                     self._answer(400, b"body is not a JSON object\n")
                     return
-                receiver._record(Notification(path, arrived, arrived_wall, payload))
+                name = str(payload.get("receiver") or path) if receiver.named_by_payload else path
+                receiver._record(Notification(name, arrived, arrived_wall, payload))
                 self._answer(200)
 
             def do_GET(self) -> None:  # noqa: N802

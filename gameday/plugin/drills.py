@@ -34,7 +34,7 @@ from gameday.record.events import DrillEvents
 from gameday.record.journal import DrillRecord
 from gameday.scenario.loading import CatalogEntry
 from gameday.scenario.model import Scenario
-from gameday.target.protocol import optional
+from gameday.target.protocol import optional, reach_of
 
 
 def _pager(config: pytest.Config) -> Any:
@@ -102,13 +102,18 @@ class _TargetOnDemand:
             raise self.error
         if self.target is None:
             config, name, scale = self.config, _target_name(self.config), _time_scale(self.config)
-            target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
-                                                             time_scale=scale, worker=worker_of(config))
+            try:
+                target = config.hook.pytest_gameday_make_target(config=config, name=name, reports=self.reports,
+                                                                 time_scale=scale, worker=worker_of(config))
+            except GamedayError as exc:  # a target file that is wrong: one line naming its field
+                self.error = exc
+                raise
             if optional(target, "when_serving", False) is not False:
                 target.when_serving = when_serving
             if target is None:
-                self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose; "
-                                               "a plugin adds others through pytest_gameday_make_target)")
+                self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose, and "
+                                               f"a team's stack has its target file targets/{name}.yaml; a plugin "
+                                               "adds others through pytest_gameday_make_target)")
                 raise self.error
             if scale != 1 and not target.owns_monitoring:
                 self.error = pytest.UsageError(f"--time-scale {scale:g}: the {name} target's monitoring config is "
@@ -178,7 +183,7 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
             # the session's Locust starts as soon as the target's services answer, while its monitoring gets ready
             target = gameday_target_on_demand.get(lambda t: gameday_load.prestart(
                 _root(config) / scenario.load.locustfile, t.url(t.sli.service), scenario.load.users,
-                scenario.load.spawn_rate))
+                scenario.load.spawn_rate, reach=reach_of(t)))
             ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
                                abort_when=abort_when, abort_source=str(_abort_path(config)), error_budget=gate,
                                run_id=config.stash[RUN_ID], regression=config.getoption("regression"),
@@ -225,3 +230,5 @@ def _remember(request: pytest.FixtureRequest, record: DrillRecord) -> None:
     request.config.stash[RECORDS].append(record)
     if record.path is not None:
         request.node.user_properties.append(("gameday_journal", str(record.path.resolve())))
+        if record.pages:  # JUnit's properties say how far the pages were proved
+            request.node.user_properties.append(("gameday_pages", str(record.pages.get("level", ""))))

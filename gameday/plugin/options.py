@@ -31,8 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where journals, load stats and lab logs go (default: reports/); a plain file, an unwritable "
                          "folder or one with under 64 MiB free is refused up front")
     group.addoption("--target", dest="gameday_target", default=None, metavar="NAME",
-                    help="what the drills run against: lab (the embedded lab, the default) or compose (the "
-                         "docker-compose.yml stack); a plugin can add its own through pytest_gameday_make_target")
+                    help="what the drills run against: lab (the embedded lab, the default), compose (the "
+                         "docker-compose.yml stack), or a team's own stack described in targets/NAME.yaml (or a "
+                         "path to such a file; docs/guides/own-stack.md); a plugin can add its own through "
+                         "pytest_gameday_make_target")
     group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",
                     help="a fault that outlives the harness (containers) is reverted by a watchdog process when the "
                          "harness sends no heartbeat for this long: 5 to 3600 (default 10; 0 turns the watchdog off)")

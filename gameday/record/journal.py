@@ -17,7 +17,8 @@ VERDICTS = tuple(v.value for v in Verdict)
 SCHEMA = 5
 """The journal's layout version: 2 added ``run``, ``stack``, ``series``, ``plot``, ``timer_lag`` and this field;
 3 added ``trend_plot`` and each trend's ``runs``; 4 added ``shadow`` (a shadow exercise's debrief) and each
-phase's ``cpu_threads``; 5 added ``pages_refused`` and ``cautions``. Readers check it."""
+phase's ``cpu_threads``; 5 added ``pages_refused`` and ``cautions`` (and later ``pages``, which a reader of an
+older 5 finds empty). Readers check it."""
 PER_ALERT = frozenset({"t_firing", "t_firing_seen", "t_notified", "t_notified_seen", "t_resolved"})
 """Marks that belong to one expected alert; the others (``t_inject``, ``t_mitigated`` ...) are the drill's."""
 
@@ -73,6 +74,8 @@ class DrillRecord:
     """Pages that did not count: refused by the receiver (no secret), or not backed by Prometheus and
     Alertmanager (``gameday.observe.provenance``)."""
     cautions: list[str] = field(default_factory=list)
+    pages: dict[str, Any] = field(default_factory=dict)
+    """How far the drill proved its pages (``level``: routed, attempted or delivered) and by what (``how``)."""
     """What a reader of the verdict must know: refused pages, a page earlier than the pipeline's floor."""
     path: Path | None = None
 
@@ -161,6 +164,7 @@ class DrillRecord:
             "load": self.load, "stack": self.stack, "series": self.series, "plot": self.plot, "trends": self.trends,
             "trend_plot": self.trend_plot, "shadow": self.shadow,
             "notifications": self.notifications, "pages_refused": self.pages_refused, "cautions": self.cautions,
+            "pages": self.pages,
         }
 
     @classmethod
@@ -184,7 +188,8 @@ class DrillRecord:
                   receivers={a: s["receiver"] for a, s in alerts.items() if s.get("receiver") is not None},
                   verdict=Verdict(j["verdict"]), reasons=list(j["reasons"]), run_id=j.get("run", ""), path=path)
         for name in ("phases", "events", "alert_groups", "error_budget", "notifications", "load", "fault", "trends",
-                     "stack", "series", "plot", "shadow", "trend_plot", "timer_lag", "pages_refused", "cautions"):
+                     "stack", "series", "plot", "shadow", "trend_plot", "timer_lag", "pages_refused", "cautions",
+                     "pages"):
             setattr(rec, name, j.get(name, getattr(rec, name)))
         return rec
 

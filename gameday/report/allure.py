@@ -62,6 +62,8 @@ class AllureReporter:
         t, goals = record.timings, record.goals
         sla = record.sla
         measured("verdict", record.verdict)
+        if record.pages:
+            measured("pages", f"{record.pages.get('level')}: {record.pages.get('how')}")
         allure.dynamic.parameter("time scale", f"{record.time_scale:g}")
         measured("TTD", human(t.ttd))
         measured("TTN / SLA", f"{human(t.ttn)} / {human(sla)}")

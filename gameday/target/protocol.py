@@ -120,6 +120,10 @@ OPTIONAL: dict[str, str] = {
     "started_in": "the seconds the target took to get ready, said when it is",
     "config": "an object whose ``config_dir`` is the monitoring config folder the target runs (for the plots' "
               "panels); the project's ``config/`` when absent",
+    "reach": "a ``gameday.target.allowlist.Reach``: the networks load, probes and reads may go to, and the setting "
+             "that allows them (loopback only when absent)",
+    "pages": "a dict: ``level`` (routed, attempted or delivered) and ``how`` (what proves a page at that level); "
+             "delivered to the harness's own receiver when absent",
 }
 """The members a target may have beyond the protocol's, and what each is for. They are read only through
 ``optional``, which refuses a name not declared here."""
@@ -130,6 +134,22 @@ OPTIONAL_OF_STACK: dict[str, str] = {
 }
 """Optional members of a target's receiver and Alertmanager client, read through ``optional`` as
 ``optional(target.receiver, "rejections")``."""
+
+
+LOOPBACK_PAGES = {"level": "delivered", "how": "the harness's own receiver, in the Alertmanager config the harness "
+                                              "renders, with the run's secret"}
+
+
+def reach_of(target: Any) -> Any:
+    """Where the harness may send for this target (``gameday.target.allowlist.Reach``): loopback by default."""
+    from gameday.target.allowlist import LOOPBACK_ONLY
+
+    return optional(target, "reach", LOOPBACK_ONLY)
+
+
+def pages_of(target: Any) -> dict[str, str]:
+    """How far this target proves a page, and by what."""
+    return dict(optional(target, "pages", LOOPBACK_PAGES))
 
 
 def optional(obj: Any, name: str, default: Any = None) -> Any:

@@ -113,7 +113,7 @@ def test_categories_and_environment_for_allure(tmp_path):
 SCHEMA_FIELDS = {"schema", "run", "scenario", "title", "priority", "runbook", "time_scale", "started", "verdict",
                  "reasons", "goals", "floors", "alert_groups", "error_budget", "timings", "timings_real", "alerts",
                  "marks", "phases", "events", "fault", "timer_lag", "load", "stack", "series", "plot", "trends",
-                 "trend_plot", "notifications", "shadow", "pages_refused", "cautions"}
+                 "trend_plot", "notifications", "shadow", "pages_refused", "cautions", "pages"}
 
 
 def test_a_journal_round_trips_and_every_report_renders_from_the_file_alone(tmp_path, root):

@@ -12,6 +12,7 @@ import pytest
 from gameday.compose.stack import ComposeStack
 from gameday.lab.stack import Lab
 from gameday.target.protocol import OPTIONAL, Target, optional
+from gameday.team.target import TeamTarget
 
 
 def members_of(cls: type) -> set[str]:
@@ -38,7 +39,7 @@ def protocol_members() -> set[str]:
     return hints | methods
 
 
-@pytest.mark.parametrize("cls", [Lab, ComposeStack], ids=["lab", "compose"])
+@pytest.mark.parametrize("cls", [Lab, ComposeStack, TeamTarget], ids=["lab", "compose", "team"])
 def test_every_target_implements_the_protocol_whole(cls):
     assert protocol_members() - members_of(cls) == set()
     assert callable(getattr(cls, "__enter__", None)) and callable(getattr(cls, "__exit__", None))
@@ -49,6 +50,12 @@ def test_the_optional_members_a_target_has_are_declared(cls):
     has = members_of(cls) & set(OPTIONAL)
     assert has, "each built-in target has some of the optional members"
     assert {"reset_alerting", "when_serving"} <= has
+
+
+def test_a_teams_target_says_where_it_may_reach_and_how_far_it_proves_pages():
+    has = members_of(TeamTarget) & set(OPTIONAL)
+    assert {"reach", "pages", "started_in"} <= has
+    assert not {"reset_alerting", "when_serving"} & has, "a team's monitoring is never the harness's to restart"
 
 
 def test_a_member_nobody_declared_is_refused():

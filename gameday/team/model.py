@@ -1,0 +1,260 @@
+"""A team's own stack as data: ``targets/NAME.yaml``, validated into a model (one line naming file, field and
+reason when it is wrong, as for scenarios).
+
+A target file names the team's Prometheus and Alertmanager (how to reach and authenticate to them), the services
+a drill may load, probe and fault (and how a fault reaches each: its platform), where gameday's webhook receiver
+listens for the pages the team's Alertmanager sends it, and what the run may touch at all. Credentials are never in
+the file: it names the environment variable or the file that holds each.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gameday.core.durations import parse_ms
+
+LEVELS = ("routed", "attempted", "delivered")
+"""How far a page is proved on an Alertmanager gameday does not own, weakest first:
+routed (Alertmanager's API holds the alert active at the expected receiver and its route tree agrees),
+attempted (its notification counters for that receiver moved and its failure counters did not),
+delivered (the page reached gameday's own webhook receiver, which the team added beside its real one)."""
+
+SERVICE_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$"
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("expected a duration such as 2s or 500ms")
+    seconds = parse_ms(value) / 1000 if isinstance(value, str) else float(value)
+    if not (math.isfinite(seconds) and 0 < seconds <= 300):
+        raise ValueError("must be a duration above zero and at most 5m")
+    return seconds
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(_Model):
+    """Where a secret is: an environment variable or a file (its first line); never the value itself."""
+
+    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    file: str | None = Field(None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one(self) -> Secret:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env (a variable's name) or file (a path)")
+        return self
+
+
+class BasicAuth(_Model):
+    username: str = Field(min_length=1, max_length=256)
+    password: Secret
+
+
+class Auth(_Model):
+    basic: BasicAuth | None = None
+    bearer: Secret | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Auth:
+        if (self.basic is None) == (self.bearer is None):
+            raise ValueError("give one of basic (username and password) or bearer (a token)")
+        return self
+
+
+class Tls(_Model):
+    ca_file: str | None = Field(None, max_length=1024)
+    cert_file: str | None = Field(None, max_length=1024)
+    key_file: str | None = Field(None, max_length=1024)
+    server_name: str | None = Field(None, max_length=253)
+    insecure_skip_verify: bool = False
+    """Only with a warning in every report: the harness cannot tell the team's server from anyone's."""
+
+    @model_validator(mode="after")
+    def _pair(self) -> Tls:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a client certificate needs both cert_file and key_file")
+        return self
+
+
+class Endpoint(_Model):
+    """How the harness reaches one of the team's Prometheus or Alertmanager."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+", max_length=1024)
+    auth: Auth | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    tls: Tls | None = None
+    timeout: float = 5.0
+
+    _t = field_validator("timeout", mode="before")(_seconds)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() == "authorization":
+                raise ValueError("Authorization comes from auth (a secret's env or file), never from the file")
+        return value
+
+
+class Monitoring(_Model):
+    prometheus: Endpoint
+    alertmanager: Endpoint
+
+
+class HttpProbe(_Model):
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    path: str = Field("/", pattern=r"^/", max_length=1024)
+    status: int = Field(200, ge=100, le=599)
+    timeout: float = 2.0
+
+    _t = field_validator("timeout", mode="before")(_seconds)
+
+
+class Probe(_Model):
+    """The user's view of the service: one HTTP request, a TCP connect, or a PromQL expression that returns data."""
+
+    http: HttpProbe | None = None
+    tcp: str | None = Field(None, pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
+    promql: str | None = Field(None, min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _one(self) -> Probe:
+        if sum(x is not None for x in (self.http, self.tcp, self.promql)) != 1:
+            raise ValueError("give exactly one of http, tcp or promql")
+        return self
+
+
+class ProcessPlatform(_Model):
+    """A process on this host, found by a pid file, a systemd unit, or a command line matching exactly one."""
+
+    pidfile: str | None = Field(None, max_length=1024)
+    systemd: str | None = Field(None, pattern=r"^[A-Za-z0-9@_.:-]+$")
+    cmdline: str | None = Field(None, min_length=1, max_length=1024)
+    start: list[str] | None = Field(None, min_length=1, max_length=64)
+    """For a pid file or command line: how the service is started again when a fault stopped it (a systemd unit
+    is started with ``systemctl start``)."""
+
+    @model_validator(mode="after")
+    def _one(self) -> ProcessPlatform:
+        if sum(x is not None for x in (self.pidfile, self.systemd, self.cmdline)) != 1:
+            raise ValueError("give exactly one of pidfile, systemd or cmdline")
+        if self.systemd is not None and self.start is not None:
+            raise ValueError("a systemd unit is started with systemctl: start is for pidfile and cmdline")
+        return self
+
+
+class DockerPlatform(_Model):
+    container: str | None = Field(None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+    label: str | None = Field(None, pattern=r"^[^=\s]+=[^\s]*$")
+
+    @model_validator(mode="after")
+    def _one(self) -> DockerPlatform:
+        if (self.container is None) == (self.label is None):
+            raise ValueError("give one of container (a name) or label (key=value)")
+        return self
+
+
+class ComposePlatform(_Model):
+    project: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    service: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+class Platform(_Model):
+    process: ProcessPlatform | None = None
+    docker: DockerPlatform | None = None
+    compose: ComposePlatform | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Platform:
+        if sum(x is not None for x in (self.process, self.docker, self.compose)) != 1:
+            raise ValueError("give exactly one of process, docker or compose")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "process" if self.process else "docker" if self.docker else "compose"
+
+
+class Service(_Model):
+    name: str = Field(pattern=SERVICE_NAME)
+    url: str | None = Field(None, pattern=r"^https?://[^\s/]+", max_length=1024)
+    """Where load and the HTTP probe go (the base URL)."""
+    probe: Probe
+    platform: Platform | None = None
+    """How faults reach it; a service without one can be loaded and probed, never faulted."""
+
+    @model_validator(mode="after")
+    def _url(self) -> Service:
+        if self.probe.http is not None and self.url is None:
+            raise ValueError("an http probe needs the service's url")
+        return self
+
+
+class Receiver(_Model):
+    listen: str = Field("127.0.0.1:0", pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
+    """host:port where gameday's webhook receiver listens: an address the team's Alertmanager reaches."""
+    secret: Secret
+    """The bearer token the team's Alertmanager sends in its gameday webhook's http_config."""
+    path_prefix: str = Field("", pattern=r"^(/[A-Za-z0-9_.-]+)*$")
+
+
+class Safety(_Model):
+    allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"], max_length=64)
+    """Networks that load, probes and the harness's reads may reach; nothing else is ever sent to."""
+    faultable: list[str] = Field(default_factory=list, max_length=64)
+    """The services a drill may fault (never Prometheus, Alertmanager or the harness)."""
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network such as 10.0.0.0/24 or 127.0.0.1/32") from None
+        return value
+
+
+class TargetFile(_Model):
+    """``targets/NAME.yaml``."""
+
+    name: str | None = Field(None, pattern=SERVICE_NAME)
+    monitoring: Monitoring
+    receiver: Receiver | None = None
+    """Without one, pages can be proved only as routed or attempted."""
+    pages: Literal["routed", "attempted", "delivered"] | None = None
+    """The level every drill on this target needs (a scenario may ask for its own); the highest offered when
+    absent."""
+    sli: str | None = Field(None, pattern=SERVICE_NAME)
+    """The service the load and the SLI probe aim at (the first service when absent)."""
+    services: list[Service] = Field(min_length=1, max_length=64)
+    safety: Safety = Field(default_factory=Safety)
+
+    @model_validator(mode="after")
+    def _names(self) -> TargetFile:
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError("two services share a name")
+        if self.sli is not None and self.sli not in names:
+            raise ValueError(f"sli: {self.sli!r} is none of the services ({', '.join(names)})")
+        for name in self.safety.faultable:
+            if name not in names:
+                raise ValueError(f"safety.faultable: {name!r} is none of the services ({', '.join(names)})")
+        if self.pages == "delivered" and self.receiver is None:
+            raise ValueError("pages: delivered needs a receiver (where gameday's webhook listens)")
+        return self
+
+    @property
+    def sli_service(self) -> Service:
+        return next(s for s in self.services if s.name == (self.sli or self.services[0].name))
+
+    def offered(self) -> tuple[str, ...]:
+        """The page levels this target can prove: delivered only with a receiver."""
+        return LEVELS if self.receiver is not None else LEVELS[:2]

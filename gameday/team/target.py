@@ -1,0 +1,189 @@
+"""A team's own stack as a gameday target, from its target file (``targets/NAME.yaml``): services gameday did not
+start, watched by a Prometheus and an Alertmanager gameday does not own.
+
+Nothing here renders or restarts the team's monitoring: the drill reads it through its APIs, with the credentials
+and TLS the file names, and a time scale other than 1 is refused. Load, probes and reads go only to the networks of
+``safety.allow``; only the services of ``safety.faultable`` take faults. Pages are proved *delivered*: the team's
+Alertmanager sends them to gameday's webhook receiver beside its real receiver (``continue: true``), with the
+secret the file names, and each page is held against the alert Alertmanager and Prometheus hold, as on the lab.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+from gameday.core.errors import HarnessError, StackUnreachable
+from gameday.core.processes import CleanOnFailure
+from gameday.observe.clients import Alertmanager, Prometheus
+from gameday.observe.receiver import Deliveries, WebhookReceiver
+from gameday.target.allowlist import Reach
+from gameday.target.protocol import FaultKinds, SliProbe
+from gameday.team.http import read_secret, session_for
+from gameday.team.model import TargetFile
+from gameday.team.probes import probe, probe_addresses, split_hostport
+from gameday.team.process import ProcessKill, ProcessPause, ProcessService, ProcessStop
+
+NOT_ON_PROCESS = {
+    "cpu-stress": "stress on a team's host process is not offered: it would share the host's CPU with everything "
+                  "else on it",
+    "memory-stress": "memory stress on a team's host process is not offered: it would share the host's memory",
+    "packet-loss": "a host process has no network namespace of its own to drop packets in",
+    "latency": "a host process has no link of its own to delay",
+    "request-failures": "a host process has no relay in front of it to cut requests",
+    "network-disconnect": "a host process has no network of its own to cut",
+}
+
+
+class TeamTarget(CleanOnFailure):
+    """A target (``gameday.target.protocol.Target``) built from a team's target file."""
+
+    owns_monitoring = False
+    created_by_run = False
+
+    def __init__(self, spec: TargetFile, shown: str) -> None:
+        self.spec, self.shown = spec, shown
+        self.name = spec.name or Path(shown).stem
+        mon = spec.monitoring
+        self.prometheus = Prometheus(mon.prometheus.url, mon.prometheus.timeout,
+                                     session=session_for(mon.prometheus, shown, "monitoring.prometheus"))
+        self.alertmanager = Alertmanager(mon.alertmanager.url, mon.alertmanager.timeout,
+                                         session=session_for(mon.alertmanager, shown, "monitoring.alertmanager"))
+        self.reach = Reach.of(spec.safety.allow, f"safety.allow in {shown}")
+        self.sli = SliProbe(spec.sli_service.name)
+        self._services = {s.name: s for s in spec.services}
+        self._process = {s.name: ProcessService(s.name, s.platform.process, shown)
+                         for s in spec.services if s.platform is not None and s.platform.process is not None}
+        self.faults = self._fault_kinds()
+        self.webhook: WebhookReceiver | None = None
+        self._secret = read_secret(spec.receiver.secret, shown, "receiver.secret") if spec.receiver else None
+        self.alerting_epoch = 0.0
+        self.started_in: float | None = None
+        self.level = spec.pages or spec.offered()[-1]
+        """How far pages are proved on this target (``gameday.team.model.LEVELS``)."""
+        if self.level not in spec.offered():
+            raise HarnessError(f"{shown}: pages: {self.level} needs a receiver (where gameday's webhook listens)")
+        self.pages = {"level": self.level, "how": (
+            f"gameday's webhook in the team's receivers ({spec.receiver.listen if spec.receiver else '-'}), with the "
+            "secret of receiver.secret; the receiver is the one the page's payload names, and each page is held "
+            "against the alert the team's Alertmanager and Prometheus hold")}
+        if self.level != "delivered":
+            raise HarnessError(f"{shown}: pages: {self.level}: this gameday proves pages on a team's stack only as "
+                               "delivered, through a receiver; give receiver and leave pages out")
+        self.warnings = [f"{shown}: monitoring.{part}.tls.insecure_skip_verify: the harness does not check that "
+                         f"{getattr(mon, part).url} is the team's server" for part in ("prometheus", "alertmanager")
+                         if getattr(mon, part).tls is not None and getattr(mon, part).tls.insecure_skip_verify]
+
+    # -- the target ------------------------------------------------------------------------------
+    @property
+    def receiver(self) -> Deliveries:
+        if self.webhook is None:
+            raise HarnessError(f"the {self.name} target has not started its receiver")
+        return self.webhook
+
+    def services(self) -> list[str]:
+        return list(self._services)
+
+    def url(self, service: str) -> str:
+        s = self._services[service]
+        if s.url is not None:
+            return s.url.rstrip("/")
+        if s.probe.tcp is not None:
+            host, port = split_hostport(s.probe.tcp)
+            return f"http://{host}:{port}"
+        raise HarnessError(f"{self.shown}: services.{service}: no url to send load to")
+
+    def is_running(self, service: str) -> bool:
+        platform = self._process.get(service)
+        return platform.is_running() if platform is not None else self.service_healthy(service)
+
+    def last_started(self, service: str) -> float | None:
+        platform = self._process.get(service)
+        return platform.last_started() if platform is not None else None
+
+    def allowlist(self) -> list[str]:
+        urls = [self.prometheus.base_url, self.alertmanager.base_url]
+        for s in self._services.values():
+            urls += probe_addresses(s)
+        return urls
+
+    def sli_healthy(self) -> bool:
+        return self.service_healthy(self.sli.service)
+
+    def service_healthy(self, service: str) -> bool:
+        return probe(self._services[service], self.prometheus)
+
+    def runbook_env(self) -> dict[str, str]:
+        env = {"PROMETHEUS": self.prometheus.base_url, "ALERTMANAGER": self.alertmanager.base_url}
+        for name, s in self._services.items():
+            if s.url:
+                env[name.upper().replace("-", "_").replace(".", "_") + "_URL"] = s.url
+        return env
+
+    # -- faults ----------------------------------------------------------------------------------
+    def _fault_kinds(self) -> FaultKinds:
+        faultable = set(self.spec.safety.faultable)
+        on_process = [n for n in self._process if n in faultable]
+        kinds = FaultKinds()
+        why = (f"the others are not in safety.faultable of {self.shown}, or have no platform.process")
+        if not on_process:
+            reason = (f"no service is in safety.faultable of {self.shown}" if not faultable else
+                      f"none of safety.faultable in {self.shown} has a platform that takes it")
+            kinds.missing = {k: reason for k in ("kill-service", "stop-service", "pause-service")}
+        else:
+            def platform(target: Any, spec: Any) -> ProcessService:
+                return target._process[spec.target]
+
+            kinds.builders = {
+                "kill-service": lambda t, spec, d, ledger: ProcessKill(platform(t, spec), ledger),
+                "stop-service": lambda t, spec, d, ledger: ProcessStop(platform(t, spec), ledger),
+                "pause-service": lambda t, spec, d, ledger: ProcessPause(platform(t, spec), ledger),
+            }
+            startable = [n for n in on_process if self._process[n].can_start()]
+            kinds.aims = {"kill-service": (tuple(on_process), why), "pause-service": (tuple(on_process), why)}
+            if startable:
+                kinds.aims["stop-service"] = (tuple(startable), why + ", or cannot be started again (a systemd "
+                                              "unit or platform.process.start)")
+            else:
+                del kinds.builders["stop-service"]
+                kinds.missing["stop-service"] = ("no faultable service can be started again: give a systemd unit or "
+                                                 "platform.process.start")
+        kinds.missing |= NOT_ON_PROCESS
+        return kinds
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, ready_timeout: float = 30.0) -> None:
+        t0 = time.monotonic()
+        for url in self.allowlist():
+            self.reach.check(url)
+        assert self.spec.receiver is not None
+        host, port = split_hostport(self.spec.receiver.listen)
+        try:
+            self.webhook = WebhookReceiver(host, port, secret=self._secret, named_by_payload=True).start()
+        except OSError as exc:
+            raise HarnessError(f"{self.shown}: receiver.listen {self.spec.receiver.listen}: cannot listen there: "
+                               f"{exc.strerror or exc}") from None
+        deadline = time.monotonic() + ready_timeout
+        missing: list[str] = []
+        while True:
+            missing = []
+            for name, api in (("Prometheus", self.prometheus), ("Alertmanager", self.alertmanager)):
+                if not api.ready():
+                    missing.append(f"{name} at {api.base_url}")
+            missing += [f"service {s}" for s in self._services if not self.service_healthy(s)]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if missing:
+            raise StackUnreachable(f"the {self.name} target ({self.shown}) is not ready after {ready_timeout:g}s: "
+                                   f"{', '.join(missing)} did not answer")
+        wall = max(self.prometheus.started(), self.alertmanager.started())
+        self.alerting_epoch = time.monotonic() - max(0.0, time.time() - wall)
+        self.started_in = time.monotonic() - t0
+
+    def stop(self) -> None:
+        if self.webhook is not None:
+            with contextlib.suppress(OSError):
+                self.webhook.stop()

@@ -1,0 +1,281 @@
+"""Drilling a team's own stack through its target file: a stack the tests start (nginx with its exporter, a
+Prometheus and an Alertmanager gameday did not start), drilled as a team drills it: ``pytest gamedays/ --target
+shop`` in a project of the team's own, with its scenario, runbook and locustfile."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.integration.conftest import GamedayRun, gameday_env
+from tests.integration.teamstack import TeamStack, team_stack
+
+SCENARIO = """id: shop-down
+title: The shop's web server stops
+priority: p0
+runbook: runbooks/shop-down.md
+load:
+  locustfile: locustfiles/get.py
+  users: 2
+  spawn_rate: 2
+steady_state: 5s
+fault:
+  kind: {kind}
+  target: web
+expect:
+  - alert: ShopDown
+    receiver: oncall
+    within: {within}
+quiet: [ShopSlow]
+recovery:
+  mode: revert
+  mttr_goal: 1m
+"""
+
+RUNBOOK = """# Shop down
+
+## Symptoms
+The shop's nginx does not answer.
+
+## Diagnosis
+Look at the nginx master process.
+
+## Mitigation
+Start nginx again.
+"""
+
+LOCUSTFILE = """from locust import HttpUser, constant, task
+
+
+class Shopper(HttpUser):
+    wait_time = constant(0.2)
+
+    @task
+    def front_page(self):
+        self.client.get("/")
+"""
+
+
+def target_file(stack: TeamStack, **over: str) -> str:
+    allow = over.get("allow", "[127.0.0.0/8]")
+    web = over.get("web", stack.url("web"))
+    return f"""monitoring:
+  prometheus:
+    url: {stack.url('prom')}
+  alertmanager:
+    url: {stack.url('am')}
+receiver:
+  listen: 127.0.0.1:{stack.ports['gameday']}
+  secret: {{file: {stack.secret}}}
+services:
+  - name: web
+    url: {web}
+    probe: {{http: {{path: /}}}}
+    platform:
+      process:
+        pidfile: {stack.folder / 'nginx.pid'}
+        start: {json.dumps(stack.nginx_start)}
+safety:
+  allow: {allow}
+  faultable: [web]
+"""
+
+
+def team_project(tmp_path: Path, stack: TeamStack, kind: str = "stop-service", within: str = "30s",
+                 **over: str) -> Path:
+    """The team's own project: gameday's drill module, its scenario, runbook, locustfile and target file."""
+    project = tmp_path / "project"
+    (project / "gamedays").mkdir(parents=True)
+    shutil.copy(ROOT / "gamedays" / "test_scenarios.py", project / "gamedays")  # every scenario as a drill
+    shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    for folder, name, text in (("scenarios", "shop-down.yaml", SCENARIO.format(kind=kind, within=within)),
+                               ("runbooks", "shop-down.md", RUNBOOK), ("locustfiles", "get.py", LOCUSTFILE),
+                               ("targets", "shop.yaml", target_file(stack, **over))):
+        (project / folder).mkdir(parents=True, exist_ok=True)
+        (project / folder / name).write_text(text)
+    return project
+
+
+def drill(project: Path, *args: str, timeout: float = 240) -> GamedayRun:
+    proc = subprocess.run([sys.executable, "-m", "pytest", "gamedays", "--target", "shop", "--scenarios",
+                           "scenarios", "--reports", "reports", "--alluredir", "allure", "-p", "no:cacheprovider",
+                           # the stack has no users and no SLO of its own: the gate's override, recorded
+                           "--error-budget-override", "a stack the test started, with no users", *args],
+                          cwd=project, env=gameday_env(), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    return GamedayRun(proc, project / "reports", project / "allure")
+
+
+@pytest.fixture
+def stack(tmp_path):
+    s = team_stack(tmp_path / "stack")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_a_drill_on_a_stack_gameday_did_not_start_passes_with_its_page_delivered(tmp_path, stack):
+    project = team_project(tmp_path, stack)
+    run = drill(project, "--junitxml", "junit.xml")
+    assert run.proc.returncode == 0, run.out
+    (journal,) = run.journals().values()
+    assert journal["verdict"] == "PASS", journal["reasons"]
+    alert = journal["alerts"]["ShopDown"]
+    assert alert["receiver"] == "oncall" and alert["sla_met"]
+    assert journal["pages"]["level"] == "delivered"
+    assert "pages delivered" in run.out
+    junit = (project / "junit.xml").read_text()
+    assert '<property name="gameday_pages" value="delivered"' in junit, junit
+    (result,) = [r for r in run.allure_results() if r.get("status") == "passed"]
+    assert any(p["name"] == "pages" and p["value"].strip("'").startswith("delivered") for p in result["parameters"]), \
+        result["parameters"]
+    assert stack.nginx_pid() is not None, "the revert started nginx again"
+    real = [p for p in stack.pages() if p["path"] == "/oncall"]
+    assert any(p["body"]["status"] == "firing" for p in real), "the team's own pager had the page too"
+
+
+def test_a_route_to_the_wrong_receiver_fails_naming_the_level(tmp_path):
+    s = team_stack(tmp_path / "stack", page_to="tickets")
+    try:
+        run = drill(team_project(tmp_path, s))
+    finally:
+        s.stop()
+    assert run.proc.returncode == 1, run.out
+    assert "verdict FAIL" in run.out and "ShopDown" in run.out and "tickets" in run.out, run.out
+    (journal,) = run.journals().values()
+    assert journal["verdict"] == "FAIL" and journal["pages"]["level"] == "delivered"
+
+
+def test_an_address_outside_the_allowlist_is_refused_before_any_fault(tmp_path, stack):
+    run = drill(team_project(tmp_path, stack, web="http://192.0.2.10:8080"))
+    assert run.proc.returncode != 0, run.out
+    assert ("http://192.0.2.10:8080: 192.0.2.10 resolves to 192.0.2.10, outside the allowlist (127.0.0.0/8): add "
+            "its network to safety.allow in targets/shop.yaml to allow it") in run.out
+    assert "Traceback" not in run.out
+    assert not (run.reports / "fault-ledger.jsonl").exists() or "injecting" not in \
+        (run.reports / "fault-ledger.jsonl").read_text()
+    assert stack.nginx_pid() is not None
+
+
+def test_a_bad_target_file_is_one_line_naming_the_field(tmp_path, stack):
+    project = team_project(tmp_path, stack)
+    path = project / "targets" / "shop.yaml"
+    path.write_text(path.read_text().replace("faultable: [web]", "faultable: [db]"))
+    run = drill(project)
+    assert run.proc.returncode != 0
+    assert "targets/shop.yaml: (top level): safety.faultable: 'db' is none of the services (web)" in run.out, run.out
+    assert "Traceback" not in run.out
+
+
+def test_a_paused_service_is_thawed_by_the_watchdog_when_the_harness_is_killed(tmp_path, stack):
+    from gameday.faults import Ledger
+    from gameday.team.process import state_of
+
+    project = team_project(tmp_path, stack, kind="pause-service")
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "gamedays", "--target", "shop", "--scenarios",
+                             "scenarios", "--reports", "reports", "-p", "no:cacheprovider", "--watchdog", "5",
+                             "--error-budget-override", "a stack the test started, with no users"],
+                            cwd=project, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "▸ detect" in line:
+                break
+        pid = stack.nginx_pid()
+        assert pid is not None and state_of(pid) == "T", "".join(seen)
+        proc.kill()  # SIGKILL: no revert from the harness
+        proc.wait()
+        ledger = Ledger(project / "reports" / "fault-ledger.jsonl")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and ledger.pending():
+            time.sleep(0.2)
+        last = ledger.entries()[-1]
+        assert last["state"] == "reverted" and "by the watchdog" in last["note"], last
+        assert state_of(pid) in ("S", "R"), "nginx thawed"
+        assert requests.get(stack.url("web"), timeout=5).status_code == 200
+        entry = next(e for e in ledger.entries() if e["state"] == "injecting")
+        assert entry["revert"] == "process-pause" and entry["detail"]["processes"][0]["pid"] == pid
+        assert len(entry["detail"]["processes"]) >= 2, "the master and its workers"
+    finally:
+        proc.kill()
+
+
+def test_a_reused_pid_is_never_signalled_by_a_revert(tmp_path):
+    """``gameday revert`` of a pause whose process is gone: the pid now names another process (a start time that
+    differs), which is left alone."""
+    from gameday.team.process import Proc, revert_pause, started_ticks, state_of
+
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        ticks = started_ticks(other.pid)
+        assert ticks is not None
+        os.kill(other.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while state_of(other.pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        state, note = revert_pause({"detail": {"processes": [Proc(other.pid, ticks - 1).as_dict()]}})
+        assert state == "gone" and state_of(other.pid) == "T", "a different start time: not the frozen process"
+        state, note = revert_pause({"detail": {"processes": [Proc(other.pid, ticks).as_dict()]}})
+        assert state == "reverted" and str(other.pid) in note and state_of(other.pid) in ("S", "R")
+    finally:
+        other.kill()
+
+
+def forge_pages(stack: TeamStack) -> None:
+    """What someone on the team's network can do while the drill waits: post pages to gameday's receiver without
+    the secret and with it (read from the file the team's Alertmanager reads), and push the alert into
+    Alertmanager's open API, which then sends a real page with the secret."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    labels = {"alertname": "ShopDown", "severity": "page", "job": "shop", "instance": "x"}
+    secret = stack.secret.read_text().strip()
+    for headers in ({}, {"Authorization": f"Bearer {secret}"}):
+        body = {"version": "4", "status": "firing", "receiver": "oncall", "groupLabels": {"alertname": "ShopDown"},
+                "alerts": [{"status": "firing", "labels": labels, "annotations": {}, "startsAt": now,
+                            "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "0123456789abcdef"}]}
+        requests.post(f"http://127.0.0.1:{stack.ports['gameday']}/oncall", json=body, headers=headers, timeout=5)
+    requests.post(f"{stack.url('am')}/api/v2/alerts", json=[{"labels": labels, "startsAt": now}],
+                  timeout=5).raise_for_status()
+
+
+def test_a_forged_page_never_turns_a_rule_that_cannot_fire_into_a_pass(tmp_path):
+    s = team_stack(tmp_path / "stack", shop_down="nginx_up == 2")  # up is 0 or 1: it can never fire
+    try:
+        project = team_project(tmp_path, s, within="10s")
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "gamedays", "--target", "shop", "--scenarios",
+                                 "scenarios", "--reports", "reports", "-p", "no:cacheprovider",
+                                 "--error-budget-override", "a stack the test started, with no users"],
+                                cwd=project, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, stdin=subprocess.DEVNULL)
+        seen = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "▸ detect" in line:
+                forge_pages(s)
+        proc.wait(60)
+    finally:
+        s.stop()
+    out = "".join(seen)
+    assert proc.returncode == 1, out
+    assert "verdict FAIL: ShopDown never fired" in out and "verdict PASS" not in out, out
+    (journal,) = GamedayRun(proc, project / "reports", project / "allure").journals().values()
+    refused = journal["pages_refused"]
+    assert any(r.get("why") == "no secret" for r in refused), refused
+    held = [r for r in refused if "Prometheus never showed" in r.get("why", "") or "Alertmanager holds no" in
+            r.get("why", "")]
+    assert held, f"a page with the secret was held against the stack and refused: {refused}"
