@@ -35,6 +35,12 @@ def _seconds(value: Any) -> float:
     return seconds
 
 
+def _port_in_range(value: str | None) -> str | None:
+    if value is not None and not 0 <= int(value.rpartition(":")[2]) <= 65535:
+        raise ValueError(f"{value!r}: a port is a number from 0 to 65535")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -124,6 +130,8 @@ class Probe(_Model):
     tcp: str | None = Field(None, pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
     promql: str | None = Field(None, min_length=1, max_length=4096)
 
+    _port = field_validator("tcp")(_port_in_range)
+
     @model_validator(mode="after")
     def _one(self) -> Probe:
         if sum(x is not None for x in (self.http, self.tcp, self.promql)) != 1:
@@ -200,6 +208,8 @@ class Service(_Model):
 class Receiver(_Model):
     listen: str = Field("127.0.0.1:0", pattern=r"^\[?[^\s\]]+\]?:\d{1,5}$")
     """host:port where gameday's webhook receiver listens: an address the team's Alertmanager reaches."""
+
+    _port = field_validator("listen")(_port_in_range)
     secret: Secret
     """The bearer token the team's Alertmanager sends in its gameday webhook's http_config."""
     path_prefix: str = Field("", pattern=r"^(/[A-Za-z0-9_.-]+)*$")

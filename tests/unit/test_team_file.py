@@ -90,6 +90,10 @@ def test_only_faultable_services_with_a_platform_take_faults_and_the_others_say_
     (("url: \"http://127.0.0.1:9090\"", "url: \"ftp://127.0.0.1:9090\""), "monitoring.prometheus.url",
      "should match pattern"),
     (("  - name: db", "  - name: web"), "(top level)", "two services share a name"),
+    (("listen: \"127.0.0.1:0\"", "listen: \"127.0.0.1:99999\""), "receiver.listen", "a port is a number from 0 "
+     "to 65535"),
+    (("probe: {http: {path: /healthz, timeout: 1s}}", "probe: {http: {path: /healthz, timeout: 1e308}}"),
+     "services.0.probe.http.timeout", "at most 5m"),
     (("safety:", "colour: blue\nsafety:"), "colour", "Extra inputs are not permitted"),
 ])
 def test_whatever_is_wrong_is_one_line_naming_the_file_and_the_field(tmp_path, change, field, reason):
