@@ -113,7 +113,7 @@ class Drill:
             expect_detection(pc)
             pc.watch_stack()
             pc.stops = StopConditions([*sc.abort_when, *pc.ctx.abort_when], pc.target.prometheus, pc.clock,
-                                      phase=pc.phase).start()
+                                      current=lambda: pc.phase).start()
         fault = pc.fault = self._make_fault()
         pc.record.fault = {"kind": sc.fault.kind, "target": sc.fault.target, "description": fault.describe()}
         lag = LagProbe().start()

@@ -9,6 +9,7 @@ naming its file, before anything is injected.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,10 @@ class StopConditions:
     clock: Clock
     every: float = 0.5
     phase: str = ""
-    """The drill's phase when ``check`` last looked (at first, the phase that started the watch): a condition
-    that holds is reported in it."""
+    """The drill's phase when ``check`` last looked: a condition that holds is reported in it, unless ``current``
+    says the phase the drill is in now."""
+    current: Callable[[], str] | None = None
+    """The drill's phase as it runs (the watch looks between the drill's checks, so its last check's may be over)."""
     _found: BaseException | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -67,7 +70,8 @@ class StopConditions:
                     self._found = exc
                     return
                 if held:
-                    self._found = DrillAborted(f"stop condition held during {self.phase} at "
+                    phase = self.current() if self.current is not None else self.phase
+                    self._found = DrillAborted(f"stop condition held during {phase} at "
                                                f"{human(self.clock.now())}: {cond.describe()}")
                     return
             self._stop.wait(self.every)

@@ -141,6 +141,10 @@ def test_a_drill_on_a_stack_gameday_did_not_start_passes_with_its_page_delivered
     (result,) = [r for r in run.allure_results() if r.get("status") == "passed"]
     assert any(p["name"] == "pages" and p["value"].strip("'").startswith("delivered") for p in result["parameters"]), \
         result["parameters"]
+    review = subprocess.run([sys.executable, "-m", "gameday.cli.main", "report", "--reports", "reports"], cwd=project,
+                            capture_output=True, text=True, timeout=120)
+    assert review.returncode == 0, review.stdout + review.stderr
+    assert "pages proved delivered" in (project / "reports" / "review" / "review.md").read_text()
     assert stack.nginx_pid() is not None, "the revert started nginx again"
     real = [p for p in stack.pages() if p["path"] == "/oncall"]
     assert any(p["body"]["status"] == "firing" for p in real), "the team's own pager had the page too"
