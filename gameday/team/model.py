@@ -266,5 +266,6 @@ class TargetFile(_Model):
         return next(s for s in self.services if s.name == (self.sli or self.services[0].name))
 
     def offered(self) -> tuple[str, ...]:
-        """The page levels this target can prove: delivered only with a receiver."""
-        return LEVELS if self.receiver is not None else LEVELS[:2]
+        """The page levels this gameday can prove on this target, weakest first: routed always, delivered with a
+        receiver (attempted, from Alertmanager's notification counters, is not built yet)."""
+        return ("routed", "delivered") if self.receiver is not None else ("routed",)

@@ -3,9 +3,10 @@ start, watched by a Prometheus and an Alertmanager gameday does not own.
 
 Nothing here renders or restarts the team's monitoring: the drill reads it through its APIs, with the credentials
 and TLS the file names, and a time scale other than 1 is refused. Load, probes and reads go only to the networks of
-``safety.allow``; only the services of ``safety.faultable`` take faults. Pages are proved *delivered*: the team's
-Alertmanager sends them to gameday's webhook receiver beside its real receiver (``continue: true``), with the
-secret the file names, and each page is held against the alert Alertmanager and Prometheus hold, as on the lab.
+``safety.allow``; only the services of ``safety.faultable`` take faults. Pages are proved *delivered* where the
+file gives a receiver: the team's Alertmanager sends them to gameday's webhook, which the team put in its real
+receiver, with the secret the file names, and each page is held against the alert Alertmanager and Prometheus hold,
+as on the lab. Without one, or with ``pages: routed``, they are proved *routed* only (``gameday.observe.routed``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gameday.core.errors import HarnessError, StackUnreachable
+from gameday.core.errors import ConfigError, HarnessError, StackUnreachable
 from gameday.core.processes import CleanOnFailure
 from gameday.observe.clients import Alertmanager, Prometheus
 from gameday.observe.receiver import Deliveries, WebhookReceiver
+from gameday.observe.routed import RoutedView
 from gameday.target.allowlist import Reach
 from gameday.target.protocol import FaultKinds, SliProbe
 from gameday.team.http import read_secret, session_for
@@ -57,21 +59,24 @@ class TeamTarget(CleanOnFailure):
         self._process = {s.name: ProcessService(s.name, s.platform.process, shown)
                          for s in spec.services if s.platform is not None and s.platform.process is not None}
         self.faults = self._fault_kinds()
-        self.webhook: WebhookReceiver | None = None
+        self.webhook: WebhookReceiver | RoutedView | None = None
         self._secret = read_secret(spec.receiver.secret, shown, "receiver.secret") if spec.receiver else None
         self.alerting_epoch = 0.0
         self.started_in: float | None = None
         self.level = spec.pages or spec.offered()[-1]
         """How far pages are proved on this target (``gameday.team.model.LEVELS``)."""
+        if self.level == "attempted":
+            raise ConfigError(shown, "pages", "attempted (Alertmanager's notification counters) is not built yet: "
+                                              "use routed, or delivered with a receiver")
         if self.level not in spec.offered():
-            raise HarnessError(f"{shown}: pages: {self.level} needs a receiver (where gameday's webhook listens)")
+            raise ConfigError(shown, "pages", f"{self.level} needs a receiver (where gameday's webhook listens)")
         self.pages = {"level": self.level, "how": (
             f"gameday's webhook in the team's receivers ({spec.receiver.listen if spec.receiver else '-'}), with the "
             "secret of receiver.secret; the receiver is the one the page's payload names, and each page is held "
-            "against the alert the team's Alertmanager and Prometheus hold")}
-        if self.level != "delivered":
-            raise HarnessError(f"{shown}: pages: {self.level}: this gameday proves pages on a team's stack only as "
-                               "delivered, through a receiver; give receiver and leave pages out")
+            "against the alert the team's Alertmanager and Prometheus hold" if self.level == "delivered" else
+            "Alertmanager's API holds the alert active, neither silenced nor inhibited, at the receiver, and its "
+            "live route tree agrees; the time is when it first held it there, before group_wait: nothing proves a "
+            "notification was sent or arrived")}
         self.warnings = [f"{shown}: monitoring.{part}.tls.insecure_skip_verify: the harness does not check that "
                          f"{getattr(mon, part).url} is the team's server" for part in ("prometheus", "alertmanager")
                          if getattr(mon, part).tls is not None and getattr(mon, part).tls.insecure_skip_verify]
@@ -158,13 +163,14 @@ class TeamTarget(CleanOnFailure):
         t0 = time.monotonic()
         for url in self.allowlist():
             self.reach.check(url)
-        assert self.spec.receiver is not None
-        host, port = split_hostport(self.spec.receiver.listen)
-        try:
-            self.webhook = WebhookReceiver(host, port, secret=self._secret, named_by_payload=True).start()
-        except OSError as exc:
-            raise HarnessError(f"{self.shown}: receiver.listen {self.spec.receiver.listen}: cannot listen there: "
-                               f"{exc.strerror or exc}") from None
+        if self.level == "delivered":
+            assert self.spec.receiver is not None
+            host, port = split_hostport(self.spec.receiver.listen)
+            try:
+                self.webhook = WebhookReceiver(host, port, secret=self._secret, named_by_payload=True).start()
+            except OSError as exc:
+                raise HarnessError(f"{self.shown}: receiver.listen {self.spec.receiver.listen}: cannot listen there: "
+                                   f"{exc.strerror or exc}") from None
         deadline = time.monotonic() + ready_timeout
         missing: list[str] = []
         while True:
@@ -179,6 +185,8 @@ class TeamTarget(CleanOnFailure):
         if missing:
             raise StackUnreachable(f"the {self.name} target ({self.shown}) is not ready after {ready_timeout:g}s: "
                                    f"{', '.join(missing)} did not answer")
+        if self.level == "routed":
+            self.webhook = RoutedView(self.alertmanager).start()
         wall = max(self.prometheus.started(), self.alertmanager.started())
         self.alerting_epoch = time.monotonic() - max(0.0, time.time() - wall)
         self.started_in = time.monotonic() - t0

@@ -70,15 +70,16 @@ class Shopper(HttpUser):
 def target_file(stack: TeamStack, **over: str) -> str:
     allow = over.get("allow", "[127.0.0.0/8]")
     web = over.get("web", stack.url("web"))
+    receiver = "" if over.get("routed") else f"""receiver:
+  listen: 127.0.0.1:{stack.ports['gameday']}
+  secret: {{file: {stack.secret}}}
+"""
     return f"""monitoring:
   prometheus:
     url: {stack.url('prom')}
   alertmanager:
     url: {stack.url('am')}
-receiver:
-  listen: 127.0.0.1:{stack.ports['gameday']}
-  secret: {{file: {stack.secret}}}
-services:
+{receiver}services:
   - name: web
     url: {web}
     probe: {{http: {{path: /}}}}
@@ -148,6 +149,20 @@ def test_a_drill_on_a_stack_gameday_did_not_start_passes_with_its_page_delivered
     assert stack.nginx_pid() is not None, "the revert started nginx again"
     real = [p for p in stack.pages() if p["path"] == "/oncall"]
     assert any(p["body"]["status"] == "firing" for p in real), "the team's own pager had the page too"
+
+
+def test_without_gameday_in_its_receivers_a_page_is_proved_routed_and_never_reads_delivered(tmp_path, stack):
+    project = team_project(tmp_path, stack, routed="yes")
+    run = drill(project, "--junitxml", "junit.xml")
+    assert run.proc.returncode == 0, run.out
+    (journal,) = run.journals().values()
+    assert journal["verdict"] == "PASS" and journal["pages"]["level"] == "routed", journal["reasons"]
+    assert journal["alerts"]["ShopDown"]["receiver"] == "oncall"
+    assert "pages routed: Alertmanager's API holds the alert active" in run.out
+    assert "pages delivered" not in run.out and "delivered" not in json.dumps(journal["pages"])
+    assert '<property name="gameday_pages" value="routed"' in (project / "junit.xml").read_text()
+    notes = {n["receiver"] for n in journal["notifications"]}
+    assert notes == {"oncall"}, "read from Alertmanager's API: the receiver its route tree gives"
 
 
 def test_a_route_to_the_wrong_receiver_fails_naming_the_level(tmp_path):

@@ -144,3 +144,27 @@ def test_loopback_is_the_default_reach_and_its_refusal_reads_as_before():
     with pytest.raises(TargetNotAllowed, match=r"outside the allowlist \(127.0.0.0/8, ::1\)$"):
         LOOPBACK_ONLY.check("http://192.0.2.1/")
     assert Reach.of(["10.0.0.0/8"], "x").check("http://10.1.2.3:80/") == "http://10.1.2.3:80/"
+
+
+def test_the_page_level_is_the_highest_offered_and_one_not_offered_is_one_line(tmp_path, env):
+    no_receiver = GOOD.replace('receiver:\n  listen: "127.0.0.1:0"\n  secret: {env: SHOP_WEBHOOK_SECRET}\n', "")
+    assert no_receiver != GOOD
+    target = TeamTarget(load_target_file(write(tmp_path, no_receiver)), "targets/shop.yaml")
+    assert target.level == "routed" and "nothing proves a notification was sent" in target.pages["how"]
+    with pytest.raises(ConfigError, match=r"targets/shop.yaml: pages: attempted .* is not built yet"):
+        TeamTarget(load_target_file(write(tmp_path, GOOD + "pages: attempted\n")), "targets/shop.yaml")
+    with pytest.raises(ConfigError, match=r"pages: delivered needs a receiver"):
+        load_target_file(write(tmp_path, no_receiver + "pages: delivered\n"))
+    lowered = TeamTarget(load_target_file(write(tmp_path, GOOD + "pages: routed\n")), "targets/shop.yaml")
+    assert lowered.level == "routed", "a team may ask for less than it offers, and it then reads as less"
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe\x00\x01garbage", b"monitoring: [", b"", b"- a\n- b\n",
+                                  b"x: " + b"[" * 5000])
+def test_a_target_file_of_bad_bytes_is_one_line(tmp_path, data):
+    path = tmp_path / "targets" / "shop.yaml"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as err:
+        load_target_file(path, "targets/shop.yaml")
+    assert str(err.value).startswith("targets/shop.yaml: ") and "\n" not in str(err.value)
