@@ -221,19 +221,40 @@ class Alertmanager(_Api):
         total = self._metric_sum("alertmanager_notification_requests_failed_total")
         return None if total is None else int(total)
 
-    def _metric_sum(self, name: str) -> float | None:
+    def _families(self, part: str) -> Any:
+        """The metric families of Alertmanager's ``/metrics`` whose lines (with their HELP and TYPE lines) hold
+        ``part``: only those are parsed, since the whole exposition costs a few ms of CPU a look. A counter's
+        family is named without ``_total``."""
         try:
             resp = self._http.get(f"{self.base_url}/metrics", timeout=self.timeout)
             resp.raise_for_status()
         except requests.RequestException as exc:
             raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: "
                                    f"{_why(exc, self.timeout)}") from None
-        # only this family's lines are parsed: the whole exposition costs a few ms of CPU a look
-        mine = "\n".join(line for line in resp.text.splitlines() if name in line)
-        for family in text_string_to_metric_families(mine + "\n"):
+        mine = "\n".join(line for line in resp.text.splitlines() if part in line)
+        return text_string_to_metric_families(mine + "\n")
+
+    def _metric_sum(self, name: str) -> float | None:
+        for family in self._families(name):
             if family.name == name.removesuffix("_total"):
                 return sum(s.value for s in family.samples if not s.name.endswith("_created"))
         return None
+
+    def notification_counters(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """Notifications Alertmanager has sent and failed since it started, per (receiver, integration); the
+        receiver is ``""`` where Alertmanager does not label its counters with it (``receiver-name-in-metrics``,
+        0.27 and later)."""
+        out: dict[tuple[str, str], list[float]] = {}
+        for family in self._families("alertmanager_notifications_"):
+            column = {"alertmanager_notifications": 0, "alertmanager_notifications_failed": 1}.get(family.name)
+            if column is None:
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_created"):
+                    continue
+                key = (sample.labels.get("receiver_name", ""), sample.labels.get("integration", ""))
+                out.setdefault(key, [0.0, 0.0])[column] += sample.value
+        return {k: (v[0], v[1]) for k, v in out.items()}
 
     def config(self) -> dict[str, Any]:
         return yaml.safe_load(self._get("/api/v2/status")["config"]["original"])

@@ -35,7 +35,7 @@ class RoutedView(Deliveries):
         self.problem: str | None = None
         """The last failed look (Alertmanager not answering), if the latest one failed."""
         self._held: dict[tuple[str, str], dict[str, Any]] = {}
-        """(fingerprint, receiver) -> the alert as last seen."""
+        """(fingerprint, receiver) -> the alert as last seen, for each one that became a firing notification."""
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="routed-view", daemon=True)
 
@@ -49,9 +49,9 @@ class RoutedView(Deliveries):
                 continue
             for r in a.get("receivers") or []:
                 seen[(str(a.get("fingerprint")), str(r.get("name")))] = a
-        for key, a in seen.items():
-            if key not in self._held:
-                self._record(Notification(key[1], now, wall, _firing(a, key[1])))
+        admitted = self.admit([key for key in seen if key not in self._held], set(seen))
+        for key in admitted:
+            self._record(Notification(key[1], now, wall, _firing(seen[key], key[1])))
         ended = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         for key, a in self._held.items():
             if key not in seen:
@@ -59,7 +59,12 @@ class RoutedView(Deliveries):
                 resolved["status"] = resolved["alerts"][0]["status"] = "resolved"
                 resolved["alerts"][0]["endsAt"] = ended
                 self._record(Notification(key[1], now, wall, resolved))
-        self._held = seen
+        self._held = {key: a for key, a in seen.items() if key in self._held or key in admitted}
+
+    def admit(self, new: list[tuple[str, str]], held: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Which of the alerts newly held at a receiver (``held``: all it holds now) count as paged now: routed, all
+        of them."""
+        return new
 
     def start(self) -> RoutedView:
         self.look()  # a first look that fails is the target's start failing
@@ -78,3 +83,66 @@ class RoutedView(Deliveries):
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(5.0)
+
+
+INTEGRATIONS = ("discord", "email", "msteams", "opsgenie", "pagerduty", "pushover", "slack", "sns", "telegram",
+                "victorops", "webex", "webhook", "wechat")
+"""Alertmanager's integrations, as its receivers' ``<name>_configs`` and its counters' ``integration`` label."""
+
+
+def integrations_of(config: dict[str, Any]) -> dict[str, set[str]]:
+    """Per receiver of an Alertmanager config, the integrations it notifies through."""
+    return {str(r.get("name")): {i for i in INTEGRATIONS if r.get(f"{i}_configs")}
+            for r in config.get("receivers") or [] if isinstance(r, dict)}
+
+
+class AttemptedView(RoutedView):
+    """Pages proved *attempted*: routed, and then Alertmanager's notification counters for each integration of the
+    receiver moved and its failure counters did not. Where Alertmanager labels its counters with the receiver
+    (``--enable-feature=receiver-name-in-metrics``) they are that receiver's; otherwise they are the integration's,
+    shared by every receiver that uses it, and the proof is weaker, which ``how`` says."""
+
+    def __init__(self, alertmanager: Any, every: float = 0.25) -> None:
+        super().__init__(alertmanager, every)
+        self._routes: dict[str, set[str]] = {}
+        self._since: dict[tuple[str, str], dict[tuple[str, str], tuple[float, float]]] = {}
+        """Per alert held at a receiver and not yet admitted, the counters when it was first held there."""
+        self.failed: dict[tuple[str, str], str] = {}
+        """Per alert whose notification failed (its receiver's failure counters moved): what moved."""
+        self.per_receiver = False
+
+    def prepare(self) -> AttemptedView:
+        """Read which integrations each receiver has, and whether the counters name receivers."""
+        self._routes = integrations_of(self.alertmanager.config())
+        self.per_receiver = any(r for r, _ in self.alertmanager.notification_counters())
+        return self
+
+    def start(self) -> AttemptedView:
+        self.prepare()
+        super().start()
+        return self
+
+    def _counters(self, receiver: str, counters: dict[tuple[str, str], tuple[float, float]]) -> dict[str, tuple]:
+        wanted = self._routes.get(receiver, set())
+        label = receiver if self.per_receiver else ""
+        return {i: counters.get((label, i), (0.0, 0.0)) for i in wanted}
+
+    def admit(self, new: list[tuple[str, str]], held: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        counters = self.alertmanager.notification_counters()
+        for key in [k for k in self._since if k not in held]:  # resolved before any attempt: forgotten
+            del self._since[key]
+        for key in new:
+            self._since.setdefault(key, counters)
+        admitted = []
+        for key, before in list(self._since.items()):
+            then, now = self._counters(key[1], before), self._counters(key[1], counters)
+            if not now:  # a receiver with no integration sends nothing: never attempted
+                continue
+            failed = [i for i in now if now[i][1] > then[i][1]]
+            if failed:
+                self.failed[key] = f"{', '.join(failed)} notification(s) failed at {key[1]}"
+                continue
+            if all(now[i][0] > then[i][0] for i in now):
+                admitted.append(key)
+                del self._since[key]
+        return admitted

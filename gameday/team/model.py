@@ -266,6 +266,6 @@ class TargetFile(_Model):
         return next(s for s in self.services if s.name == (self.sli or self.services[0].name))
 
     def offered(self) -> tuple[str, ...]:
-        """The page levels this gameday can prove on this target, weakest first: routed always, delivered with a
-        receiver (attempted, from Alertmanager's notification counters, is not built yet)."""
-        return ("routed", "delivered") if self.receiver is not None else ("routed",)
+        """The page levels this target offers, weakest first: routed and attempted always (they read Alertmanager's
+        API and counters), delivered with a receiver."""
+        return LEVELS if self.receiver is not None else LEVELS[:2]

@@ -6,7 +6,8 @@ and TLS the file names, and a time scale other than 1 is refused. Load, probes a
 ``safety.allow``; only the services of ``safety.faultable`` take faults. Pages are proved *delivered* where the
 file gives a receiver: the team's Alertmanager sends them to gameday's webhook, which the team put in its real
 receiver, with the secret the file names, and each page is held against the alert Alertmanager and Prometheus hold,
-as on the lab. Without one, or with ``pages: routed``, they are proved *routed* only (``gameday.observe.routed``).
+as on the lab. Without one (or asked with ``pages:``) they are proved *attempted* or *routed* only
+(``gameday.observe.routed``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from gameday.core.errors import ConfigError, HarnessError, StackUnreachable
 from gameday.core.processes import CleanOnFailure
 from gameday.observe.clients import Alertmanager, Prometheus
 from gameday.observe.receiver import Deliveries, WebhookReceiver
-from gameday.observe.routed import RoutedView
+from gameday.observe.routed import AttemptedView, RoutedView
 from gameday.target.allowlist import Reach
 from gameday.target.protocol import FaultKinds, SliProbe
 from gameday.team.http import read_secret, session_for
@@ -65,15 +66,16 @@ class TeamTarget(CleanOnFailure):
         self.started_in: float | None = None
         self.level = spec.pages or spec.offered()[-1]
         """How far pages are proved on this target (``gameday.team.model.LEVELS``)."""
-        if self.level == "attempted":
-            raise ConfigError(shown, "pages", "attempted (Alertmanager's notification counters) is not built yet: "
-                                              "use routed, or delivered with a receiver")
         if self.level not in spec.offered():
             raise ConfigError(shown, "pages", f"{self.level} needs a receiver (where gameday's webhook listens)")
         self.pages = {"level": self.level, "how": (
             f"gameday's webhook in the team's receivers ({spec.receiver.listen if spec.receiver else '-'}), with the "
             "secret of receiver.secret; the receiver is the one the page's payload names, and each page is held "
             "against the alert the team's Alertmanager and Prometheus hold" if self.level == "delivered" else
+            "Alertmanager's API holds the alert active, neither silenced nor inhibited, at the receiver, and its "
+            "live route tree agrees; then its notification counters for each of the receiver's integrations moved "
+            "and its failure counters did not (the counters cannot name the alert); the time is when they moved: "
+            "nothing proves the notification arrived" if self.level == "attempted" else
             "Alertmanager's API holds the alert active, neither silenced nor inhibited, at the receiver, and its "
             "live route tree agrees; the time is when it first held it there, before group_wait: nothing proves a "
             "notification was sent or arrived")}
@@ -187,6 +189,12 @@ class TeamTarget(CleanOnFailure):
                                    f"{', '.join(missing)} did not answer")
         if self.level == "routed":
             self.webhook = RoutedView(self.alertmanager).start()
+        elif self.level == "attempted":
+            view = AttemptedView(self.alertmanager).start()
+            if not view.per_receiver:
+                self.pages["how"] += ("; this Alertmanager does not label its counters with the receiver, so they "
+                                      "are each integration's, shared by every receiver that uses it")
+            self.webhook = view
         wall = max(self.prometheus.started(), self.alertmanager.started())
         self.alerting_epoch = time.monotonic() - max(0.0, time.time() - wall)
         self.started_in = time.monotonic() - t0

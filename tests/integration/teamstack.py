@@ -81,16 +81,13 @@ receivers:
     webhook_configs:
       - url: http://127.0.0.1:{pager}/oncall       # the team's real pager
         send_resolved: true
-      - url: http://127.0.0.1:{gameday}/oncall     # gameday's receiver, added beside it
-        send_resolved: true
-        http_config:
-          authorization:
-            credentials_file: {secret}
-  - name: tickets
+{gameday_oncall}  - name: tickets
     webhook_configs:
       - url: http://127.0.0.1:{pager}/tickets
         send_resolved: true
-      - url: http://127.0.0.1:{gameday}/tickets
+{gameday_tickets}"""
+
+GAMEDAY_WEBHOOK = """      - url: http://127.0.0.1:{gameday}/{receiver}     # gameday's receiver, added beside it
         send_resolved: true
         http_config:
           authorization:
@@ -122,6 +119,8 @@ class TeamStack:
     folder: Path
     ports: dict[str, int]
     secret: Path
+    with_gameday: bool = True
+    """The team added gameday's webhook to its receivers (for pages proved delivered)."""
     shop_down: str = 'nginx_up == 0 or up{job="shop"} == 0'
     """ShopDown's expression: down, or hung (a frozen nginx fails its exporter's scrape)."""
     procs: list[subprocess.Popen] = field(default_factory=list)
@@ -141,7 +140,10 @@ class TeamStack:
         (f / "nginx.conf").write_text(NGINX_CONF.format(folder=f, **self.ports))
         (f / "rules.yml").write_text(RULES.replace("{shop_down}", self.shop_down))
         (f / "prometheus.yml").write_text(PROMETHEUS.format(rules=f / "rules.yml", **self.ports))
-        (f / "alertmanager.yml").write_text(ALERTMANAGER.format(secret=self.secret, page_to=page_to, **self.ports))
+        hooks = {f"gameday_{r}": GAMEDAY_WEBHOOK.format(receiver=r, secret=self.secret, gameday=self.ports["gameday"])
+                 if self.with_gameday else "" for r in ("oncall", "tickets")}
+        (f / "alertmanager.yml").write_text(ALERTMANAGER.format(secret=self.secret, page_to=page_to, **hooks,
+                                                                **self.ports))
         _Sink.got = []
         self.pager = ThreadingHTTPServer(("127.0.0.1", self.ports["pager"]), _Sink)
         threading.Thread(target=self.pager.serve_forever, daemon=True).start()
@@ -207,14 +209,15 @@ def needs_nginx() -> None:
                     "missing (./run tests installs them)")
 
 
-def team_stack(folder: Path, page_to: str = "oncall", shop_down: str | None = None) -> TeamStack:
+def team_stack(folder: Path, page_to: str = "oncall", shop_down: str | None = None,
+               with_gameday: bool = True) -> TeamStack:
     needs_nginx()
     secret = folder / "gameday-webhook-secret"
     folder.mkdir(parents=True, exist_ok=True)
     secret.write_text("a-secret-the-team-shares-with-gameday-" + os.urandom(8).hex() + "\n")
     secret.chmod(0o600)
     ports = {k: free_port() for k in ("web", "status", "exporter", "prom", "am", "pager", "gameday")}
-    stack = TeamStack(folder, ports, secret)
+    stack = TeamStack(folder, ports, secret, with_gameday=with_gameday)
     if shop_down is not None:
         stack.shop_down = shop_down
     return stack.start(page_to)

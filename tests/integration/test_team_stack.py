@@ -70,6 +70,7 @@ class Shopper(HttpUser):
 def target_file(stack: TeamStack, **over: str) -> str:
     allow = over.get("allow", "[127.0.0.0/8]")
     web = over.get("web", stack.url("web"))
+    pages = f"pages: {over['pages']}\n" if over.get("pages") else ""
     receiver = "" if over.get("routed") else f"""receiver:
   listen: 127.0.0.1:{stack.ports['gameday']}
   secret: {{file: {stack.secret}}}
@@ -79,7 +80,7 @@ def target_file(stack: TeamStack, **over: str) -> str:
     url: {stack.url('prom')}
   alertmanager:
     url: {stack.url('am')}
-{receiver}services:
+{receiver}{pages}services:
   - name: web
     url: {web}
     probe: {{http: {{path: /}}}}
@@ -151,16 +152,26 @@ def test_a_drill_on_a_stack_gameday_did_not_start_passes_with_its_page_delivered
     assert any(p["body"]["status"] == "firing" for p in real), "the team's own pager had the page too"
 
 
-def test_without_gameday_in_its_receivers_a_page_is_proved_routed_and_never_reads_delivered(tmp_path, stack):
-    project = team_project(tmp_path, stack, routed="yes")
-    run = drill(project, "--junitxml", "junit.xml")
+@pytest.mark.parametrize("level", ["attempted", "routed"])
+def test_without_gameday_in_its_receivers_a_page_is_proved_lower_and_never_reads_delivered(tmp_path, level):
+    """Without a receiver the highest level offered is attempted (Alertmanager's counters moved); routed is asked
+    for with ``pages: routed``."""
+    stack = team_stack(tmp_path / "stack", with_gameday=False)
+    try:
+        project = team_project(tmp_path, stack, routed="yes", **({"pages": "routed"} if level == "routed" else {}))
+        run = drill(project, "--junitxml", "junit.xml")
+    finally:
+        stack.stop()
     assert run.proc.returncode == 0, run.out
     (journal,) = run.journals().values()
-    assert journal["verdict"] == "PASS" and journal["pages"]["level"] == "routed", journal["reasons"]
+    assert journal["verdict"] == "PASS" and journal["pages"]["level"] == level, journal["reasons"]
     assert journal["alerts"]["ShopDown"]["receiver"] == "oncall"
-    assert "pages routed: Alertmanager's API holds the alert active" in run.out
+    assert f"pages {level}: Alertmanager's API holds the alert active" in run.out
     assert "pages delivered" not in run.out and "delivered" not in json.dumps(journal["pages"])
-    assert '<property name="gameday_pages" value="routed"' in (project / "junit.xml").read_text()
+    assert f'<property name="gameday_pages" value="{level}"' in (project / "junit.xml").read_text()
+    if level == "attempted":  # the page is when the counters moved: after group_wait (1s), unlike routed
+        t = journal["alerts"]["ShopDown"]["timings"]
+        assert t["ttn"] - t["ttd"] >= 0.9, t
     notes = {n["receiver"] for n in journal["notifications"]}
     assert notes == {"oncall"}, "read from Alertmanager's API: the receiver its route tree gives"
 
