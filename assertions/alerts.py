@@ -29,6 +29,8 @@ class Watch:
     check: PageCheck | None = None
     """Holds each page against the stack (``gameday.observe.provenance``); a page it refuses never counts. None only
     where no Alertmanager can be asked (the assertions' own unit tests)."""
+    skew: float = 0.0
+    """Prometheus's clock minus the harness's: an alert's ``startsAt`` is on Prometheus's clock."""
 
     def vet(self, since: float) -> None:
         """Hold every page since ``since`` against the stack now, while what it claims can still be seen there
@@ -120,7 +122,7 @@ def wait_for_page(watch: Watch, alert: str, receiver: str, since: float, timeout
                     result.other_receivers.add(note.receiver)
                 elif result.notified is None:
                     result.notified, result.notified_seen = watch.arrival(note), watch.clock.now()
-                    result.starts_at = watch.clock.from_wall(parse_rfc3339(a["startsAt"]))
+                    result.starts_at = watch.clock.from_wall(parse_rfc3339(a["startsAt"]) - watch.skew)
                     result.fingerprint = a.get("fingerprint")
         if on_poll is not None:
             on_poll(result)

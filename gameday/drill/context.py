@@ -95,7 +95,9 @@ class PhaseContext:
         """Per expected alert, the pipeline's timing for the group case that applies."""
         self.pages = PageCheck(self.target.prometheus, self.target.alertmanager)
         """Every page is held against Prometheus and Alertmanager before it counts (``gameday.observe.provenance``)."""
-        self.watch = Watch(self.target.prometheus, self.target.receiver, clock, self.pages)
+        skew = dict(optional(self.target, "clock_skew") or {})
+        self.watch = Watch(self.target.prometheus, self.target.receiver, clock, self.pages,
+                           float(skew.get("prometheus", 0.0)))
         self.health = StackHealth({}, clock)
         """Watches Prometheus and Alertmanager from the fault on (``watch_stack``)."""
         self.stops = StopConditions([], self.target.prometheus, clock)

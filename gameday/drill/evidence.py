@@ -31,6 +31,8 @@ def capture_series(drill: PhaseContext) -> None:
                                              since=max(0.0, rec.marks.get("t_steady", 0.0) - 1.0),
                                              reset_at=None if reset is None else drill.clock.from_wall(reset))
     rec.stack = {"target": drill.target.name}
+    if skew := optional(drill.target, "clock_skew"):
+        rec.stack["clock_skew"] = dict(skew)
     for name, api in (("prometheus", drill.target.prometheus), ("alertmanager", drill.target.alertmanager)):
         try:
             rec.stack[name] = api.version()

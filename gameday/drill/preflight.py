@@ -17,7 +17,7 @@ from gameday.pipeline.routing import RouteMatch, route_for
 from gameday.pipeline.timing import PipelineTiming
 from gameday.scenario.model import LOAD_FAULT_KINDS, Scenario
 from gameday.target.allowlist import check_target
-from gameday.target.protocol import Target, pages_of, reach_of
+from gameday.target.protocol import Target, optional, pages_of, reach_of
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,9 @@ def preflight(pc: PhaseContext) -> None:
     sc, target = pc.scenario, pc.target
     pc.record.pages = pages_of(target)
     pc.note(f"pages {pc.record.pages['level']}: {pc.record.pages['how']}")
+    if skew := optional(target, "clock_skew"):
+        pc.note("clock skew, each server's clock minus this machine's: " + ", ".join(
+            f"{name} {seconds:+.3f}s" for name, seconds in skew.items()) + "; startsAt corrected by Prometheus's")
     pc.pre = run_preflight(sc, pc.source, target, pc.scaled.sla)
     if sc.recovery.mode == "runbook" and pc.ctx.shadow is None:
         runbook_steps(pc)  # a runbook with no version for this target: SKIPPED before any fault

@@ -124,6 +124,9 @@ OPTIONAL: dict[str, str] = {
              "that allows them (loopback only when absent)",
     "pages": "a dict: ``level`` (routed, attempted or delivered) and ``how`` (what proves a page at that level); "
              "delivered to the harness's own receiver when absent",
+    "clock_skew": "a dict: each monitoring server's clock minus the harness's, in seconds (``prometheus``, "
+                  "``alertmanager``); an alert's startsAt is corrected by Prometheus's; none where the harness runs "
+                  "the stack on this machine's clock",
 }
 """The members a target may have beyond the protocol's, and what each is for. They are read only through
 ``optional``, which refuses a name not declared here."""

@@ -220,6 +220,11 @@ class Safety(_Model):
     """Networks that load, probes and the harness's reads may reach; nothing else is ever sent to."""
     faultable: list[str] = Field(default_factory=list, max_length=64)
     """The services a drill may fault (never Prometheus, Alertmanager or the harness)."""
+    max_clock_skew: float = 2.0
+    """The most Prometheus's clock may be off the harness's: past it, no drill (times derived from ``startsAt``
+    would be off by as much)."""
+
+    _skew = field_validator("max_clock_skew", mode="before")(_seconds)
 
     @field_validator("allow")
     @classmethod

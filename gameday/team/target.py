@@ -22,6 +22,7 @@ from gameday.core.processes import CleanOnFailure
 from gameday.observe.clients import Alertmanager, Prometheus
 from gameday.observe.receiver import Deliveries, WebhookReceiver
 from gameday.observe.routed import AttemptedView, RoutedView
+from gameday.observe.skew import date_skew, prometheus_skew
 from gameday.target.allowlist import Reach
 from gameday.target.protocol import FaultKinds, SliProbe
 from gameday.team.http import read_secret, session_for
@@ -63,6 +64,8 @@ class TeamTarget(CleanOnFailure):
         self.webhook: WebhookReceiver | RoutedView | None = None
         self._secret = read_secret(spec.receiver.secret, shown, "receiver.secret") if spec.receiver else None
         self.alerting_epoch = 0.0
+        self.clock_skew: dict[str, float] = {}
+        """Each monitoring server's clock minus the harness's, in seconds, read when the target started."""
         self.started_in: float | None = None
         self.level = spec.pages or spec.offered()[-1]
         """How far pages are proved on this target (``gameday.team.model.LEVELS``)."""
@@ -195,6 +198,12 @@ class TeamTarget(CleanOnFailure):
                 self.pages["how"] += ("; this Alertmanager does not label its counters with the receiver, so they "
                                       "are each integration's, shared by every receiver that uses it")
             self.webhook = view
+        self.clock_skew = {"prometheus": round(prometheus_skew(self.prometheus), 3)}
+        am = date_skew(self.alertmanager)
+        if am is not None:
+            self.clock_skew["alertmanager"] = round(am, 1)
+        if problem := skew_problem(self.clock_skew, self.spec.safety.max_clock_skew, self.name, self.shown):
+            raise HarnessError(problem)
         wall = max(self.prometheus.started(), self.alertmanager.started())
         self.alerting_epoch = time.monotonic() - max(0.0, time.time() - wall)
         self.started_in = time.monotonic() - t0
@@ -203,3 +212,13 @@ class TeamTarget(CleanOnFailure):
         if self.webhook is not None:
             with contextlib.suppress(OSError):
                 self.webhook.stop()
+
+
+def skew_problem(skew: dict[str, float], bound: float, name: str, shown: str) -> str | None:
+    """Why a drill must not run with Prometheus's clock this far off (None when it is within ``bound``)."""
+    off = skew.get("prometheus", 0.0)
+    if abs(off) <= bound:
+        return None
+    return (f"the {name} target: Prometheus's clock is {off:+.3f}s off this machine's, past the bound of {bound:g}s "
+            f"(safety.max_clock_skew in {shown}): set the clocks right (NTP), or raise the bound knowing every time "
+            "derived from startsAt is off by as much")

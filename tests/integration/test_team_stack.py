@@ -138,6 +138,9 @@ def test_a_drill_on_a_stack_gameday_did_not_start_passes_with_its_page_delivered
     assert alert["receiver"] == "oncall" and alert["sla_met"]
     assert journal["pages"]["level"] == "delivered"
     assert "pages delivered" in run.out
+    skew = journal["stack"]["clock_skew"]  # one machine, one clock: the reading is the request's own jitter
+    assert abs(skew["prometheus"]) < 0.5 and abs(skew["alertmanager"]) <= 1.5, skew
+    assert "clock skew, each server's clock minus this machine's: prometheus " in run.out
     junit = (project / "junit.xml").read_text()
     assert '<property name="gameday_pages" value="delivered"' in junit, junit
     (result,) = [r for r in run.allure_results() if r.get("status") == "passed"]
