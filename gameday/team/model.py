@@ -44,6 +44,12 @@ def _port_in_range(value: str | None) -> str | None:
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def _exactly_one(self, *names: str) -> None:
+        """Refuse a choice given with none or several of its alternatives."""
+        if sum(getattr(self, n) is not None for n in names) != 1:
+            *rest, last = names
+            raise ValueError(f"give exactly one of {', '.join(rest)} or {last}")
+
 
 class Secret(_Model):
     """Where a secret is: an environment variable or a file (its first line); never the value itself."""
@@ -53,8 +59,7 @@ class Secret(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Secret:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env (a variable's name) or file (a path)")
+        self._exactly_one("env", "file")
         return self
 
 
@@ -69,8 +74,7 @@ class Auth(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Auth:
-        if (self.basic is None) == (self.bearer is None):
-            raise ValueError("give one of basic (username and password) or bearer (a token)")
+        self._exactly_one("basic", "bearer")
         return self
 
 
@@ -134,8 +138,7 @@ class Probe(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Probe:
-        if sum(x is not None for x in (self.http, self.tcp, self.promql)) != 1:
-            raise ValueError("give exactly one of http, tcp or promql")
+        self._exactly_one("http", "tcp", "promql")
         return self
 
 
@@ -151,8 +154,7 @@ class ProcessPlatform(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> ProcessPlatform:
-        if sum(x is not None for x in (self.pidfile, self.systemd, self.cmdline)) != 1:
-            raise ValueError("give exactly one of pidfile, systemd or cmdline")
+        self._exactly_one("pidfile", "systemd", "cmdline")
         if self.systemd is not None and self.start is not None:
             raise ValueError("a systemd unit is started with systemctl: start is for pidfile and cmdline")
         return self
@@ -164,8 +166,7 @@ class DockerPlatform(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> DockerPlatform:
-        if (self.container is None) == (self.label is None):
-            raise ValueError("give one of container (a name) or label (key=value)")
+        self._exactly_one("container", "label")
         return self
 
 
@@ -181,8 +182,7 @@ class Platform(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Platform:
-        if sum(x is not None for x in (self.process, self.docker, self.compose)) != 1:
-            raise ValueError("give exactly one of process, docker or compose")
+        self._exactly_one("process", "docker", "compose")
         return self
 
     @property

@@ -175,76 +175,70 @@ def _systemctl(*args: str, check: bool = False) -> str:
     return run.stdout.strip()
 
 
-class ProcessKill(Fault):
+class _ProcessFault(Fault):
+    """A fault on one service of the process platform: what every kind shares."""
+
+    def __init__(self, service: ProcessService, ledger: Ledger | None = None) -> None:
+        super().__init__(service.name, ledger)
+        self.service = service
+
+    def detail(self) -> dict[str, Any]:
+        return {"platform": "process", "how": self.service.describe()}
+
+    def _running(self) -> Proc:
+        proc = self.service.find()
+        if proc is None:
+            raise InjectionError(f"{self.kind} {self.target}: not running ({self.service.describe()})")
+        return proc
+
+    def in_effect(self) -> bool:
+        return not self.service.is_running()
+
+    def _start_again(self) -> None:
+        """Start the service where it is not running (and can be), and check it runs."""
+        if self.service.is_running() or not self.service.can_start():
+            return
+        self.service.start()
+        if not wait_until(self.service.is_running, 30, 0.2):
+            raise HarnessError(f"revert of {self.kind} {self.target}: started again, but not running after 30s")
+
+
+class ProcessKill(_ProcessFault):
     """SIGKILL the service's main process, as a crash; what restarts services on this host brings it back. Revert
     starts it where nothing did and the file says how (a systemd unit, or ``start``)."""
 
     kind = "kill-service"
 
-    def __init__(self, service: ProcessService, ledger: Ledger | None = None) -> None:
-        super().__init__(service.name, ledger)
-        self.service = service
-        self.killed: Proc | None = None
-
-    def detail(self) -> dict[str, Any]:
-        return {"platform": "process", "how": self.service.describe()}
-
     def _apply(self) -> None:
-        proc = self.service.find()
-        if proc is None:
-            raise InjectionError(f"kill-service {self.target}: not running ({self.service.describe()})")
+        proc = self._running()
         if not proc.signal(signal.SIGKILL):
             raise InjectionError(f"kill-service {self.target}: pid {proc.pid} was gone before the kill")
         self._stamp()
-        self.killed = proc
         if not wait_until(lambda: not proc.alive(), 5):
             raise InjectionError(f"kill-service {self.target}: pid {proc.pid} still running 5s after SIGKILL")
 
-    def in_effect(self) -> bool:
-        return not self.service.is_running()
-
     def _undo(self) -> None:
-        if self.service.is_running() or not self.service.can_start():
-            return
-        self.service.start()
-        if not wait_until(self.service.is_running, 30, 0.2):
-            raise HarnessError(f"revert of kill-service {self.target}: started again, but not running after 30s")
+        self._start_again()
 
 
-class ProcessStop(Fault):
+class ProcessStop(_ProcessFault):
     """Stop the service on purpose (``systemctl stop``, or SIGTERM); revert starts it again."""
 
     kind = "stop-service"
 
-    def __init__(self, service: ProcessService, ledger: Ledger | None = None) -> None:
-        super().__init__(service.name, ledger)
-        self.service = service
-
-    def detail(self) -> dict[str, Any]:
-        return {"platform": "process", "how": self.service.describe()}
-
     def _apply(self) -> None:
-        proc = self.service.find()
-        if proc is None:
-            raise InjectionError(f"stop-service {self.target}: not running ({self.service.describe()})")
+        proc = self._running()
         self.service.stop(proc)
         self._stamp()
         if not wait_until(lambda: not proc.alive(), 15, 0.05):
             raise InjectionError(f"stop-service {self.target}: pid {proc.pid} still running 15s after it was "
                                  "told to stop")
 
-    def in_effect(self) -> bool:
-        return not self.service.is_running()
-
     def _undo(self) -> None:
-        if self.service.is_running():
-            return
-        self.service.start()
-        if not wait_until(self.service.is_running, 30, 0.2):
-            raise HarnessError(f"revert of stop-service {self.target}: started again, but not running after 30s")
+        self._start_again()
 
 
-class ProcessPause(Fault):
+class ProcessPause(_ProcessFault):
     """Freeze the service (SIGSTOP to its main process and every descendant); revert thaws them (SIGCONT). The
     processes stay frozen should the harness die, so a watchdog guards the fault and the ledger keeps each pid with
     its start time for ``gameday revert``."""
@@ -254,13 +248,11 @@ class ProcessPause(Fault):
     reverter = "process-pause"
 
     def __init__(self, service: ProcessService, ledger: Ledger | None = None) -> None:
-        super().__init__(service.name, ledger)
-        self.service = service
+        super().__init__(service, ledger)
         self.frozen: list[Proc] = []
 
     def detail(self) -> dict[str, Any]:
-        return {"platform": "process", "how": self.service.describe(),
-                "processes": [p.as_dict() for p in self._targets()]}
+        return {**super().detail(), "processes": [p.as_dict() for p in self._targets()]}
 
     def _targets(self) -> list[Proc]:
         if self.frozen:

@@ -97,13 +97,19 @@ def test_a_broken_rule_fails_its_compose_drill_though_the_sut_forges_its_page(tm
     assert "no secret" in whys and any("Alertmanager holds no active ServiceDown" in w for w in whys), whys
 
 
-def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):
+def hang_scenario(tmp_path: Path, duration: str) -> Path:
+    """A scenarios folder whose one drill pauses the gateway (the outage drill, hung instead of killed)."""
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     text = (ROOT / "scenarios/service-outage.yaml").read_text()
     text = text.replace("kind: kill-service", "kind: pause-service").replace("mode: auto", "mode: revert")
     (scenarios / "hang.yaml").write_text(text.replace("duration: 75s           # down this long, then the "
-                                                      "supervisor restarts it", "duration: 10s"))
+                                                      "supervisor restarts it", f"duration: {duration}"))
+    return scenarios
+
+
+def test_a_fault_kind_the_target_cannot_do_is_one_line(run_gameday, tmp_path):
+    scenarios = hang_scenario(tmp_path, "10s")
     run = run_gameday("-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60")
     assert run.proc.returncode == 1, run.out
     line = next(ln for ln in run.out.splitlines() if "cannot do fault kind" in ln)
@@ -145,12 +151,7 @@ def start_pause_drill(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str]]
     """A drill that pauses the gateway on compose until the harness reverts it, with a 5 s watchdog; returned once
     its fault is in, with the lines it printed so far."""
     docker_or_skip()
-    scenarios = tmp_path / "scenarios"
-    scenarios.mkdir()
-    text = (ROOT / "scenarios/service-outage.yaml").read_text()
-    text = text.replace("kind: kill-service", "kind: pause-service").replace("mode: auto", "mode: revert")
-    (scenarios / "hang.yaml").write_text(text.replace("duration: 75s           # down this long, then the "
-                                                      "supervisor restarts it", "duration: 20m"))
+    scenarios = hang_scenario(tmp_path, "20m")
     argv = gameday_argv(tmp_path, "-k", "test_drill", "--scenarios", str(scenarios), "--time-scale", "60",
                         "--target", "compose", "--watchdog", "5")
     proc = subprocess.Popen(argv, cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
