@@ -15,7 +15,7 @@ from gameday.pipeline.detection import Condition, Intensity, conditions, estimat
 from gameday.pipeline.groups import known_group_labels
 from gameday.pipeline.routing import RouteMatch, route_for
 from gameday.pipeline.timing import PipelineTiming
-from gameday.scenario.model import LOAD_FAULT_KINDS, Scenario
+from gameday.scenario.model import LOAD_FAULT_KINDS, PAGE_LEVELS, Scenario
 from gameday.target.allowlist import check_target
 from gameday.target.protocol import Target, optional, pages_of, reach_of
 
@@ -93,8 +93,13 @@ def preflight(pc: PhaseContext) -> None:
     """The preflight phase: what the scenario needs is there, the runbook has steps for this target, the error
     budget may be spent, the stop conditions parse and answer, and the group case is known: all before any fault."""
     sc, target = pc.scenario, pc.target
-    pc.record.pages = pages_of(target)
-    pc.note(f"pages {pc.record.pages['level']}: {pc.record.pages['how']}")
+    pages = pages_of(target)
+    pc.record.pages = {"level": pages["level"], "how": pages["how"]}
+    pc.note(f"pages {pages['level']}: {pages['how']}")
+    if sc.pages is not None and PAGE_LEVELS.index(pages["level"]) < PAGE_LEVELS.index(sc.pages):
+        raise ScenarioError(pc.source, "pages", f"needs pages proved {sc.pages}, and the {target.name} target proves "
+                                                f"them {pages['level']} only: "
+                                                f"{pages.get('more', 'nothing here proves more')}")
     if skew := optional(target, "clock_skew"):
         pc.note("clock skew, each server's clock minus this machine's: " + ", ".join(
             f"{name} {seconds:+.3f}s" for name, seconds in skew.items()) + "; startsAt corrected by Prometheus's")

@@ -15,6 +15,12 @@ MAX_DURATION = 7 * 86_400.0
 """The longest duration a scenario may name: a week, in seconds."""
 NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
 """A Prometheus alert name; receiver names follow the same shape here."""
+PAGE_LEVELS = ("routed", "attempted", "delivered")
+"""How far a page is proved, weakest first: routed (Alertmanager's API holds the alert active at the expected
+receiver and its route tree agrees), attempted (its notification counters for that receiver moved and its failure
+counters did not), delivered (the page reached gameday's own webhook receiver). Where gameday runs Alertmanager,
+pages are delivered."""
+PageLevel = Literal["routed", "attempted", "delivered"]
 
 
 def _duration(value: Any) -> float:
@@ -245,6 +251,9 @@ class Scenario(_Model):
     recovery: Recovery
     abort_when: list[StopCondition] = Field([], max_length=10)
     """Stop conditions: any of them holding during the drill reverts the fault at once (ABORTED)."""
+    pages: PageLevel | None = None
+    """The least a drill of it must prove of its pages (``PAGE_LEVELS``): a target that proves less refuses it in
+    preflight, naming the setting that would prove more; one that proves more satisfies it."""
     alert_group: Literal["new", "repeat"] = "new"
     """new: steady state waits until Alertmanager holds no group for the expected alerts, so the page
     is a first incident's; repeat: a flapping service, drilled while the last incident's group may

@@ -122,7 +122,8 @@ OPTIONAL: dict[str, str] = {
               "panels); the project's ``config/`` when absent",
     "reach": "a ``gameday.target.allowlist.Reach``: the networks load, probes and reads may go to, and the setting "
              "that allows them (loopback only when absent)",
-    "pages": "a dict: ``level`` (routed, attempted or delivered) and ``how`` (what proves a page at that level); "
+    "pages": "a dict: ``level`` (routed, attempted or delivered) and ``how`` (what proves a page at that level), "
+             "and ``more`` where a setting would prove a higher level (said when a scenario's ``pages`` needs it); "
              "delivered to the harness's own receiver when absent",
     "clock_skew": "a dict: each monitoring server's clock minus the harness's, in seconds (``prometheus``, "
                   "``alertmanager``); an alert's startsAt is corrected by Prometheus's; none where the harness runs "

@@ -16,12 +16,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gameday.core.durations import parse_ms
+from gameday.scenario.model import PAGE_LEVELS, PageLevel
 
-LEVELS = ("routed", "attempted", "delivered")
-"""How far a page is proved on an Alertmanager gameday does not own, weakest first:
-routed (Alertmanager's API holds the alert active at the expected receiver and its route tree agrees),
-attempted (its notification counters for that receiver moved and its failure counters did not),
-delivered (the page reached gameday's own webhook receiver, which the team added beside its real one)."""
+LEVELS = PAGE_LEVELS
+"""How far a page is proved on an Alertmanager gameday does not own (``gameday.scenario.model.PAGE_LEVELS``):
+delivered means gameday's webhook receiver, which the team added beside its real one."""
 
 SERVICE_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$"
 
@@ -244,7 +243,7 @@ class TargetFile(_Model):
     monitoring: Monitoring
     receiver: Receiver | None = None
     """Without one, pages can be proved only as routed or attempted."""
-    pages: Literal["routed", "attempted", "delivered"] | None = None
+    pages: PageLevel | None = None
     """The level every drill on this target needs (a scenario may ask for its own); the highest offered when
     absent."""
     sli: str | None = Field(None, pattern=SERVICE_NAME)

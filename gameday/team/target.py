@@ -82,9 +82,21 @@ class TeamTarget(CleanOnFailure):
             "Alertmanager's API holds the alert active, neither silenced nor inhibited, at the receiver, and its "
             "live route tree agrees; the time is when it first held it there, before group_wait: nothing proves a "
             "notification was sent or arrived")}
+        if more := self._to_prove_more():
+            self.pages["more"] = more
         self.warnings = [f"{shown}: monitoring.{part}.tls.insecure_skip_verify: the harness does not check that "
                          f"{getattr(mon, part).url} is the team's server" for part in ("prometheus", "alertmanager")
                          if getattr(mon, part).tls is not None and getattr(mon, part).tls.insecure_skip_verify]
+
+    def _to_prove_more(self) -> str | None:
+        """The setting that would prove pages at a higher level than this target does, or None at the top."""
+        offered = self.spec.offered()
+        if self.level != offered[-1]:
+            return f"pages: {self.level} in {self.shown} holds it there (it could prove {offered[-1]})"
+        if self.level != "delivered":
+            return (f"a receiver in {self.shown} (receiver.listen and receiver.secret), with gameday's webhook in "
+                    "the team's Alertmanager receivers, proves delivered (docs/guides/own-stack.md)")
+        return None
 
     # -- the target ------------------------------------------------------------------------------
     @property

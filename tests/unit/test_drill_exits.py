@@ -201,3 +201,22 @@ def test_a_broken_rule_fails_where_the_working_one_passes(tmp_path):
     with pytest.raises(DrillFailed):
         raise error_for(broken.record.verdict, broken.reason)  # type: ignore[misc]
 
+
+
+def test_a_scenario_needing_pages_proved_further_than_the_target_proves_is_refused_before_any_fault(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(FakeTarget, "pages", {"level": "routed", "how": "Alertmanager's API", "more": "SETTING"},
+                        raising=False)
+    result = drill(tmp_path, sc=scenario(pages="delivered"))
+    agree(result, Verdict.ERROR)
+    assert ("pages: needs pages proved delivered, and the fake target proves them routed only: SETTING"
+            in result.reason), result.reason
+    assert "t_inject" not in result.journal["marks"] and result.journal["pages"]["level"] == "routed"
+    assert "more" not in result.journal["pages"]
+    satisfied = drill(tmp_path / "lower", sc=scenario(pages="routed"))  # routed asked, the fake proves routed
+    agree(satisfied, Verdict.PASS)
+
+
+def test_a_target_running_its_own_alertmanager_proves_delivered_so_any_level_needed_runs(tmp_path):
+    for level in ("routed", "attempted", "delivered"):
+        agree(drill(tmp_path / level, sc=scenario(pages=level)), Verdict.PASS)

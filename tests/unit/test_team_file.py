@@ -151,12 +151,16 @@ def test_the_page_level_is_the_highest_offered_and_one_not_offered_is_one_line(t
     assert no_receiver != GOOD
     target = TeamTarget(load_target_file(write(tmp_path, no_receiver)), "targets/shop.yaml")
     assert target.level == "attempted" and "nothing proves the notification arrived" in target.pages["how"]
+    assert target.pages["more"].startswith("a receiver in targets/shop.yaml (receiver.listen and receiver.secret)")
     routed = TeamTarget(load_target_file(write(tmp_path, no_receiver + "pages: routed\n")), "targets/shop.yaml")
     assert routed.level == "routed" and "nothing proves a notification was sent" in routed.pages["how"]
     with pytest.raises(ConfigError, match=r"pages: delivered needs a receiver"):
         load_target_file(write(tmp_path, no_receiver + "pages: delivered\n"))
     lowered = TeamTarget(load_target_file(write(tmp_path, GOOD + "pages: routed\n")), "targets/shop.yaml")
     assert lowered.level == "routed", "a team may ask for less than it offers, and it then reads as less"
+    assert lowered.pages["more"] == "pages: routed in targets/shop.yaml holds it there (it could prove delivered)"
+    top = TeamTarget(load_target_file(write(tmp_path, GOOD)), "targets/shop.yaml")
+    assert top.level == "delivered" and "more" not in top.pages
 
 
 @pytest.mark.parametrize("data", [b"\xff\xfe\x00\x01garbage", b"monitoring: [", b"", b"- a\n- b\n",
