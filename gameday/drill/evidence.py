@@ -30,7 +30,8 @@ def capture_series(drill: PhaseContext) -> None:
         rec.load["history"] = locust_history(drill.load.prefix, drill.clock,
                                              since=max(0.0, rec.marks.get("t_steady", 0.0) - 1.0),
                                              reset_at=None if reset is None else drill.clock.from_wall(reset))
-    rec.stack = {"target": drill.target.name}
+    rec.stack = {"target": drill.target.name, "prometheus_url": drill.target.prometheus.base_url,
+                 "alertmanager_url": drill.target.alertmanager.base_url}
     if skew := optional(drill.target, "clock_skew"):
         rec.stack["clock_skew"] = dict(skew)
     for name, api in (("prometheus", drill.target.prometheus), ("alertmanager", drill.target.alertmanager)):

@@ -96,6 +96,9 @@ def preflight(pc: PhaseContext) -> None:
     pages = pages_of(target)
     pc.record.pages = {"level": pages["level"], "how": pages["how"]}
     pc.note(f"pages {pages['level']}: {pages['how']}")
+    for warning in optional(target, "warnings", ()):
+        pc.record.cautions.append(warning)
+        pc.note(f"caution: {warning}")
     if sc.pages is not None and PAGE_LEVELS.index(pages["level"]) < PAGE_LEVELS.index(sc.pages):
         raise ScenarioError(pc.source, "pages", f"needs pages proved {sc.pages}, and the {target.name} target proves "
                                                 f"them {pages['level']} only: "

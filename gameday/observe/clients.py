@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ def _why(exc: requests.RequestException, timeout: float) -> str:
     """A request's failure in a few words."""
     if isinstance(exc, requests.Timeout):
         return f"no answer within {timeout:g}s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return tls_refusal(exc)
     if isinstance(exc, requests.ConnectionError):
         return "connection refused or reset"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
@@ -46,6 +49,15 @@ def _why(exc: requests.RequestException, timeout: float) -> str:
             said = None
         return f"HTTP {exc.response.status_code}" + (f": {' '.join(str(said).split())[:300]}" if said else "")
     return type(exc).__name__
+
+
+def tls_refusal(exc: Exception) -> str:
+    """Why a TLS handshake failed, in a few words (OpenSSL's reason, such as a certificate no CA given signed, or
+    one for another name)."""
+    text = str(exc)
+    found = re.search(r"\[SSL: [A-Z_]+\] ([^(']+)", text) or re.search(r"(hostname '[^']+' doesn't match [^)'\"]+)",
+                                                                       text)
+    return "TLS: " + (found.group(1).strip().rstrip(".") if found else "the handshake failed")
 
 
 def _secret(name: str) -> str | None:
@@ -82,6 +94,9 @@ class _Api:
         self.credentials = (f"give it credentials in {prefix}_BASIC_AUTH or {prefix}_BEARER_TOKEN (or ..._FILE)"
                             if session is None else "check the credentials its target file names")
         """What to do when it refuses the harness's credentials."""
+        self.tls_hint = ("check the CA file and server name its target file names" if session is not None else
+                         "the harness's own stack serves plain HTTP")
+        """What to do when its TLS certificate is not accepted."""
         if session is None:  # a stack the harness runs: credentials, where it asks for them, from the environment
             session = _session()
             authenticate(session, self.name)
@@ -102,6 +117,9 @@ class _Api:
         """True when it answers ``/-/ready``; a refusal of the harness's credentials is an error at once."""
         try:
             code = self._http.get(f"{self.base_url}/-/ready", timeout=self.timeout).status_code
+        except requests.exceptions.SSLError as exc:  # a certificate does not become trusted by waiting
+            raise StackUnreachable(f"{self.name} at {self.base_url} was not trusted: {tls_refusal(exc)}: "
+                                   f"{self.tls_hint}") from None
         except requests.RequestException:
             return False
         if code in (401, 403):

@@ -134,7 +134,9 @@ class _TargetOnDemand:
             self.target = target
             warm = " (the warm lab kept up by `gameday lab up`)" if optional(target, "attached", False) else ""
             took = optional(target, "started_in")
-            _say(config, f"gameday: {name} ready" + (f" in {took:.1f}s" if took is not None else "") + warm)
+            where = ("" if target.owns_monitoring else
+                     f": Prometheus {target.prometheus.base_url}, Alertmanager {target.alertmanager.base_url}")
+            _say(config, f"gameday: {name} ready" + (f" in {took:.1f}s" if took is not None else "") + warm + where)
         return self.target
 
     def close(self) -> None:
@@ -232,3 +234,5 @@ def _remember(request: pytest.FixtureRequest, record: DrillRecord) -> None:
         request.node.user_properties.append(("gameday_journal", str(record.path.resolve())))
         if record.pages:  # JUnit's properties say how far the pages were proved
             request.node.user_properties.append(("gameday_pages", str(record.pages.get("level", ""))))
+        for caution in record.cautions:
+            request.node.user_properties.append(("gameday_caution", caution))

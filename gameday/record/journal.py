@@ -74,9 +74,10 @@ class DrillRecord:
     """Pages that did not count: refused by the receiver (no secret), or not backed by Prometheus and
     Alertmanager (``gameday.observe.provenance``)."""
     cautions: list[str] = field(default_factory=list)
+    """What a reader of the verdict must know: refused pages, a page earlier than the pipeline's floor, a team's
+    server whose TLS certificate the harness did not check."""
     pages: dict[str, Any] = field(default_factory=dict)
     """How far the drill proved its pages (``level``: routed, attempted or delivered) and by what (``how``)."""
-    """What a reader of the verdict must know: refused pages, a page earlier than the pipeline's floor."""
     path: Path | None = None
 
     @property

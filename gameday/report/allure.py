@@ -64,6 +64,8 @@ class AllureReporter:
         measured("verdict", record.verdict)
         if record.pages:
             measured("pages", f"{record.pages.get('level')}: {record.pages.get('how')}")
+        for i, caution in enumerate(record.cautions, 1):
+            measured(f"caution {i}", caution)
         allure.dynamic.parameter("time scale", f"{record.time_scale:g}")
         measured("TTD", human(t.ttd))
         measured("TTN / SLA", f"{human(t.ttn)} / {human(sla)}")

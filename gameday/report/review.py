@@ -187,7 +187,7 @@ def drill_view(j: dict[str, Any], out: Path | None, root: Path, slo: Slo) -> dic
     return {"id": j.get("scenario"), "title": j.get("title"), "priority": j.get("priority"),
             "verdict": j.get("verdict"), "reasons": j.get("reasons", []), "started": j.get("started"),
             "scale": scale, "fault": j.get("fault", {}).get("description", "-"), "alerts": alerts,
-            "pages": (j.get("pages") or {}).get("level"),
+            "pages": (j.get("pages") or {}).get("level"), "cautions": j.get("cautions") or [],
             "timeline": timeline_rows(j), "impact": slo_impact(j, slo), "actions": action_items(j),
             "runbook": j.get("runbook"), "runbook_href": link(runbook, out) if runbook.is_file() else None,
             "plot": plot, "trend_plot": trend_plot, "stack": j.get("stack", {}), "timer_lag": j.get("timer_lag", {}),

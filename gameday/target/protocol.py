@@ -125,6 +125,9 @@ OPTIONAL: dict[str, str] = {
     "pages": "a dict: ``level`` (routed, attempted or delivered) and ``how`` (what proves a page at that level), "
              "and ``more`` where a setting would prove a higher level (said when a scenario's ``pages`` needs it); "
              "delivered to the harness's own receiver when absent",
+    "warnings": "a list of lines every report of every drill on it must carry (a team's server whose TLS "
+                "certificate is not checked): each a caution in the journal, the console, JUnit, Allure and the "
+                "review",
     "clock_skew": "a dict: each monitoring server's clock minus the harness's, in seconds (``prometheus``, "
                   "``alertmanager``); an alert's startsAt is corrected by Prometheus's; none where the harness runs "
                   "the stack on this machine's clock",

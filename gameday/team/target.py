@@ -55,6 +55,9 @@ class TeamTarget(CleanOnFailure):
                                      session=session_for(mon.prometheus, shown, "monitoring.prometheus"))
         self.alertmanager = Alertmanager(mon.alertmanager.url, mon.alertmanager.timeout,
                                          session=session_for(mon.alertmanager, shown, "monitoring.alertmanager"))
+        for part, api in (("prometheus", self.prometheus), ("alertmanager", self.alertmanager)):
+            api.credentials = f"check monitoring.{part}.auth in {shown} and the secret it names"
+            api.tls_hint = f"check monitoring.{part}.tls (ca_file, server_name) in {shown}"
         self.reach = Reach.of(spec.safety.allow, f"safety.allow in {shown}")
         self.sli = SliProbe(spec.sli_service.name)
         self._services = {s.name: s for s in spec.services}

@@ -67,20 +67,41 @@ class Shopper(HttpUser):
 """
 
 
-def target_file(stack: TeamStack, **over: str) -> str:
-    allow = over.get("allow", "[127.0.0.0/8]")
-    web = over.get("web", stack.url("web"))
-    pages = f"pages: {over['pages']}\n" if over.get("pages") else ""
-    receiver = "" if over.get("routed") else f"""receiver:
-  listen: 127.0.0.1:{stack.ports['gameday']}
-  secret: {{file: {stack.secret}}}
-"""
-    return f"""monitoring:
-  prometheus:
+PASSWORD_ENV = "SHOP_MONITORING_PASSWORD"
+"""Where the target file of a stack behind basic auth says Prometheus's password is (Alertmanager's is in a file)."""
+
+
+def monitoring(stack: TeamStack, ca: Path | None = None) -> str:
+    """The target file's monitoring: plain on loopback; behind TLS, with the test's CA (or ``ca``) and basic auth,
+    the password of one from the environment and of the other from a file."""
+    if stack.tls is None:
+        return f"""  prometheus:
     url: {stack.url('prom')}
   alertmanager:
     url: {stack.url('am')}
-{receiver}{pages}services:
+"""
+    ca = ca or stack.tls["ca"]
+    return f"""  prometheus:
+    url: {stack.url('prom')}
+    auth: {{basic: {{username: gameday, password: {{env: {PASSWORD_ENV}}}}}}}
+    tls: {{ca_file: {ca}, server_name: monitoring.shop.test}}
+  alertmanager:
+    url: {stack.url('am')}
+    auth: {{basic: {{username: gameday, password: {{file: {stack.password}}}}}}}
+    tls: {{ca_file: {ca}}}
+"""
+
+
+def target_file(stack: TeamStack, **over: str) -> str:
+    allow = over.get("allow", f"[{stack.netns.network}]" if stack.netns else "[127.0.0.0/8]")
+    web = over.get("web", stack.url("web"))
+    pages = f"pages: {over['pages']}\n" if over.get("pages") else ""
+    receiver = "" if over.get("routed") else f"""receiver:
+  listen: {stack.gw}:{stack.ports['gameday']}
+  secret: {{file: {stack.secret}}}
+"""
+    return f"""monitoring:
+{over.get("monitoring") or monitoring(stack)}{receiver}{pages}services:
   - name: web
     url: {web}
     probe: {{http: {{path: /}}}}
@@ -109,12 +130,13 @@ def team_project(tmp_path: Path, stack: TeamStack, kind: str = "stop-service", w
     return project
 
 
-def drill(project: Path, *args: str, timeout: float = 240) -> GamedayRun:
+def drill(project: Path, *args: str, timeout: float = 240, env: dict[str, str] | None = None) -> GamedayRun:
     proc = subprocess.run([sys.executable, "-m", "pytest", "gamedays", "--target", "shop", "--scenarios",
                            "scenarios", "--reports", "reports", "--alluredir", "allure", "-p", "no:cacheprovider",
                            # the stack has no users and no SLO of its own: the gate's override, recorded
                            "--error-budget-override", "a stack the test started, with no users", *args],
-                          cwd=project, env=gameday_env(), capture_output=True, text=True, timeout=timeout,
+                          cwd=project, env={**gameday_env(), **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout,
                           stdin=subprocess.DEVNULL)
     return GamedayRun(proc, project / "reports", project / "allure")
 

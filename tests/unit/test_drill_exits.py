@@ -220,3 +220,12 @@ def test_a_scenario_needing_pages_proved_further_than_the_target_proves_is_refus
 def test_a_target_running_its_own_alertmanager_proves_delivered_so_any_level_needed_runs(tmp_path):
     for level in ("routed", "attempted", "delivered"):
         agree(drill(tmp_path / level, sc=scenario(pages=level)), Verdict.PASS)
+
+
+def test_a_target_warning_is_a_caution_in_the_journal_and_on_the_console(tmp_path, monkeypatch):
+    warning = "targets/shop.yaml: monitoring.prometheus.tls.insecure_skip_verify: not checked"
+    monkeypatch.setattr(FakeTarget, "warnings", [warning], raising=False)
+    result = drill(tmp_path)
+    agree(result, Verdict.PASS)
+    assert result.journal["cautions"] == [warning]
+    assert any(f"caution: {warning}" in line for line in result.lines), result.lines
