@@ -147,6 +147,10 @@ def check_catalog(root: Path, config_dir: Path | None = None, rules_dir: Path | 
             problems.append(str(entry.error))
             continue
         sc, where = entry.scenario, _rel(entry.path, root)
+        if sc.draft:
+            problems.append(_problem(where, "draft", "a draft: name the fault that fires its alert and delete "
+                                                     "draft: true; until then it drills nothing"))
+            continue
         if not (root / sc.runbook).is_file():
             problems.append(_problem(where, "runbook", f"{sc.runbook} does not exist"))
         for name in sc.quiet:

@@ -93,6 +93,9 @@ def preflight(pc: PhaseContext) -> None:
     """The preflight phase: what the scenario needs is there, the runbook has steps for this target, the error
     budget may be spent, the stop conditions parse and answer, and the group case is known: all before any fault."""
     sc, target = pc.scenario, pc.target
+    if sc.draft:
+        raise DrillSkipped(f"{pc.source} is a draft (draft: true): name the fault that fires its alert "
+                           "(fault.kind, fault.target) and delete draft: true to drill it")
     pages = pages_of(target)
     pc.record.pages = {"level": pages["level"], "how": pages["how"]}
     pc.note(f"pages {pages['level']}: {pages['how']}")

@@ -238,6 +238,9 @@ class Recovery(_Model):
 
 
 class Scenario(_Model):
+    draft: bool = False
+    """Written by ``gameday target new`` from a live stack's rule: valid, but its fault is not named yet, so its drill
+    is SKIPPED and ``gameday check`` does not count it as drilled, until a person names it and deletes the line."""
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
     title: str = Field(max_length=200)
     priority: Literal["p0", "p1", "p2", "p3"]

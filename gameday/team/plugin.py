@@ -27,6 +27,46 @@ def load_target_file(path: Path, shown: str | None = None) -> Any:
     return validated(read_yaml(path, shown, what="a target file"), TargetFile, shown)
 
 
+def pytest_gameday_add_commands(subparsers: Any) -> dict[str, Any]:
+    """``gameday target new``: a target file and draft scenarios from a live stack (``gameday.team.draft``)."""
+    target = subparsers.add_parser("target", help="a team's own stack: `gameday target new NAME --prometheus URL "
+                                                  "--alertmanager URL` writes targets/NAME.yaml and a draft scenario "
+                                                  "for each alerting rule the live Prometheus has, at the receiver "
+                                                  "the live Alertmanager routes it to")
+    target.add_argument("action", choices=("new",))
+    target.add_argument("name", help="the target's name: --target NAME drills it")
+    target.add_argument("--prometheus", required=True, help="the team's Prometheus base URL")
+    target.add_argument("--alertmanager", required=True, help="the team's Alertmanager base URL")
+    target.add_argument("--allow", action="append", default=None, metavar="NETWORK",
+                        help="a network the URLs may be in (again for more; default: loopback only); written to "
+                             "the target file's safety.allow")
+    target.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
+    target.add_argument("--force", action="store_true", help="write over a target file or scenario that exists")
+
+    def run(args: Any) -> int:
+        import re
+
+        from gameday.core.errors import GamedayError
+        from gameday.team.draft import draft_target
+        from gameday.team.model import SERVICE_NAME
+
+        if not re.match(SERVICE_NAME, args.name):
+            print(f"gameday target new: {args.name!r}: a name is letters, digits, '.', '_' and '-'")
+            return 2
+        try:
+            lines = draft_target(args.name, args.prometheus, args.alertmanager, args.root.resolve(),
+                                 args.allow or ["127.0.0.0/8", "::1/128"], force=args.force)
+        except GamedayError as exc:
+            print(f"gameday target new: {exc}".replace("gameday target new: gameday target new: ",
+                                                     "gameday target new: "))
+            return 1
+        for line in lines:
+            print(f"gameday target new: {line}")
+        return 0
+
+    return {"target": run}
+
+
 def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
                                worker: str | None = None) -> Any:
     root = Path(config.rootpath)

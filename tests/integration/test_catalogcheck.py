@@ -108,3 +108,12 @@ def test_the_table_lists_every_rule_with_its_route_and_drills():
     text = render(check_catalog(ROOT))
     for name in ("ServiceDown", "HighErrorRate", "SLOLatencyP99Violation", "pager", "chat"):
         assert name in text
+
+
+def test_a_draft_is_a_problem_and_drills_nothing(project):
+    path = next(iter(sorted((project / "scenarios").glob("*.yaml"))))
+    path.write_text("draft: true\n" + path.read_text())
+    result = check_catalog(project)
+    assert f"scenarios/{path.name}: draft: a draft: name the fault that fires its alert and delete draft: true; " \
+           "until then it drills nothing" in "\n".join(result.problems), result.problems
+    assert not result.ok

@@ -334,3 +334,41 @@ def test_a_forged_page_never_turns_a_rule_that_cannot_fire_into_a_pass(tmp_path)
     held = [r for r in refused if "Prometheus never showed" in r.get("why", "") or "Alertmanager holds no" in
             r.get("why", "")]
     assert held, f"a page with the secret was held against the stack and refused: {refused}"
+
+
+def test_target_new_drafts_a_catalog_that_drills_nothing_until_a_person_names_the_fault(tmp_path, stack):
+    """From an empty folder, as a new user starts: ``gameday target new`` reads the live rules and routes; each
+    draft's drill is SKIPPED, never PASS; with the services and the fault named, the drill passes."""
+    project = tmp_path / "project"
+    project.mkdir()
+    t0 = time.monotonic()
+    new = subprocess.run([sys.executable, "-m", "gameday.cli.main", "target", "new", "shop", "--prometheus",
+                          stack.url("prom"), "--alertmanager", stack.url("am")], cwd=project, capture_output=True,
+                         text=True, timeout=60, env=gameday_env())
+    assert new.returncode == 0, new.stdout + new.stderr
+    assert "wrote scenarios/shop-down.yaml: a draft expecting ShopDown at oncall" in new.stdout, new.stdout
+    assert "wrote scenarios/shop-slow.yaml: a draft expecting ShopSlow at tickets" in new.stdout, new.stdout
+    for rel in ("targets/shop.yaml", "gamedays/test_scenarios.py", "locustfiles/get.py", "pytest.ini",
+                "runbooks/shop-down.md"):
+        assert (project / rel).is_file(), rel
+    again = subprocess.run([sys.executable, "-m", "gameday.cli.main", "target", "new", "shop", "--prometheus",
+                            stack.url("prom"), "--alertmanager", stack.url("am")], cwd=project, capture_output=True,
+                           text=True, timeout=60, env=gameday_env())
+    assert again.returncode == 1 and again.stdout.count("\n") == 1 and "--force" in again.stdout, again.stdout
+
+    drafts = drill(project)
+    assert drafts.proc.returncode == 0, drafts.out
+    assert "verdict PASS" not in drafts.out and drafts.out.count("is a draft (draft: true)") >= 2, drafts.out
+    assert {j["verdict"] for j in drafts.journals().values()} == {"SKIPPED"}
+
+    # what the person does: name the service in the target file, and the fault in the draft of ShopDown
+    (project / "targets" / "shop.yaml").write_text(target_file(stack))
+    draft = project / "scenarios" / "shop-down.yaml"
+    text = draft.read_text().replace("draft: true\n", "").replace("target: app", "target: web")
+    draft.write_text(text.replace("steady_state: 30s", "steady_state: 5s").replace("within: 2m", "within: 30s"))
+    run = drill(project, "-k", "shop-down")
+    took = time.monotonic() - t0
+    assert run.proc.returncode == 0, run.out
+    (journal,) = [j for j in run.journals().values() if j["verdict"] != "SKIPPED"]
+    assert journal["verdict"] == "PASS" and journal["pages"]["level"] == "delivered", journal["reasons"]
+    print(f"gameday target new to a first PASS: {took:.1f}s of commands")

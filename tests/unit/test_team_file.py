@@ -172,3 +172,15 @@ def test_a_target_file_of_bad_bytes_is_one_line(tmp_path, data):
     with pytest.raises(ConfigError) as err:
         load_target_file(path, "targets/shop.yaml")
     assert str(err.value).startswith("targets/shop.yaml: ") and "\n" not in str(err.value)
+
+
+def test_a_draft_scenario_is_named_from_its_alert_and_its_sla_stays_above_the_floor():
+    from gameday.observe.clients import Rule
+    from gameday.team.draft import sla_for, slug
+
+    assert slug("ShopDown") == "shop-down" and slug("HTTP5xxRatioHigh") == "http5xx-ratio-high"
+    assert slug("node:cpu_high") == "node-cpu-high" and slug("___") == "alert"
+    slow = Rule("X", "up == 0", for_s=600.0, labels={}, annotations={}, group_interval_s=60.0)
+    assert sla_for(slow, group_wait=30.0, scrape=60.0) == "15m", "2x60 + 60 + 600 + 30 + a minute: 14.5m"
+    fast = Rule("X", "up == 0", for_s=3.0, labels={}, annotations={}, group_interval_s=1.0)
+    assert sla_for(fast, group_wait=1.0, scrape=1.0) == "2m"
