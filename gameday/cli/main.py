@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     chk.add_argument("--rules", type=Path, default=None,
                      help="the rule files (default: CONFIG/prometheus/rules)")
     chk.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
+    chk.add_argument("--target", default=None, metavar="NAME",
+                     help="check the scenarios against a live target instead (targets/NAME.yaml): reachable, "
+                          "credentials accepted, each expected alert a loaded rule routed to its receiver, each "
+                          "SLA at or above the floor of that stack's own intervals, every live rule drilled")
     rep = sub.add_parser("report", help="write the review of a run (review.md and review.html, with each drill's "
                                         "plot) from its journals")
     rep.add_argument("--reports", type=Path, default=Path("reports"),
@@ -71,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     if args.command == "report":
         return report(args.reports, args.out or args.reports / "review", args.root.resolve(), args.run)
+    if args.command == "check" and args.target:
+        root = args.root.resolve()
+        found = plugins().hook.pytest_gameday_check_target(root=root, name=args.target,
+                                                           scenarios=(args.scenarios or root / "scenarios").resolve())
+        if found is None:
+            print(f"gameday check: --target {args.target}: no targets/{args.target}.yaml in {root}, and no plugin's")
+            return 2
+        ok, lines = found
+        print("\n".join(lines))
+        return 0 if ok else 1
     if args.command == "check":
         return check(args.root.resolve(), args.config, args.rules, args.scenarios)
     ledger = Ledger(args.reports / "fault-ledger.jsonl")

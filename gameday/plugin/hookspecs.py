@@ -43,3 +43,11 @@ def pytest_gameday_sweep_leftovers(reports: Path) -> list[str]:
 def pytest_gameday_add_commands(subparsers: argparse._SubParsersAction) -> dict[str, Any]:
     """Add this plugin's own ``gameday`` subcommands (the lab's ``gameday lab up|down|status``); return each
     command's name with the function that runs it (``args -> exit status``)."""
+
+
+@hookspec(firstresult=True)
+def pytest_gameday_check_target(root: Path, name: str, scenarios: Path) -> tuple[bool, list[str]] | None:
+    """``gameday check --target NAME``: check the scenarios in ``scenarios`` against the live target called
+    ``name`` (reachable, credentials accepted, each expected alert a loaded rule routed to its receiver, each SLA
+    at or above the floor of that stack's own intervals, every live rule drilled); return (clean, lines), or None
+    when this plugin has no such target."""

@@ -67,9 +67,16 @@ def pytest_gameday_add_commands(subparsers: Any) -> dict[str, Any]:
     return {"target": run}
 
 
-def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
-                               worker: str | None = None) -> Any:
-    root = Path(config.rootpath)
+def pytest_gameday_check_target(root: Path, name: str, scenarios: Path) -> Any:
+    if target_file(root, name) is None:
+        return None
+    from gameday.team.check import check_live
+
+    return check_live(root, lambda: team_target(root, name), scenarios)
+
+
+def team_target(root: Path, name: str) -> Any:
+    """The team's target ``--target NAME`` means (not started), or None when no target file is named."""
     path = target_file(root, name)
     if path is None:
         return None
@@ -77,3 +84,8 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
 
     shown = str(path.relative_to(root)) if path.is_absolute() and path.is_relative_to(root) else str(path)
     return TeamTarget(load_target_file(path, shown), shown)
+
+
+def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
+                               worker: str | None = None) -> Any:
+    return team_target(Path(config.rootpath), name)

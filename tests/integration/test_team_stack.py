@@ -342,7 +342,7 @@ def test_target_new_drafts_a_catalog_that_drills_nothing_until_a_person_names_th
     project = tmp_path / "project"
     project.mkdir()
     t0 = time.monotonic()
-    new = subprocess.run([sys.executable, "-m", "gameday.cli.main", "target", "new", "shop", "--prometheus",
+    new = subprocess.run([sys.executable, "-m", "gameday.cli", "target", "new", "shop", "--prometheus",
                           stack.url("prom"), "--alertmanager", stack.url("am")], cwd=project, capture_output=True,
                          text=True, timeout=60, env=gameday_env())
     assert new.returncode == 0, new.stdout + new.stderr
@@ -351,10 +351,18 @@ def test_target_new_drafts_a_catalog_that_drills_nothing_until_a_person_names_th
     for rel in ("targets/shop.yaml", "gamedays/test_scenarios.py", "locustfiles/get.py", "pytest.ini",
                 "runbooks/shop-down.md"):
         assert (project / rel).is_file(), rel
-    again = subprocess.run([sys.executable, "-m", "gameday.cli.main", "target", "new", "shop", "--prometheus",
+    again = subprocess.run([sys.executable, "-m", "gameday.cli", "target", "new", "shop", "--prometheus",
                             stack.url("prom"), "--alertmanager", stack.url("am")], cwd=project, capture_output=True,
                            text=True, timeout=60, env=gameday_env())
     assert again.returncode == 1 and again.stdout.count("\n") == 1 and "--force" in again.stdout, again.stdout
+
+    def check() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gameday.cli", "check", "--target", "shop"], cwd=project,
+                              capture_output=True, text=True, timeout=60, env=gameday_env())
+
+    first = check()
+    assert first.returncode == 1 and first.stdout.count("draft: a draft: name the fault") == 2, first.stdout
+    assert "2 alerting rules live, 0 drilled" in first.stdout, first.stdout
 
     drafts = drill(project)
     assert drafts.proc.returncode == 0, drafts.out
@@ -372,3 +380,12 @@ def test_target_new_drafts_a_catalog_that_drills_nothing_until_a_person_names_th
     (journal,) = [j for j in run.journals().values() if j["verdict"] != "SKIPPED"]
     assert journal["verdict"] == "PASS" and journal["pages"]["level"] == "delivered", journal["reasons"]
     print(f"gameday target new to a first PASS: {took:.1f}s of commands")
+    named = check()
+    assert "2 alerting rules live, 1 drilled" in named.stdout, named.stdout
+    assert named.stdout.count("draft: a draft") == 1, named.stdout
+    draft.write_text(draft.read_text().replace("within: 30s", "within: 2s"))  # below this stack's floor
+    short = check()
+    assert short.returncode == 1, short.stdout
+    assert "scenarios/shop-down.yaml: the SLA of 2.0s for ShopDown is below the pipeline's floor of 4.0s" \
+        in short.stdout, short.stdout
+    assert "Traceback" not in short.stdout + short.stderr
