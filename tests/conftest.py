@@ -16,6 +16,7 @@ pytest_plugins = ["pytester"]
 # engine's stacks and image, or a module's lab that each worker would otherwise start again. Tests marked
 # ``whole_machine`` are left out of that run and run after it, alone (``./run tests``).
 SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test_chaos.py": "docker",
+          "test_team_containers.py": "docker",
           "test_lab.py": "lab fixture", "test_verdict_outcomes.py": "fake-target fixture"}
 
 

@@ -21,7 +21,7 @@ import signal
 import time
 from typing import Any
 
-from gameday.core.errors import InjectionError
+from gameday.core.errors import HarnessError, InjectionError
 from gameday.faults.base import Fault, wait_until
 from gameday.faults.ledger import Ledger
 
@@ -78,6 +78,21 @@ def exec_in(container: Any, argv: list[str], timeout: float = 10.0) -> tuple[int
                                  "ended")
         time.sleep(0.05)
     return int(info["ExitCode"]), (output or b"").decode(errors="replace")
+
+
+def container_state(find: Any, service: str) -> dict[str, Any]:
+    """The engine's ``State`` of the container ``find()`` gives, with its restart count and id; an engine that does
+    not answer (it restarted or stopped) is one line, not a traceback."""
+    try:
+        c = find()
+        c.reload()
+    except Exception as exc:
+        if engine_gone(exc):
+            raise HarnessError(f"the Docker engine did not answer for the state of {service} "
+                               f"({type(exc).__name__}): is dockerd running? This says nothing about the alert"
+                               ) from None
+        raise
+    return dict(c.attrs["State"]) | {"RestartCount": c.attrs.get("RestartCount", 0), "Id": c.id}
 
 
 class ContainerFault(Fault):
@@ -145,6 +160,9 @@ class CrashContainer(ContainerFault):
             os.kill(st["Pid"], signal.SIGKILL)
         except ProcessLookupError as exc:
             raise InjectionError(f"kill-service {self.target}: pid {st['Pid']} vanished before the kill") from exc
+        except PermissionError:
+            raise InjectionError(f"kill-service {self.target}: not allowed to signal the container's process (pid "
+                                 f"{st['Pid']}): the harness runs as another user than the engine's") from None
         self._stamp()
         if not wait_until(lambda: self._state()["RestartCount"] > (self.restarts_before or 0)
                      or not self._state().get("Running"), 10):
@@ -193,21 +211,25 @@ class PauseContainer(ContainerFault):
 
 class DisconnectNetwork(ContainerFault):
     kind = "network-disconnect"
-    revert_action = "connect the container to the stack's network with its service alias"
+    revert_action = "connect the container to its network again with its aliases"
 
     def detail(self) -> dict[str, Any]:
-        return super().detail() | {"network": self.stack.network().name, "aliases": self.aliases()}
+        return super().detail() | {"network": self.stack.network(self.target).name, "aliases": self.aliases()}
 
     def aliases(self) -> list[str]:
-        """The container's names on the stack's network (its service, and the ``project-service-1`` Compose
+        """The container's names on its network (a Compose service's name, and the ``project-service-1`` Compose
         gives it), which a reconnect must give back; the engine adds the short id by itself."""
         self.container.reload()
-        net = (self.container.attrs["NetworkSettings"]["Networks"] or {}).get(self.stack.network().name) or {}
+        net = (self.container.attrs["NetworkSettings"]["Networks"] or {}).get(
+            self.stack.network(self.target).name) or {}
         short = self.container.id[:12]
-        return sorted({*(a for a in net.get("Aliases") or [] if a != short), self.target})
+        named = {a for a in net.get("Aliases") or [] if a != short}
+        if service := (self.container.labels or {}).get("com.docker.compose.service"):
+            named.add(service)
+        return sorted(named)
 
     def _apply(self) -> None:
-        self.network = self.stack.network()
+        self.network = self.stack.network(self.target)
         self._aliases = self.aliases()
         self.network.disconnect(self.container)
         self._stamp()
@@ -220,7 +242,7 @@ class DisconnectNetwork(ContainerFault):
 
     def _undo(self) -> None:
         if not self.connected():
-            self.network.connect(self.container, aliases=getattr(self, "_aliases", None) or [self.target])
+            self.network.connect(self.container, aliases=getattr(self, "_aliases", None) or None)
         if not self.connected():
             raise InjectionError(f"network-disconnect {self.target}: not back on {self.network.name}")
 
@@ -261,7 +283,7 @@ def revert_left(entry: dict[str, Any], client: Any = None) -> tuple[str, str]:
         elif kind == "network-disconnect":
             network = client.networks.get(detail["network"])
             if network.name not in (container.attrs["NetworkSettings"]["Networks"] or {}):
-                network.connect(container, aliases=detail.get("aliases") or [entry.get("target")])
+                network.connect(container, aliases=detail.get("aliases") or None)
         elif kind == "packet-loss":
             side = client.containers.run(container.image.id, ["sleep", "60"], detach=True, entrypoint=[],
                                          network_mode=f"container:{container.id}", cap_add=["NET_ADMIN"],

@@ -253,7 +253,8 @@ class ComposeStack(CleanOnFailure):
                 return c
         raise HarnessError(f"the compose stack has no container for {service}")
 
-    def network(self) -> Any:
+    def network(self, service: str | None = None) -> Any:
+        """The stack's network, which every service is on."""
         return self._client.networks.get(f"{self.config.project}_default")
 
     def _network_gateway(self) -> str:
@@ -327,18 +328,9 @@ class ComposeStack(CleanOnFailure):
         return None
 
     def state(self, service: str) -> dict[str, Any]:
-        from gameday.compose.faults import engine_gone
+        from gameday.compose.faults import container_state
 
-        try:
-            c = self.container(service)
-            c.reload()
-        except Exception as exc:
-            if engine_gone(exc):  # the engine restarted or stopped: one line, not a traceback
-                raise HarnessError(f"the Docker engine did not answer for the state of {service} "
-                                   f"({type(exc).__name__}): is dockerd running? This says nothing about the alert"
-                                   ) from None
-            raise
-        return dict(c.attrs["State"]) | {"RestartCount": c.attrs.get("RestartCount", 0), "Id": c.id}
+        return container_state(lambda: self.container(service), service)
 
     def trainee_actions(self, since: float) -> list[tuple[float, str]]:
         """What a person did to the stack's containers since ``since`` (``time.monotonic()``), from the engine's

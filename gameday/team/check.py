@@ -24,6 +24,8 @@ def check_live(root: Path, load: Callable[[], TeamTarget], scenarios: Path) -> t
         target = load()
         for url in target.allowlist():
             target.reach.check(url)
+        for service in target.spec.safety.faultable:  # never the monitoring, each container found exactly once
+            target.refuse_monitoring(service)
         for label, api in (("Prometheus", target.prometheus), ("Alertmanager", target.alertmanager)):
             if not api.ready():
                 raise GamedayError(f"{label} at {api.base_url} is not ready")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gameday.compose.faults import CrashContainer, DisconnectNetwork, PauseContainer, StopContainer
 from gameday.core.errors import ConfigError, HarnessError, StackUnreachable
 from gameday.core.processes import CleanOnFailure
 from gameday.observe.clients import Alertmanager, Prometheus
@@ -25,6 +26,8 @@ from gameday.observe.routed import AttemptedView, RoutedView
 from gameday.observe.skew import date_skew, prometheus_skew
 from gameday.target.allowlist import Reach
 from gameday.target.protocol import FaultKinds, SliProbe
+from gameday.team.containers import CONTAINER_KINDS, NOT_ON_CONTAINER, TeamContainers
+from gameday.team.guard import container_refusal, monitoring_ports, process_refusal
 from gameday.team.http import read_secret, session_for
 from gameday.team.model import TargetFile
 from gameday.team.probes import probe, probe_addresses, split_hostport
@@ -63,6 +66,8 @@ class TeamTarget(CleanOnFailure):
         self._services = {s.name: s for s in spec.services}
         self._process = {s.name: ProcessService(s.name, s.platform.process, shown)
                          for s in spec.services if s.platform is not None and s.platform.process is not None}
+        self.containers = TeamContainers({s.name: s.platform for s in spec.services if s.platform is not None
+                                          and s.platform.kind != "process"}, shown)
         self.faults = self._fault_kinds()
         self.webhook: WebhookReceiver | RoutedView | None = None
         self._secret = read_secret(spec.receiver.secret, shown, "receiver.secret") if spec.receiver else None
@@ -122,11 +127,17 @@ class TeamTarget(CleanOnFailure):
 
     def is_running(self, service: str) -> bool:
         platform = self._process.get(service)
-        return platform.is_running() if platform is not None else self.service_healthy(service)
+        if platform is not None:
+            return platform.is_running()
+        if service in self.containers.platforms:
+            return self.containers.is_running(service)
+        return self.service_healthy(service)
 
     def last_started(self, service: str) -> float | None:
         platform = self._process.get(service)
-        return platform.last_started() if platform is not None else None
+        if platform is not None:
+            return platform.last_started()
+        return self.containers.last_started(service) if service in self.containers.platforms else None
 
     def allowlist(self) -> list[str]:
         urls = [self.prometheus.base_url, self.alertmanager.base_url]
@@ -149,40 +160,73 @@ class TeamTarget(CleanOnFailure):
 
     # -- faults ----------------------------------------------------------------------------------
     def _fault_kinds(self) -> FaultKinds:
+        """The kinds each faultable service's platform takes: signals for a host process, the engine's API for a
+        container; a kind is offered where one faultable service takes it, and aimed only at those that do."""
         faultable = set(self.spec.safety.faultable)
         on_process = [n for n in self._process if n in faultable]
+        on_container = [n for n in self.containers.platforms if n in faultable]
         kinds = FaultKinds()
-        why = (f"the others are not in safety.faultable of {self.shown}, or have no platform.process")
-        if not on_process:
+        if not on_process and not on_container:
             reason = (f"no service is in safety.faultable of {self.shown}" if not faultable else
                       f"none of safety.faultable in {self.shown} has a platform that takes it")
-            kinds.missing = {k: reason for k in ("kill-service", "stop-service", "pause-service")}
-        else:
-            def platform(target: Any, spec: Any) -> ProcessService:
-                return target._process[spec.target]
+            kinds.missing = {k: reason for k in CONTAINER_KINDS}
+            return kinds
+        why = f"the others are not in safety.faultable of {self.shown}, or have no platform that takes it"
+        startable = [n for n in on_process if self._process[n].can_start()]
+        process_faults = {"kill-service": ProcessKill, "stop-service": ProcessStop, "pause-service": ProcessPause}
+        container_faults = {"kill-service": lambda t, spec, ledger: CrashContainer(t.containers, spec.target, None,
+                                                                                    ledger),
+                            "stop-service": lambda t, spec, ledger: StopContainer(t.containers, spec.target, ledger),
+                            "pause-service": lambda t, spec, ledger: PauseContainer(t.containers, spec.target, ledger),
+                            "network-disconnect": lambda t, spec, ledger: DisconnectNetwork(t.containers, spec.target,
+                                                                                            ledger)}
+        for kind in CONTAINER_KINDS:
+            by_process = (startable if kind == "stop-service" else on_process) if kind in process_faults else []
+            aims = [n for n in self.spec.safety.faultable if n in by_process or n in on_container]
+            if not aims:
+                kinds.missing[kind] = (  # a host process's only kind with no taker: being started again, or a network
+                    "no faultable service can be started again: give a systemd unit or platform.process.start"
+                    if kind == "stop-service" else NOT_ON_PROCESS[kind])
+                continue
 
-            kinds.builders = {
-                "kill-service": lambda t, spec, d, ledger: ProcessKill(platform(t, spec), ledger),
-                "stop-service": lambda t, spec, d, ledger: ProcessStop(platform(t, spec), ledger),
-                "pause-service": lambda t, spec, d, ledger: ProcessPause(platform(t, spec), ledger),
-            }
-            startable = [n for n in on_process if self._process[n].can_start()]
-            kinds.aims = {"kill-service": (tuple(on_process), why), "pause-service": (tuple(on_process), why)}
-            if startable:
-                kinds.aims["stop-service"] = (tuple(startable), why + ", or cannot be started again (a systemd "
-                                              "unit or platform.process.start)")
-            else:
-                del kinds.builders["stop-service"]
-                kinds.missing["stop-service"] = ("no faultable service can be started again: give a systemd unit or "
-                                                 "platform.process.start")
-        kinds.missing |= NOT_ON_PROCESS
+            def build(t: Any, spec: Any, d: Any, ledger: Any, kind: str = kind) -> Any:
+                t.refuse_monitoring(spec.target)
+                if spec.target in t._process:
+                    return process_faults[kind](t._process[spec.target], ledger)
+                return container_faults[kind](t, spec, ledger)
+
+            kinds.builders[kind] = build
+            kinds.aims[kind] = (tuple(aims), why + (", or cannot be started again (a systemd unit or "
+                                                     "platform.process.start)" if kind == "stop-service"
+                                                     and len(startable) < len(on_process) else ""))
+        for kind, reason in (NOT_ON_CONTAINER if on_container else NOT_ON_PROCESS).items():
+            kinds.missing.setdefault(kind, reason)
         return kinds
+
+    def refuse_monitoring(self, service: str) -> None:
+        """One line, before any fault, when the service the file names is the team's Prometheus or Alertmanager
+        on this host, or the harness itself (``gameday.team.guard``); a service not running now passes."""
+        urls = {f"monitoring.{part}.url": getattr(self.spec.monitoring, part).url
+                for part in ("prometheus", "alertmanager")}
+        ports = monitoring_ports(urls)
+        what = f"{self.shown}: services.{service}"
+        problem = None
+        if (platform := self._process.get(service)) is not None:
+            proc = platform.find()
+            problem = process_refusal(proc.pid, f"{what} ({platform.describe()})", ports) if proc else None
+        elif service in self.containers.platforms:
+            c = self.containers.container(service)
+            problem = container_refusal(c, f"{what} ({self.containers.describe(service)})", ports, urls)
+        if problem:
+            raise HarnessError(problem)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 30.0) -> None:
         t0 = time.monotonic()
         for url in self.allowlist():
             self.reach.check(url)
+        for service in self.spec.safety.faultable:  # each container found exactly once, none the monitoring
+            self.refuse_monitoring(service)
         if self.level == "delivered":
             assert self.spec.receiver is not None
             host, port = split_hostport(self.spec.receiver.listen)

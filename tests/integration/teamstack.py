@@ -68,8 +68,10 @@ alerting:
   alertmanagers:
     - static_configs: [{{targets: ['{host}:{am}']}}]
 {am_client}scrape_configs:
-  - job_name: shop
-    static_configs: [{{targets: ['{host}:{exporter}']}}]
+{scrapes}"""
+
+SCRAPE = """  - job_name: {job}
+    static_configs: [{{targets: ['{target}']}}]
 """
 
 AM_CLIENT = """      scheme: https
@@ -207,6 +209,11 @@ class TeamStack:
     """The CA and server certificate Prometheus and Alertmanager serve, when they are behind TLS."""
     password: Path | None = None
     """The basic auth password they ask for (user ``USER``), when they are behind TLS."""
+    jobs: dict[str, str] | None = None
+    """Scrape jobs (name -> host:port) of services the test runs itself (containers), in place of nginx and its
+    exporter; the stack is ready when each is up."""
+    extra_rules: str = ""
+    """More rules for the shop's group."""
     procs: list[subprocess.Popen] = field(default_factory=list)
     pager: ThreadingHTTPServer | None = None
 
@@ -244,7 +251,9 @@ class TeamStack:
         for sub in ("tmp", "tsdb", "am"):
             (f / sub).mkdir(parents=True, exist_ok=True)
         (f / "nginx.conf").write_text(NGINX_CONF.format(folder=f, host=self.host, **self.ports))
-        (f / "rules.yml").write_text(RULES.replace("{shop_down}", self.shop_down))
+        (f / "rules.yml").write_text(RULES.replace("{shop_down}", self.shop_down) + self.extra_rules)
+        jobs = self.jobs or {"shop": f"{self.host}:{self.ports['exporter']}"}
+        scrapes = "".join(SCRAPE.format(job=job, target=target) for job, target in jobs.items())
         am_client, web = "", []
         if self.tls and self.password:
             import bcrypt
@@ -253,7 +262,7 @@ class TeamStack:
             hashed = bcrypt.hashpw(self.password.read_text().strip().encode(), bcrypt.gensalt(rounds=4)).decode()
             (f / "web.yml").write_text(WEB_CONFIG.format(user=USER, hashed=hashed, **self.tls))
             web = [f"--web.config.file={f / 'web.yml'}"]
-        (f / "prometheus.yml").write_text(PROMETHEUS.format(rules=f / "rules.yml", host=self.host,
+        (f / "prometheus.yml").write_text(PROMETHEUS.format(rules=f / "rules.yml", host=self.host, scrapes=scrapes,
                                                             am_client=am_client, **self.ports))
         hooks = {f"gameday_{r}": GAMEDAY_WEBHOOK.format(receiver=r, secret=self.secret, gameday=self.ports["gameday"],
                                                         gw=self.gw)
@@ -263,12 +272,14 @@ class TeamStack:
         _Sink.got = []
         self.pager = ThreadingHTTPServer((self.gw, self.ports["pager"]), _Sink)
         threading.Thread(target=self.pager.serve_forever, daemon=True).start()
-        subprocess.run(self.nginx_start, check=True, timeout=30)
+        if self.jobs is None:
+            subprocess.run(self.nginx_start, check=True, timeout=30)
         logs = f / "logs"
         logs.mkdir(exist_ok=True)
+        exporter = [] if self.jobs else [("exporter", [EXPORTER, f"--nginx.scrape-uri={self.url('status')}/stub_status",
+                                                       f"--web.listen-address={self.host}:{self.ports['exporter']}"])]
         for name, argv in (
-            ("exporter", [EXPORTER, f"--nginx.scrape-uri={self.url('status')}/stub_status",
-                          f"--web.listen-address={self.host}:{self.ports['exporter']}"]),
+            *exporter,
             ("alertmanager", [shutil.which("prometheus-alertmanager") or "alertmanager",
                               f"--config.file={f / 'alertmanager.yml'}", f"--storage.path={f / 'am'}",
                               f"--web.listen-address={self.host}:{self.ports['am']}", "--cluster.listen-address=",
@@ -280,11 +291,12 @@ class TeamStack:
                                                stdin=subprocess.DEVNULL))
         deadline = time.monotonic() + 60
         http = self.session()
+        query = "up == 1" if self.jobs else "nginx_up == 1"  # nginx itself, as its exporter sees it
         while time.monotonic() < deadline:
             try:
-                up = http.get(f"{self.url('prom')}/api/v1/query", params={"query": "nginx_up"}, timeout=2).json()
+                up = http.get(f"{self.url('prom')}/api/v1/query", params={"query": query}, timeout=2).json()
                 ready = http.get(f"{self.url('am')}/-/ready", timeout=2).status_code == 200
-                if ready and any(r["value"][1] == "1" for r in up["data"]["result"]):
+                if ready and {r["metric"]["job"] for r in up["data"]["result"]} >= set(jobs):
                     return self
             except (requests.RequestException, ValueError, KeyError):
                 pass
@@ -330,14 +342,16 @@ def needs_nginx() -> None:
 
 
 def team_stack(folder: Path, page_to: str = "oncall", shop_down: str | None = None,
-               with_gameday: bool = True, secured: bool = False) -> TeamStack:
-    needs_nginx()
+               with_gameday: bool = True, secured: bool = False, jobs: dict[str, str] | None = None,
+               extra_rules: str = "") -> TeamStack:
+    if jobs is None:
+        needs_nginx()
     secret = folder / "gameday-webhook-secret"
     folder.mkdir(parents=True, exist_ok=True)
     secret.write_text("a-secret-the-team-shares-with-gameday-" + os.urandom(8).hex() + "\n")
     secret.chmod(0o600)
     ports = {k: free_port() for k in ("web", "status", "exporter", "prom", "am", "pager", "gameday")}
-    stack = TeamStack(folder, ports, secret, with_gameday=with_gameday)
+    stack = TeamStack(folder, ports, secret, with_gameday=with_gameday, jobs=jobs, extra_rules=extra_rules)
     if shop_down is not None:
         stack.shop_down = shop_down
     if secured:

@@ -224,6 +224,23 @@ def test_an_address_outside_the_allowlist_is_refused_before_any_fault(tmp_path, 
     assert stack.nginx_pid() is not None
 
 
+def test_a_service_that_is_the_teams_own_prometheus_is_never_faulted(tmp_path, stack):
+    """A pid file that names the team's Prometheus, in ``safety.faultable``: the drill stops before any fault."""
+    prometheus = stack.procs[-1]
+    pidfile = tmp_path / "prometheus.pid"
+    pidfile.write_text(f"{prometheus.pid}\n")
+    project = team_project(tmp_path, stack)
+    path = project / "targets" / "shop.yaml"
+    path.write_text(path.read_text().replace(str(stack.folder / "nginx.pid"), str(pidfile)))
+    run = drill(project)
+    assert run.proc.returncode != 0
+    assert (f"targets/shop.yaml: services.web (pid file {pidfile}) listens on port {stack.ports['prom']}, where "
+            "monitoring.prometheus.url is: gameday never faults the monitoring") in run.out, run.out
+    assert "Traceback" not in run.out and prometheus.poll() is None
+    assert "injecting" not in ((run.reports / "fault-ledger.jsonl").read_text()
+                               if (run.reports / "fault-ledger.jsonl").exists() else "")
+
+
 def test_a_bad_target_file_is_one_line_naming_the_field(tmp_path, stack):
     project = team_project(tmp_path, stack)
     path = project / "targets" / "shop.yaml"

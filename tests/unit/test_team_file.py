@@ -76,6 +76,27 @@ def test_only_faultable_services_with_a_platform_take_faults_and_the_others_say_
     assert target.faults.why_not("kill-service", "shop", "web") is None
 
 
+def test_a_container_takes_the_container_kinds_and_a_process_its_own_each_aimed_only_where_it_can(tmp_path, env):
+    mixed = GOOD.replace("""  - name: db
+    probe: {tcp: "127.0.0.1:5432"}""", """  - name: db
+    probe: {tcp: "127.0.0.1:5432"}
+    platform: {compose: {project: shop, service: postgres}}
+  - name: cache
+    probe: {tcp: "127.0.0.1:6379"}
+    platform: {docker: {label: app=cache}}""").replace("faultable: [web]", "faultable: [web, db, cache]")
+    target = TeamTarget(load_target_file(write(tmp_path, mixed)), "targets/shop.yaml")
+    for kind in ("kill-service", "stop-service", "pause-service"):
+        assert all(target.faults.why_not(kind, "shop", s) is None for s in ("web", "db", "cache")), kind
+    assert target.faults.why_not("network-disconnect", "shop", "db") is None
+    assert "only on db, cache" in target.faults.why_not("network-disconnect", "shop", "web")
+    assert "need not have stress-ng" in target.faults.why_not("cpu-stress", "shop", "db")
+    assert "need not have nft" in target.faults.why_not("packet-loss", "shop", "cache")
+    assert target.containers.describe("db") == "service postgres of Compose project shop"
+    assert target.containers.describe("cache") == "the container labelled app=cache"
+    only_process = TeamTarget(load_target_file(write(tmp_path, GOOD)), "targets/shop.yaml")
+    assert "no network of its own" in only_process.faults.why_not("network-disconnect", "shop", "web")
+
+
 @pytest.mark.parametrize("change, field, reason", [
     (("faultable: [web]", "faultable: [cache]"), "(top level)", "safety.faultable: 'cache' is none of the services"),
     (("allow: [127.0.0.0/8, 10.20.0.0/24]", "allow: [10.20.0.0/33]"), "safety.allow", "'10.20.0.0/33' is not a "
