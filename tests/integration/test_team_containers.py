@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from gameday.core.errors import HarnessError
 from gameday.team.model import TargetFile
 from gameday.team.target import TeamTarget
 from tests.conftest import ROOT
+from tests.integration.conftest import gameday_env
 from tests.integration.teamstack import TeamStack, free_port, team_stack
 from tests.integration.test_compose import docker_or_skip
 from tests.integration.test_team_stack import LOCUSTFILE, drill, monitoring, team_project
@@ -149,6 +151,7 @@ def project_for(tmp_path: Path, team: Containers, stack: TeamStack, kind: str, s
 
 @pytest.mark.parametrize(("kind", "service", "cart"), [
     ("stop-service", "shop", "label"),       # a service of a Compose project that is up
+    ("kill-service", "shop", "label"),       # no restart policy: the revert starts it
     ("pause-service", "cart", "label"),      # a container by label
     ("network-disconnect", "cart", "name"),  # a container by name, off its only network
 ])
@@ -171,6 +174,38 @@ def test_a_fault_on_a_teams_container_pages_passes_and_puts_the_container_back(t
     assert len(state["Networks"]) == 1, state
     assert requests.get(f"http://127.0.0.1:{team.ports[service]}/health", timeout=5).status_code == 200, \
         "the container answers on its published port again"
+
+
+def test_a_paused_container_is_unpaused_by_the_watchdog_when_the_harness_is_killed(tmp_path, containers):
+    from gameday.faults import Ledger
+
+    team, stack = containers
+    project = project_for(tmp_path, team, stack, "pause-service", "cart")
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "gamedays", "--target", "shop", "--scenarios",
+                             "scenarios", "--reports", "reports", "-p", "no:cacheprovider", "--watchdog", "5",
+                             "--error-budget-override", "a stack the test started, with no users"],
+                            cwd=project, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, stdin=subprocess.DEVNULL)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "▸ detect" in line:
+                break
+        assert team.state("cart")["Paused"], "".join(seen)
+        proc.kill()  # SIGKILL: no revert from the harness
+        proc.wait()
+        ledger = Ledger(project / "reports" / "fault-ledger.jsonl")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and ledger.pending():
+            time.sleep(0.2)
+        last = ledger.entries()[-1]
+        assert last["state"] == "reverted" and "by the watchdog" in last["note"], last
+        assert not team.state("cart")["Paused"] and team.state("cart")["Running"]
+        assert requests.get(f"http://127.0.0.1:{team.ports['cart']}/health", timeout=5).status_code == 200
+    finally:
+        proc.kill()
 
 
 def test_a_container_named_twice_or_the_monitorings_own_is_refused_in_one_line(tmp_path, containers):
