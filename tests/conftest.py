@@ -20,6 +20,33 @@ SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test
           "test_lab.py": "lab fixture", "test_verdict_outcomes.py": "fake-target fixture"}
 
 
+# The longest tests (seconds on one worker, measured), handed out first so that no worker is left with one of them
+# at the end while the others sit idle; the Docker engine's tests go before them, being one long queue together.
+LONGEST = ("test_a_slow_burn_pages_while_its_budget_leak_opens_a_ticket",  # 185
+           "test_a_slowed_rule_is_a_regression_against_its_history",  # 115
+           "test_each_broken_rule_makes_its_drill_fail",  # 86
+           "test_a_trainee_acknowledges_mitigates_with_the_runbook_and_gets_a_debrief",  # 82
+           "test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_holding_a_fault",  # 52
+           "test_back_to_back_outages_each_page",  # 45
+           "test_a_forged_page_never_turns_a_rule_that_cannot_fire_into_a_pass",  # 40
+           "test_target_new_drafts_a_catalog_that_drills_nothing_until_a_person_names_the_fault")  # 36
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n`` only: the Docker engine's tests first, then ``LONGEST``, then the rest as collected.
+    The scheduler hands out work in this order; run alone, tests keep theirs (a module's fixtures set up once)."""
+    if not hasattr(config, "workerinput"):
+        return
+
+    def rank(item: pytest.Item) -> int:
+        if SHARED.get(item.path.name) == "docker":
+            return 0
+        name = item.name.split("[", 1)[0]
+        return 1 + LONGEST.index(name) if name in LONGEST else len(LONGEST) + 1
+
+    items.sort(key=rank)
+
+
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's scope scheduling, with the scopes above (its ``xdist_group`` marker is not read with this
     pytest: the group is added to a node id that pytest no longer takes from ``_nodeid``)."""
