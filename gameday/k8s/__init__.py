@@ -1,0 +1,1 @@
+"""A Kubernetes cluster on this machine, built from Debian's source package, for the tests."""
