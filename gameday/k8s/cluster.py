@@ -35,18 +35,18 @@ from typing import Any
 import requests
 
 from gameday.core.errors import HarnessError
-from gameday.core.processes import CleanOnFailure
+from gameday.core.processes import CleanOnFailure, start_guard, stop_guard
+from gameday.k8s.sweep import BRIDGE, MARK, NODE_ADDRESS, RUN_DIR, sweep
+from gameday.target.lock import TargetLock
 from gameday.target.ports import free_port
 
 NODE_NAME = "gameday-node"
-NODE_ADDRESS = "198.51.100.10"
-"""The node's address (a documentation range, on ``lo``): the kubelet refuses a loopback one."""
 POD_NETWORK = "10.252.0.0/24"
 SERVICE_NETWORK = "10.253.0.0/24"
-BRIDGE = "gdk8s0"
 PAUSE_IMAGE = "gameday.local/pause:1"
-RUN_DIR = Path("/run/gameday-k8s")
-"""The cluster's sockets and runtime state; removed at the end."""
+
+LOCK = "k8s-cluster"
+"""One local cluster on this machine at a time (its node address, bridge and runtime folder are fixed)."""
 
 CACHE = Path(os.environ.get("GAMEDAY_K8S_CACHE", "/var/cache/gameday/k8s"))
 
@@ -135,6 +135,8 @@ class LocalCluster(CleanOnFailure):
     """Seconds each step of ``start()`` took."""
     token: str = field(default_factory=lambda: os.urandom(16).hex())
     _http: requests.Session | None = None
+    _lock: TargetLock | None = None
+    _guard: subprocess.Popen[bytes] | None = None
 
     @property
     def server(self) -> str:
@@ -163,10 +165,13 @@ class LocalCluster(CleanOnFailure):
     def start(self, ready_timeout: float = 180.0) -> LocalCluster:
         if os.geteuid() != 0:
             raise HarnessError("the local Kubernetes cluster needs root (a kubelet, containerd, a bridge)")
+        self._lock = TargetLock(LOCK).acquire()
         self.leftovers_removed = sweep()
+        """What a run killed outright had left, removed before this one starts."""
         t0 = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
+        self._guard = start_guard("gameday.k8s.guard", [], self.workdir / "logs" / "guard.log")
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         self.ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "kubelet", "healthz")}
         self._pki()
@@ -335,7 +340,13 @@ class LocalCluster(CleanOnFailure):
             self._remove_containers()
         _end(self.procs.get("containerd"))
         self.procs.clear()
+        if self._lock is None:  # never started: another run's cluster is not this one's to sweep
+            return
         sweep()
+        stop_guard(self._guard)
+        self._guard = None
+        self._lock.release()
+        self._lock = None
 
     def _delete_all_pods(self, timeout: float = 60) -> None:
         namespaces = [n["metadata"]["name"] for n in self.http.get(f"{self.server}/api/v1/namespaces",
@@ -372,77 +383,3 @@ def _end(proc: subprocess.Popen[bytes] | None) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
-
-
-MARK = "GAMEDAY_K8S_CLUSTER"
-"""In the environment of each process the cluster starts, so that a leftover is known by it."""
-
-CGROUPS = Path("/sys/fs/cgroup")
-
-
-def _pod_cgroups() -> list[Path]:
-    """The kubelet's cgroups (``kubepods`` under each controller), deepest first."""
-    found: list[Path] = []
-    for top in CGROUPS.glob("*/kubepods"):
-        found += [p for p in top.rglob("*") if p.is_dir()] + [top]
-    return sorted(found, key=lambda p: len(p.parts), reverse=True)
-
-
-def _pod_pids() -> set[int]:
-    pids: set[int] = set()
-    for cg in _pod_cgroups():
-        with contextlib.suppress(OSError, ValueError):
-            pids |= {int(x) for x in (cg / "cgroup.procs").read_text().split()}
-    return pids
-
-
-def leftovers() -> list[str]:
-    """What of a cluster is on this machine now: its processes and its pods', mounts, bridge, node address,
-    cgroups and runtime folder."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            text = b" ".join((entry / "cmdline").read_bytes().split(b"\0")).decode(errors="replace")
-            if str(RUN_DIR) in text or f"{MARK}=1".encode() in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(f"process {entry.name}: {text[:100]}")
-    found += [f"process {pid} of a pod" for pid in sorted(_pod_pids())]
-    found += [f"mount {line.split()[1]}" for line in Path("/proc/mounts").read_text().splitlines()
-              if line.split()[1].startswith(str(RUN_DIR))]
-    if Path(f"/sys/class/net/{BRIDGE}").exists():
-        found.append(f"bridge {BRIDGE}")
-    addrs = _run(["ip", "-o", "addr", "show", "dev", "lo"], check=False).stdout
-    if f" {NODE_ADDRESS}/" in addrs:
-        found.append(f"address {NODE_ADDRESS} on lo")
-    found += [f"cgroup {top}" for top in CGROUPS.glob("*/kubepods")]
-    if RUN_DIR.exists():
-        found.append(f"folder {RUN_DIR}")
-    return found
-
-
-def sweep() -> list[str]:
-    """Remove whatever a cluster left (a run killed outright): its processes and its pods', mounts, bridge, node
-    address, cgroups and runtime folder. What was found."""
-    found = leftovers()
-    for line in found:
-        if line.startswith("process "):
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(line.split()[1].rstrip(":")), signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _pod_pids() and time.monotonic() < deadline:
-        for pid in _pod_pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
-    for cg in _pod_cgroups():
-        with contextlib.suppress(OSError):
-            cg.rmdir()
-    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-              if line.split()[1].startswith(str(RUN_DIR))]
-    for mount in sorted(mounts, key=len, reverse=True):
-        _run(["umount", "-l", mount], check=False)
-    _run(["ip", "link", "del", BRIDGE], check=False)
-    _run(["ip", "addr", "del", f"{NODE_ADDRESS}/32", "dev", "lo"], check=False)
-    shutil.rmtree(RUN_DIR, ignore_errors=True)
-    return found

@@ -5,18 +5,55 @@ stops. Needs root (a kubelet, containerd, a bridge) and a Docker engine (the ima
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
 
 from gameday.compose.stack import ComposeConfig, ComposeStack
-from gameday.k8s.cluster import LocalCluster, binaries, leftovers
+from gameday.k8s.cluster import LocalCluster, binaries
+from gameday.k8s.sweep import leftovers
 from tests.conftest import ROOT
 from tests.integration.test_compose import docker_or_skip
 
 # alone, after the parallel tests: the cluster's start takes CPU that their timings need
 pytestmark = pytest.mark.whole_machine
+
+
+START = """
+import sys
+from pathlib import Path
+from gameday.k8s.cluster import LocalCluster
+c = LocalCluster(Path(sys.argv[1]), Path(sys.argv[2])).start()
+print("up", flush=True)
+import time
+time.sleep(600)
+"""
+
+
+def test_a_cluster_whose_run_is_killed_outright_is_swept_by_its_guard(tmp_path):
+    """SIGKILL of the run that started the cluster: its guard takes the lock the kernel let go of and removes
+    every process, pod network, mount, cgroup and address it left."""
+    if os.geteuid() != 0:
+        pytest.skip("the local cluster needs root")
+    run = subprocess.Popen([sys.executable, "-c", START, str(binaries(ROOT)), str(tmp_path / "cluster")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        assert run.stdout is not None
+        seen = [run.stdout.readline() for _ in range(1)]
+        assert seen == ["up\n"], seen + [run.stdout.read()[-2000:]]
+        assert any(line.startswith("address ") for line in leftovers()), "the cluster is up"
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 60
+        while leftovers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert leftovers() == []
+        assert "swept" in (tmp_path / "cluster" / "logs" / "guard.log").read_text()
+    finally:
+        run.kill()
 
 
 @pytest.fixture(scope="module")
