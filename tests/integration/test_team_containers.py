@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,10 +21,16 @@ from gameday.core.errors import HarnessError
 from gameday.team.model import TargetFile
 from gameday.team.target import TeamTarget
 from tests.conftest import ROOT
-from tests.integration.conftest import gameday_env
+from tests.integration.teamproject import (
+    LOCUSTFILE,
+    drill,
+    monitoring,
+    reverted_by_watchdog,
+    team_project,
+    until_detect,
+)
 from tests.integration.teamstack import TeamStack, free_port, team_stack
 from tests.integration.test_compose import docker_or_skip
-from tests.integration.test_team_stack import LOCUSTFILE, drill, monitoring, team_project
 
 PROJECT = """name: {project}
 x-service: &service
@@ -177,31 +182,14 @@ def test_a_fault_on_a_teams_container_pages_passes_and_puts_the_container_back(t
 
 
 def test_a_paused_container_is_unpaused_by_the_watchdog_when_the_harness_is_killed(tmp_path, containers):
-    from gameday.faults import Ledger
-
     team, stack = containers
     project = project_for(tmp_path, team, stack, "pause-service", "cart")
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "gamedays", "--target", "shop", "--scenarios",
-                             "scenarios", "--reports", "reports", "-p", "no:cacheprovider", "--watchdog", "5",
-                             "--error-budget-override", "a stack the test started, with no users"],
-                            cwd=project, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, stdin=subprocess.DEVNULL)
-    seen = []
+    proc, seen = until_detect(project)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if "▸ detect" in line:
-                break
         assert team.state("cart")["Paused"], "".join(seen)
         proc.kill()  # SIGKILL: no revert from the harness
         proc.wait()
-        ledger = Ledger(project / "reports" / "fault-ledger.jsonl")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and ledger.pending():
-            time.sleep(0.2)
-        last = ledger.entries()[-1]
-        assert last["state"] == "reverted" and "by the watchdog" in last["note"], last
+        reverted_by_watchdog(project)
         assert not team.state("cart")["Paused"] and team.state("cart")["Running"]
         assert requests.get(f"http://127.0.0.1:{team.ports['cart']}/health", timeout=5).status_code == 200
     finally:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.teamproject import PASSWORD_ENV, drill, monitoring, team_project
 from tests.integration.teamstack import make_tls, team_stack
-from tests.integration.test_team_stack import PASSWORD_ENV, drill, monitoring, team_project
 
 
 @pytest.fixture(scope="module")
