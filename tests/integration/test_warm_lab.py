@@ -66,8 +66,10 @@ def test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_
         while '"injecting"' not in "".join(ledger.read_text().splitlines()[seen:]):
             assert time.monotonic() < deadline and proc.poll() is None, "the drill never injected its fault"
             time.sleep(0.05)
-        time.sleep(0.3)
-        assert not requests.get(f"{supervisor}/services", timeout=5).json()["model-backend"]["running"]
+        deadline = time.monotonic() + 10  # the ledger says injecting before the stop: wait for it to take effect
+        while requests.get(f"{supervisor}/services", timeout=5).json()["model-backend"]["running"]:
+            assert time.monotonic() < deadline and proc.poll() is None, "the session's fault never stopped the backend"
+            time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 5
