@@ -140,17 +140,22 @@ def broken_rules(tmp_path: Path, *drills: str) -> Path:
 
 
 
-def drill_until_detect(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen(gameday_argv(tmp_path, *args), cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+def read_until(proc: subprocess.Popen[str], phase: str = "detect", within: float = 120) -> list[str]:
+    """A drill's console read until the line that starts ``phase`` (``▸ detect``: its fault is in), which must come."""
     seen: list[str] = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + within
     assert proc.stdout is not None
     for line in proc.stdout:
         seen.append(line)
-        if "▸ detect" in line or time.monotonic() > deadline:
+        if f"▸ {phase}" in line or time.monotonic() > deadline:
             break
-    assert any("▸ detect" in line for line in seen), "".join(seen)
-    return proc, seen
+    assert any(f"▸ {phase}" in line for line in seen), "".join(seen)
+    return seen
+
+
+def drill_until_detect(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen(gameday_argv(tmp_path, *args), cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    return proc, read_until(proc)
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.integration.conftest import GamedayRun, gameday_env
+from tests.integration.conftest import GamedayRun, gameday_env, read_until
 from tests.integration.teamstack import TeamStack
 
 SCENARIO = """id: shop-down
@@ -142,13 +142,7 @@ def until_detect(project: Path) -> tuple[subprocess.Popen[str], list[str]]:
                              "--error-budget-override", "a stack the test started, with no users"],
                             cwd=project, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, stdin=subprocess.DEVNULL)
-    seen: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "▸ detect" in line:
-            break
-    return proc, seen
+    return proc, read_until(proc)
 
 
 def reverted_by_watchdog(project: Path, within: float = 20) -> dict:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import drill_until_detect, gameday_argv, gameday_env, processes_mentioning
+from tests.integration.conftest import drill_until_detect, gameday_argv, gameday_env, processes_mentioning, read_until
 
 
 def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
@@ -70,12 +70,7 @@ def test_sigterm_during_the_verdict_is_error_everywhere_with_its_journal(tmp_pat
     proc = subprocess.Popen(gameday_argv(tmp_path, "-k", "test_drill and service-outage", "--time-scale", "60"),
                             cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, stdin=subprocess.DEVNULL)
-    seen: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "▸ verdict" in line:
-            break
+    seen = read_until(proc, "verdict")
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=60)
