@@ -160,8 +160,8 @@ class ProcessPlatform(_Model):
 
 
 class DockerPlatform(_Model):
-    container: str | None = Field(None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-    label: str | None = Field(None, pattern=r"^[^=\s]+=[^\s]*$")
+    container: str | None = Field(None, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=255)
+    label: str | None = Field(None, pattern=r"^[^=\s]+=[^\s]*$", max_length=1024)
 
     @model_validator(mode="after")
     def _one(self) -> DockerPlatform:
@@ -170,8 +170,8 @@ class DockerPlatform(_Model):
 
 
 class ComposePlatform(_Model):
-    project: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    service: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+    project: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=255)
+    service: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=255)
 
 
 class Platform(_Model):

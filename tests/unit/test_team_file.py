@@ -116,6 +116,8 @@ def test_a_container_takes_the_container_kinds_and_a_process_its_own_each_aimed_
     (("probe: {http: {path: /healthz, timeout: 1s}}", "probe: {http: {path: /healthz, timeout: 1e308}}"),
      "services.0.probe.http.timeout", "at most 5m"),
     (("safety:", "colour: blue\nsafety:"), "colour", "Extra inputs are not permitted"),
+    (("probe: {tcp: \"127.0.0.1:5432\"}", "probe: {tcp: \"127.0.0.1:5432\"}\n    platform: {docker: {container: "
+      + "x" * 300 + "}}"), "services.1.platform.docker.container", "at most 255 characters"),
 ])
 def test_whatever_is_wrong_is_one_line_naming_the_file_and_the_field(tmp_path, change, field, reason):
     old, new = change
