@@ -20,6 +20,7 @@ from gameday.core.errors import HarnessError
 from gameday.faults import Ledger
 from tests.conftest import ROOT
 from tests.integration.conftest import (
+    SHARED_SCALE,
     broken_rules,
     drill_until_detect,
     gameday_argv,
@@ -30,7 +31,7 @@ from tests.integration.test_compose import BACKEND, GATEWAY, docker_or_skip
 
 def test_p0_drills_pass_on_compose(run_gameday):
     docker_or_skip()
-    run = run_gameday("-m", "p0", "--time-scale", "60", "--target", "compose", timeout=600)
+    run = run_gameday("-m", "p0", "--time-scale", SHARED_SCALE, "--target", "compose", timeout=600)
     assert run.proc.returncode == 0, run.out
     # no relay in the compose stack (the burn and its runbook drill); runbook 003 has no compose version yet
     assert "3 passed, 3 skipped" in run.out and "target compose" in run.out

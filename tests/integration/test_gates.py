@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.integration.conftest import gameday_env
+from tests.integration.conftest import SHARED_SCALE, gameday_env
 
 
 def test_a_stop_condition_aborts_the_drill_and_reverts_the_fault_at_once(run_gameday, tmp_path):
@@ -67,7 +67,7 @@ def test_the_error_budget_gate_skips_a_drill_once_the_budget_is_spent(run_gameda
 def test_an_override_drills_despite_the_budget_and_says_so(run_gameday, tmp_path):
     slo = slo_file(tmp_path, "vector(30)", "vector(100)")
     why = "approved by the SRE lead for the Q4 game day"
-    run = run_gameday("-k", "service-outage", "--time-scale", "60", "--error-budget-gate", "always",
+    run = run_gameday("-k", "service-outage", "--time-scale", SHARED_SCALE, "--error-budget-gate", "always",
                       "--slo", str(slo), "--error-budget-override", why)
     assert run.proc.returncode == 0, run.out
     j = run.journals()["service-outage"]
@@ -102,7 +102,7 @@ def test_a_wrong_command_in_a_drilled_runbook_fails_its_drill_naming_the_step(tm
     proc = subprocess.run([sys.executable, "-m", "pytest", str(project / "gamedays"), "--rootdir", str(project),
                            "-c", str(project / "pyproject.toml"), "--reports", str(broken / "reports"),
                            "--alluredir", str(broken / "allure"), "-p", "no:cacheprovider",
-                           "-k", "gateway-down-runbook", "--time-scale", "60"],
+                           "-k", "gateway-down-runbook", "--time-scale", SHARED_SCALE],
                           cwd=tmp_path, env=gameday_env(), capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)
     out = proc.stdout + proc.stderr

@@ -13,7 +13,14 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import drill_until_detect, gameday_argv, gameday_env, processes_mentioning, read_until
+from tests.integration.conftest import (
+    SHARED_SCALE,
+    drill_until_detect,
+    gameday_argv,
+    gameday_env,
+    processes_mentioning,
+    read_until,
+)
 
 
 def test_sigterm_mid_drill_reverts_the_fault_and_stops_everything(tmp_path):
@@ -173,7 +180,7 @@ def test_a_crashed_worker_leaves_every_other_result_and_its_drill_reads_error_ev
     """kill -9 of a ``-n 2`` worker mid-drill: pytest-xdist starts a new worker, which once ran --clean-alluredir
     again and wiped the passed drills' results; the dead drill had no journal, summary row or result at all."""
     proc = subprocess.Popen(gameday_argv(tmp_path, "-n", "2", "-k", "test_drill and (high-error-rate or "
-                                         "service-outage or gateway-down-runbook)", "--time-scale", "60",
+                                         "service-outage or gateway-down-runbook)", "--time-scale", SHARED_SCALE,
                                          "--junitxml", str(tmp_path / "junit.xml")),
                             cwd=tmp_path, env=gameday_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, stdin=subprocess.DEVNULL)

@@ -8,6 +8,7 @@ import shutil
 import bcrypt
 
 from tests.conftest import ROOT
+from tests.integration.conftest import SHARED_SCALE
 
 
 def protected_config(tmp_path, password: str):
@@ -30,7 +31,7 @@ def test_a_secret_never_reaches_a_journal_log_or_allure_attachment(run_gameday, 
     password = "s3cret-" + secrets.token_hex(12)
     config = protected_config(tmp_path, password)
     monkeypatch.setenv("GAMEDAY_PROMETHEUS_BASIC_AUTH", f"gameday:{password}")
-    run = run_gameday("-k", "service-outage and test_drill", "--time-scale", "60", "--lab-config", str(config))
+    run = run_gameday("-k", "service-outage and test_drill", "--time-scale", SHARED_SCALE, "--lab-config", str(config))
     assert run.proc.returncode == 0, run.out
     assert password not in run.out
     files = [p for p in tmp_path.rglob("*") if p.is_file() and "tsdb" not in p.parts]

@@ -15,7 +15,7 @@ import pytest
 from gameday.scenario.runbook import mitigation_steps
 from tests.browser import CHROMIUM_ARGS, chromium
 from tests.conftest import ROOT
-from tests.integration.conftest import gameday_argv, processes_mentioning
+from tests.integration.conftest import SHARED_SCALE, gameday_argv, processes_mentioning
 
 
 class Tmux:
@@ -60,7 +60,7 @@ def test_a_trainee_acknowledges_mitigates_with_the_runbook_and_gets_a_debrief(ru
     from playwright.sync_api import sync_playwright
 
     # an automated drill of the same scenario first: the debrief sets the trainee beside it
-    auto = run_gameday("-k", "gateway-down-runbook", "--time-scale", "60")
+    auto = run_gameday("-k", "gateway-down-runbook", "--time-scale", SHARED_SCALE)
     assert auto.proc.returncode == 0, auto.out
     reports = tmp_path / "reports"
     steps = mitigation_steps(ROOT / "runbooks/003-service-down.md", "restart-gateway", "lab")
