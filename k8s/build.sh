@@ -14,7 +14,7 @@ CACHE="${GAMEDAY_K8S_CACHE:-/var/cache/gameday/k8s}"
 UPSTREAM="1.20.2"                  # bookworm's source package is 1.20.5+really1.20.2; the cache is keyed by it
 KEY="kubernetes-$UPSTREAM"
 OUT="$CACHE/$KEY/bin"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet pause)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy pause)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -24,7 +24,7 @@ if [ "${1:-}" = "--check" ]; then have_all; exit $?; fi
 [ "$(id -u)" -eq 0 ] || { echo "k8s/build.sh: the cluster's build installs Debian packages: run it as root" >&2; exit 1; }
 
 PACKAGES=(golang-go golang-github-modern-go-reflect2-dev dpkg-dev gcc libc6-dev make rsync
-          etcd-server containerd runc containernetworking-plugins)   # the last four run the cluster
+          etcd-server containerd runc containernetworking-plugins iptables conntrack)   # the last six run the cluster
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -74,7 +74,7 @@ fi
 
 export GOPROXY=off CGO_ENABLED=0
 mkdir -p "$OUT"
-for b in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
     [ -x "$OUT/$b" ] && continue
     say "building $b (the first takes about 6 minutes on 2 cores, the others about a minute each)"
     start=$SECONDS

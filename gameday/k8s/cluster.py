@@ -13,10 +13,13 @@ What it is made of, and why:
 - the controller manager and the scheduler;
 - the kubelet, at a node address of its own (the kubelet refuses loopback): ``NODE_ADDRESS`` on ``lo``, added at
   the start and removed at the end;
-- a bridge (``BRIDGE``) with host-local addresses from ``POD_NETWORK``, so pod IPs answer from this host.
+- a bridge (``BRIDGE``) with host-local addresses from ``POD_NETWORK``, so pod IPs answer from this host;
+- kube-proxy in iptables mode, so a Service's cluster IP (``SERVICE_NETWORK``) answers from the pods and from this
+  host. It masquerades all of a Service's traffic: a pod reaching a pod on the same bridge through a cluster IP
+  would otherwise get its answer straight from the other pod's address, which it never asked.
 
 Nothing is pulled: the pod sandbox (``pause``, built static) and the project's image are moved into the cluster's
-containerd from the Docker engine. There is no kube-proxy (no Service cluster IPs) and no DNS.
+containerd from the Docker engine. There is no DNS: a pod finds a Service by its cluster IP.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import requests
 
 from gameday.core.errors import HarnessError
 from gameday.core.processes import CleanOnFailure, start_guard, stop_guard
+from gameday.k8s.configs import CONTAINERD, KUBECONFIG, KUBELET
 from gameday.k8s.sweep import BRIDGE, MARK, NODE_ADDRESS, RUN_DIR, sweep
 from gameday.target.lock import TargetLock
 from gameday.target.ports import free_port
@@ -58,62 +62,6 @@ def binaries(root: Path) -> Path:
     if done.returncode != 0:
         raise HarnessError(f"k8s/build.sh failed: {(done.stderr or done.stdout).strip()[-600:]}")
     return Path(done.stdout.strip().splitlines()[-1])
-
-
-CONTAINERD = """version = 2
-root = "{root}"
-state = "{state}"
-[grpc]
-  address = "{sock}"
-[ttrpc]
-  address = "{sock}.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{root}/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{pause}"
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "{cni}"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-"""
-
-KUBELET = """apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-address: {node}
-port: {port}
-readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-healthzPort: {healthz}
-authentication: {{anonymous: {{enabled: true}}, webhook: {{enabled: false}}}}
-authorization: {{mode: AlwaysAllow}}
-cgroupDriver: cgroupfs
-failSwapOn: false
-oomScoreAdj: 0
-evictionHard: {{memory.available: "1Mi", nodefs.available: "1%", imagefs.available: "1%"}}
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-enforceNodeAllocatable: []
-resolvConf: ""
-"""
-
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters: [{{name: gameday, cluster: {{server: "{server}", certificate-authority: "{ca}"}}}}]
-users: [{{name: gameday, user: {{token: "{token}"}}}}]
-contexts: [{{name: gameday, context: {{cluster: gameday, user: gameday, namespace: default}}}}]
-current-context: gameday
-"""
 
 
 def _run(argv: list[str], check: bool = True, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -173,7 +121,8 @@ class LocalCluster(CleanOnFailure):
         (self.workdir / "logs").mkdir(exist_ok=True)
         self._guard = start_guard("gameday.k8s.guard", [], self.workdir / "logs" / "guard.log")
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        self.ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "kubelet", "healthz")}
+        self.ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "kubelet", "healthz",
+                                               "proxy-healthz", "proxy-metrics")}
         self._pki()
         self.kubeconfig.write_text(KUBECONFIG.format(server=self.server, ca=self.workdir / "pki" / "ca.crt",
                                                      token=self.token))
@@ -191,7 +140,16 @@ class LocalCluster(CleanOnFailure):
         self._spawn("scheduler", [str(self.bin_dir / "kube-scheduler"), f"--kubeconfig={self.kubeconfig}",
                                   "--leader-elect=false", "--port=0", "--secure-port=0"])
         self._kubelet()
+        self._spawn("kube-proxy", [str(self.bin_dir / "kube-proxy"), f"--kubeconfig={self.kubeconfig}",
+                                   f"--hostname-override={NODE_NAME}", f"--cluster-cidr={POD_NETWORK}",
+                                   "--proxy-mode=iptables", "--masquerade-all=true", "--conntrack-max-per-core=0",
+                                   "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
+                                   f"--healthz-bind-address=127.0.0.1:{self.ports['proxy-healthz']}",
+                                   f"--metrics-bind-address=127.0.0.1:{self.ports['proxy-metrics']}",
+                                   f"--nodeport-addresses={NODE_ADDRESS}/32"])
         self._wait(self.node_ready, ready_timeout, f"the node {NODE_NAME} is not Ready")
+        self._wait(lambda: requests.get(f"http://127.0.0.1:{self.ports['proxy-healthz']}/healthz",
+                                        timeout=2).status_code == 200, 60, "kube-proxy is not healthy")
         self._step("node ready", t0)
         return self
 
@@ -334,7 +292,7 @@ class LocalCluster(CleanOnFailure):
         if api is not None and api.poll() is None and "kubelet" in self.procs:
             with contextlib.suppress(requests.RequestException):
                 self._delete_all_pods()
-        for name in ("kubelet", "scheduler", "controller-manager", "apiserver", "etcd"):
+        for name in ("kube-proxy", "kubelet", "scheduler", "controller-manager", "apiserver", "etcd"):
             _end(self.procs.get(name))
         if (c := self.procs.get("containerd")) is not None and c.poll() is None:
             self._remove_containers()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,50 @@ MARK = "GAMEDAY_K8S_CLUSTER"
 """In the environment of each process the cluster starts, so that a leftover is known by it."""
 
 CGROUPS = Path("/sys/fs/cgroup")
+TABLES = ("nat", "filter", "mangle")
+"""Where the kubelet and kube-proxy put their ``KUBE-*`` chains."""
+
+
+def _iptables(table: str) -> list[str]:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        return subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True,
+                              timeout=30).stdout.splitlines()
+    return []
+
+
+def _kube_chains() -> list[tuple[str, str]]:
+    """(table, chain) of every ``KUBE-*`` chain: the kubelet's and kube-proxy's, and nothing else of the host's."""
+    return [(table, line[1:].split()[0]) for table in TABLES for line in _iptables(table)
+            if line.startswith(":KUBE-")]
+
+
+def _foreign_node() -> bool:
+    """Whether a kubelet or kube-proxy that is not the local cluster's runs here (this machine is a real node):
+    then its ``KUBE-*`` chains are its own, and stay."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in ("kubelet", "kube-proxy") and \
+                    f"{MARK}=1".encode() not in (entry / "environ").read_bytes().split(b"\0"):
+                return True
+    return False
+
+
+def _remove_kube_chains() -> None:
+    """The rules of the host's own chains that jump to a ``KUBE-*`` chain, then those chains, emptied and
+    deleted; never on a machine that is a real node (``_foreign_node``)."""
+    if _foreign_node():
+        return
+    for table in TABLES:
+        for line in _iptables(table):
+            parts = shlex.split(line)
+            if line.startswith("-A ") and not parts[1].startswith("KUBE-") and "-j" in parts and \
+                    parts[parts.index("-j") + 1].startswith("KUBE-"):
+                subprocess.run(["iptables", "-t", table, "-D", *parts[1:]], capture_output=True, timeout=30)
+    chains = _kube_chains()
+    for table, chain in chains:
+        subprocess.run(["iptables", "-t", table, "-F", chain], capture_output=True, timeout=30)
+    for table, chain in chains:
+        subprocess.run(["iptables", "-t", table, "-X", chain], capture_output=True, timeout=30)
 
 
 def _pod_cgroups() -> list[Path]:
@@ -67,12 +112,12 @@ def leftovers() -> list[str]:
     found += [f"cgroup {top}" for top in CGROUPS.glob("*/kubepods")]
     if RUN_DIR.exists():
         found.append(f"folder {RUN_DIR}")
-    return found
+    return found + ([] if _foreign_node() else [f"iptables chain {t}/{c}" for t, c in _kube_chains()])
 
 
 def sweep() -> list[str]:
     """Remove whatever a cluster left (a run killed outright): its processes and its pods', mounts, bridge, node
-    address, cgroups and runtime folder. What was found."""
+    address, cgroups, the kubelet's and kube-proxy's iptables chains and runtime folder. What was found."""
     found = leftovers()
     for line in found:
         if line.startswith("process "):
@@ -94,4 +139,5 @@ def sweep() -> list[str]:
     _ip("link", "del", BRIDGE)
     _ip("addr", "del", f"{NODE_ADDRESS}/32", "dev", "lo")
     shutil.rmtree(RUN_DIR, ignore_errors=True)
+    _remove_kube_chains()
     return found

@@ -111,8 +111,8 @@ class _TargetOnDemand:
             if optional(target, "when_serving", False) is not False:
                 target.when_serving = when_serving
             if target is None:
-                self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab and compose, and "
-                                               f"a team's stack has its target file targets/{name}.yaml; a plugin "
+                self.error = pytest.UsageError(f"--target {name}: no such target (gameday has lab, compose and k8s, "
+                                               f"and a team's stack has its target file targets/{name}.yaml; a plugin "
                                                "adds others through pytest_gameday_make_target)")
                 raise self.error
             if scale != 1 and not target.owns_monitoring:

@@ -32,7 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "folder or one with under 64 MiB free is refused up front")
     group.addoption("--target", dest="gameday_target", default=None, metavar="NAME",
                     help="what the drills run against: lab (the embedded lab, the default), compose (the "
-                         "docker-compose.yml stack), or a team's own stack described in targets/NAME.yaml (or a "
+                         "docker-compose.yml stack), k8s (the lab's services on a local Kubernetes cluster the "
+                         "run starts), or a team's own stack described in targets/NAME.yaml (or a "
                          "path to such a file; docs/guides/own-stack.md); a plugin can add its own through "
                          "pytest_gameday_make_target")
     group.addoption("--watchdog", type=float, default=10.0, metavar="SECONDS",

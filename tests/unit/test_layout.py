@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-TARGETS = ("gameday.lab", "gameday.compose", "gameday.team")
+TARGETS = ("gameday.lab", "gameday.compose", "gameday.k8s", "gameday.team")
 """Targets: plugins that implement the protocol. The engine (everything else) speaks only to the protocol."""
 LIMIT = 400
 

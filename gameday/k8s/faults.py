@@ -1,0 +1,188 @@
+"""Faults on the lab's Kubernetes workloads, through the API server (and, for a crash, the node's runtime):
+
+- container crash (``kill-service``): SIGKILL to the container's main process from the host, found through the
+  cluster's containerd; the kubelet counts that as a crash and restarts the container (its restart count goes
+  up), after the back-off the fault leaves in the pod's ``/run/gameday``;
+- scale to zero (``stop-service``): the Deployment's replicas set to 0, and back to what they were on revert.
+
+Each is in the ledger with the API server, its CA and the file of its token (never the token), the workload and
+what reverting takes, so the watchdog can revert it while the harness is stalled (``revert_left``). A run that
+dies outright takes its cluster with it (the cluster's guard), and then nothing is left to revert.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from gameday.core.errors import HarnessError, InjectionError
+from gameday.faults.base import Fault, wait_until
+from gameday.faults.ledger import Ledger
+from gameday.k8s.workloads import Access, Cluster
+from gameday.target.protocol import FaultKinds
+
+READY_WITHIN = 30.0
+"""Seconds a revert waits for the workload to be back at its wanted ready replicas."""
+
+
+def api_refusal(exc: BaseException) -> str | None:
+    """One line for the API server refusing a call or not answering; None for anything else."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    if isinstance(exc, ApiException):
+        return f"the API server answered {exc.status} {exc.reason}"
+    if isinstance(exc, HTTPError | OSError):
+        return f"the API server did not answer ({type(exc).__name__})"
+    return None
+
+
+class WorkloadFault(Fault):
+    """A fault on one Deployment of the run's namespace; the watchdog reverts it should the harness stall."""
+
+    outlives_harness = True
+    reverter = "k8s-workload"
+    revert_action = ""
+
+    def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
+        super().__init__(service, ledger)
+        self.stack = stack
+        self.api: Cluster = stack.api
+        try:
+            self.replicas = self.api.ready_replicas(service)[1]
+        except Exception as exc:
+            why = api_refusal(exc)
+            if why is None:
+                raise
+            raise HarnessError(f"{self.describe()}: {why} for its Deployment") from None
+
+    def detail(self) -> dict[str, Any]:
+        return {"namespace": self.api.namespace, "deployment": self.target, "replicas": self.replicas,
+                **self.api.access.as_detail(), "revert": self.revert_action}
+
+    def inject(self) -> float:
+        try:
+            return super().inject()
+        except InjectionError:
+            raise
+        except Exception as exc:
+            if (why := api_refusal(exc)) is None:
+                raise
+            raise InjectionError(f"{self.describe()}: {why}") from None
+
+    def _undo(self) -> None:
+        back_to_replicas(self.api, self.target, self.replicas)
+
+
+def back_to_replicas(api: Cluster, app: str, replicas: int) -> str:
+    """Put the Deployment back at ``replicas`` and wait until that many are ready. A pod whose container the
+    kubelet holds in its restart back-off is deleted, so the Deployment makes a fresh one. What was done."""
+    done = []
+    if api.ready_replicas(app)[1] != replicas:
+        api.scale(app, replicas)
+        done.append(f"scaled {app} back to {replicas}")
+    if not api.wait_ready(app, READY_WITHIN / 2):
+        for pod in api.pods(app):
+            api.core.delete_namespaced_pod(pod.metadata.name, api.namespace, grace_period_seconds=0)
+            done.append(f"deleted pod {pod.metadata.name}, which was not ready")
+        if not api.wait_ready(app, READY_WITHIN / 2):
+            ready, wanted = api.ready_replicas(app)
+            raise InjectionError(f"{app}: {ready} of {wanted} replicas ready {READY_WITHIN:g}s into the revert")
+    return "; ".join(done) or f"{app} was back at {replicas} ready replica(s)"
+
+
+class CrashContainer(WorkloadFault):
+    """SIGKILL the main process of the service's container; the kubelet restarts it after the back-off."""
+
+    kind = "kill-service"
+    revert_action = "wait for the Deployment's replicas to be ready, deleting a pod held in its restart back-off"
+
+    def __init__(self, stack: Any, service: str, down_for: float | None = None, ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        self.down_for = down_for
+        self.restarts_before: int | None = None
+
+    def _apply(self) -> None:
+        st = self.api.container_status(self.target)
+        if st is None or st.state.running is None or not st.container_id:
+            raise InjectionError(f"kill-service {self.target}: its container is not running")
+        cid = st.container_id.split("://", 1)[-1]
+        pid = self._pid(cid)
+        if self.down_for is not None:  # the back-off of this one restart, read by the container's entrypoint
+            write = f"echo {self.down_for:.3f} > /run/gameday/restart-delay"
+            code, out = self.api.exec(self.target, ["sh", "-c", write])
+            if code != 0:
+                raise InjectionError(f"kill-service {self.target}: could not set the restart back-off: {out[:200]}")
+        self.restarts_before = st.restart_count
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            raise InjectionError(f"kill-service {self.target}: pid {pid} vanished before the kill") from None
+        self._stamp()
+        if not wait_until(self._crashed, 10, 0.1):
+            raise InjectionError(f"kill-service {self.target}: the kubelet saw no crash within 10s of SIGKILL")
+
+    def _pid(self, cid: str) -> int:
+        """The host pid of the container's main process, from the cluster's containerd."""
+        listed = self.stack.cluster.ctr("tasks", "list").stdout.splitlines()
+        for line in listed[1:]:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == cid and parts[1].isdigit():
+                return int(parts[1])
+        raise InjectionError(f"kill-service {self.target}: containerd lists no task for container {cid[:12]}")
+
+    def _crashed(self) -> bool:
+        st = self.api.container_status(self.target)
+        return st is None or st.restart_count > (self.restarts_before or 0) or st.state.running is None
+
+
+class ScaleToZero(WorkloadFault):
+    """The Deployment scaled to zero replicas: every pod of the service ends."""
+
+    kind = "stop-service"
+    revert_action = "scale the Deployment back to its replicas and wait for them to be ready"
+
+    def _apply(self) -> None:
+        if self.replicas < 1:
+            raise InjectionError(f"stop-service {self.target}: its Deployment already has 0 replicas")
+        self._stamp()
+        self.api.scale(self.target, 0)
+        if not wait_until(lambda: not self.api.pods(self.target), 20, 0.1):
+            raise InjectionError(f"stop-service {self.target}: pods still there 20s after scaling to zero")
+
+
+def k8s_fault_kinds(stack: Any) -> FaultKinds:
+    later = "not on the k8s target yet"
+    return FaultKinds(
+        builders={
+            "kill-service": lambda stk, spec, duration, ledger: CrashContainer(stk, spec.target, duration, ledger),
+            "stop-service": lambda stk, spec, duration, ledger: ScaleToZero(stk, spec.target, ledger),
+        },
+        missing={"pause-service": "the kubelet cannot pause a container",
+                 "cpu-stress": f"{later} (stress-ng by exec in the pod's container)",
+                 "memory-stress": f"{later} (stress-ng by exec in the pod's container)",
+                 "packet-loss": later, "latency": later, "network-disconnect": later,
+                 "request-failures": "the k8s target has no relay in the gateway's path to its backend"})
+
+
+def revert_left(entry: dict[str, Any]) -> tuple[str, str]:
+    """The reverter ``k8s-workload``: put the Deployment back at its replicas, ready, through the API server the
+    entry names; a cluster that no longer answers went with its run, and left nothing."""
+    detail = entry.get("detail") or {}
+    try:
+        api = Cluster(Access.of(detail), str(detail["namespace"]))
+    except (KeyError, OSError) as exc:
+        return "gone", f"the cluster's access files are gone ({type(exc).__name__}): the cluster went with its run"
+    try:
+        done = back_to_replicas(api, str(detail["deployment"]), int(detail["replicas"]))
+    except InjectionError as exc:
+        return "abandoned", str(exc)
+    except Exception as exc:
+        why = api_refusal(exc)
+        if why is None:
+            raise
+        return "gone", f"{why}: the cluster went with the run that held the fault, so nothing of it is left"
+    finally:
+        api.close()
+    return "reverted", f"{done} (checked against the API server)"
