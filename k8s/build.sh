@@ -14,7 +14,7 @@ CACHE="${GAMEDAY_K8S_CACHE:-/var/cache/gameday/k8s}"
 UPSTREAM="1.20.2"                  # bookworm's source package is 1.20.5+really1.20.2; the cache is keyed by it
 KEY="kubernetes-$UPSTREAM"
 OUT="$CACHE/$KEY/bin"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy pause)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl pause)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -74,7 +74,7 @@ fi
 
 export GOPROXY=off CGO_ENABLED=0
 mkdir -p "$OUT"
-for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
     [ -x "$OUT/$b" ] && continue
     say "building $b (the first takes about 6 minutes on 2 cores, the others about a minute each)"
     start=$SECONDS

@@ -124,6 +124,7 @@ class LocalCluster(CleanOnFailure):
         self.ports = {k: free_port() for k in ("etcd", "etcd-peer", "apiserver", "kubelet", "healthz",
                                                "proxy-healthz", "proxy-metrics")}
         self._pki()
+        self.kubeconfig.touch(mode=0o600)  # it holds the token: its owner's only
         self.kubeconfig.write_text(KUBECONFIG.format(server=self.server, ca=self.workdir / "pki" / "ca.crt",
                                                      token=self.token))
         _run(["ip", "addr", "add", f"{NODE_ADDRESS}/32", "dev", "lo"])

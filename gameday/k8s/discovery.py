@@ -1,11 +1,15 @@
-"""The pods of the run's namespace as Prometheus targets, for a Prometheus built without Kubernetes discovery.
+"""The Services' endpoints of the run's namespace as Prometheus targets, for a Prometheus built without
+Kubernetes discovery.
 
 Debian's Prometheus has no ``kubernetes_sd_configs`` at all (its packagers removed Kubernetes support, whose
-client library Debian does not carry). So the harness asks the API server for the namespace's pods at each of
-Prometheus's refreshes and answers in Prometheus's HTTP service discovery format (``http_sd_configs``), with the
-meta labels the ``pod`` role of ``kubernetes_sd_configs`` gives: one target per container port of each pod that
-has an address. The scrape config's relabelling is the one a team writes for ``kubernetes_sd_configs``; only the
-transport differs. A team's own Prometheus with Kubernetes discovery needs none of this.
+client library Debian does not carry). So the harness asks the API server for the namespace's Endpoints (and
+their pods' labels) at each of Prometheus's refreshes and answers in Prometheus's HTTP service discovery format
+(``http_sd_configs``), with the meta labels the ``endpoints`` role of ``kubernetes_sd_configs`` gives: one target
+per address and port, ready or not. A pod whose container crashed is a not-ready address, so it stays a target,
+scraped and down; a pod being deleted leaves its Service's endpoints at once, as it leaves Prometheus's targets
+under the ``endpoints`` role. The scrape config's relabelling is the one a team writes for
+``kubernetes_sd_configs``; only the transport differs. A team's own Prometheus with Kubernetes discovery needs none
+of this.
 """
 
 from __future__ import annotations
@@ -17,38 +21,43 @@ from typing import Any
 from gameday.core.httpserver import LoopbackServer, QuietHandler
 from gameday.k8s.workloads import Access, Cluster
 
-PATH = "/pods"
+PATH = "/endpoints"
 
 
 def _name(label: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", label)
 
 
-def pod_targets(pods: list[Any]) -> list[dict[str, Any]]:
-    """Target groups in the HTTP SD format, with the ``pod`` role's meta labels."""
+def endpoint_targets(endpoints: list[Any], pods: list[Any]) -> list[dict[str, Any]]:
+    """Target groups in the HTTP SD format, with the ``endpoints`` role's meta labels (and its pod labels)."""
+    by_name = {p.metadata.name: p for p in pods}
     groups = []
-    for pod in pods:
-        ip = pod.status.pod_ip if pod.status else None
-        if not ip:
-            continue
-        ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
-        base = {"__meta_kubernetes_namespace": pod.metadata.namespace,
-                "__meta_kubernetes_pod_name": pod.metadata.name, "__meta_kubernetes_pod_ip": ip,
-                "__meta_kubernetes_pod_phase": pod.status.phase or "",
-                "__meta_kubernetes_pod_ready": str(ready).lower(),
-                "__meta_kubernetes_pod_node_name": pod.spec.node_name or ""}
-        base |= {f"__meta_kubernetes_pod_label_{_name(k)}": v for k, v in (pod.metadata.labels or {}).items()}
-        for c in pod.spec.containers:
-            for p in c.ports or []:
-                groups.append({"targets": [f"{ip}:{p.container_port}"], "labels": base | {
-                    "__meta_kubernetes_pod_container_name": c.name,
-                    "__meta_kubernetes_pod_container_port_number": str(p.container_port),
-                    "__meta_kubernetes_pod_container_port_name": p.name or ""}})
+    for ep in endpoints:
+        for subset in ep.subsets or []:
+            addresses = [(a, "true") for a in subset.addresses or []] + \
+                        [(a, "false") for a in subset.not_ready_addresses or []]
+            for address, ready in addresses:
+                pod = by_name.get(address.target_ref.name) if address.target_ref is not None else None
+                base = {"__meta_kubernetes_namespace": ep.metadata.namespace,
+                        "__meta_kubernetes_service_name": ep.metadata.name,
+                        "__meta_kubernetes_endpoint_ready": ready,
+                        "__meta_kubernetes_endpoint_address_target_kind": "Pod" if pod is not None else ""}
+                if pod is not None:
+                    base |= {"__meta_kubernetes_pod_name": pod.metadata.name,
+                             "__meta_kubernetes_pod_ip": address.ip,
+                             "__meta_kubernetes_pod_node_name": pod.spec.node_name or ""}
+                    base |= {f"__meta_kubernetes_pod_label_{_name(k)}": v
+                             for k, v in (pod.metadata.labels or {}).items()}
+                for port in subset.ports or []:
+                    groups.append({"targets": [f"{address.ip}:{port.port}"], "labels": base | {
+                        "__meta_kubernetes_endpoint_port_name": port.name or "",
+                        "__meta_kubernetes_endpoint_port_protocol": port.protocol or "TCP"}})
     return groups
 
 
 class PodDiscovery:
-    """``GET /pods``: the namespace's pods as target groups, read from the API server at each request."""
+    """``GET /endpoints``: the namespace's endpoints as target groups, read from the API server at each
+    request."""
 
     def __init__(self, access: Access, namespace: str) -> None:
         api = Cluster(access, namespace)
@@ -60,9 +69,10 @@ class PodDiscovery:
                     self.send_error(404)
                     return
                 try:
-                    body = json.dumps(pod_targets(api.core.list_namespaced_pod(namespace).items)).encode()
+                    body = json.dumps(endpoint_targets(api.core.list_namespaced_endpoints(namespace).items,
+                                                       api.core.list_namespaced_pod(namespace).items)).encode()
                 except Exception as exc:  # noqa: BLE001 - Prometheus keeps its last targets on an error
-                    self.send_error(503, f"the API server did not list the pods: {type(exc).__name__}")
+                    self.send_error(503, f"the API server did not list the endpoints: {type(exc).__name__}")
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

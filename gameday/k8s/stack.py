@@ -56,11 +56,11 @@ class K8sConfig:
 
 
 def discover_pods(prom: dict[str, Any], sd_url: str) -> dict[str, Any]:
-    """The lab's Prometheus config with each service's static target replaced by the pods Kubernetes has for it
-    (the ``pod`` role's meta labels, through ``gameday.k8s.discovery``; the relabelling is the one a
-    ``kubernetes_sd_configs`` job takes): a pod that is replaced is scraped at its new address, and one whose
-    container crashed stays a target, scraped and down. The cgroup exporter's job is left out: no exporter reads
-    the pods' cgroups yet."""
+    """The lab's Prometheus config with each service's static target replaced by its Service's endpoints, as the
+    ``endpoints`` role finds them (``gameday.k8s.discovery``; the relabelling is the one a
+    ``kubernetes_sd_configs`` job takes): a replaced pod is scraped at its new address, and one whose container
+    crashed stays a target, scraped and down. The cgroup exporter's job is left out: no exporter reads the pods'
+    cgroups yet."""
     jobs = []
     for job in prom.get("scrape_configs") or []:
         name = job.get("job_name")
@@ -70,9 +70,8 @@ def discover_pods(prom: dict[str, Any], sd_url: str) -> dict[str, Any]:
         job["http_sd_configs"] = [{"url": sd_url, "refresh_interval": "1s"}]
         job["relabel_configs"] = [
             {"source_labels": ["__meta_kubernetes_namespace"], "regex": NAMESPACE, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_label_app"], "regex": name, "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "regex": str(PORTS[name]),
-             "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_service_name"], "regex": name, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_endpoint_port_name"], "regex": "http", "action": "keep"},
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"}]
         jobs.append(job)
     prom["scrape_configs"] = jobs
@@ -284,11 +283,27 @@ class K8sStack(CleanOnFailure):
     def runbook_env(self) -> dict[str, str]:
         names = {GATEWAY: "GATEWAY", BACKEND: "BACKEND", "prometheus": "PROMETHEUS", "alertmanager": "ALERTMANAGER"}
         assert self.cluster is not None
+        # the cluster's own kubectl first on PATH: the runbooks' Kubernetes versions use it
+        path = f"{self.cluster.bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
         return {names[s]: u for s, u in self.urls.items() if s in names} | {
-            "KUBECONFIG": str(self.cluster.kubeconfig), "NAMESPACE": NAMESPACE}
+            "KUBECONFIG": str(self.cluster.kubeconfig), "NAMESPACE": NAMESPACE, "PATH": path}
 
     def wait_ready(self, timeout: float) -> None:
-        wait_ready(self, timeout, "the k8s target", broken=self._broken)
+        wait_ready(self, timeout, "the k8s target", hint=self._pods_said, broken=self._broken)
+
+    def _pods_said(self) -> str:
+        """What the cluster says of each service's pods and Service, for a target that did not get ready."""
+        if self.api is None:
+            return ""
+        said = []
+        with contextlib.suppress(Exception):
+            for name in PORTS:
+                pods = self.api.pods(name)
+                ready = [c.ready for p in pods for c in (p.status.container_statuses or [])]
+                ends = self.api.core.read_namespaced_endpoints(name, NAMESPACE).subsets or []
+                said.append(f"{name}: {len(pods)} pod(s), ready {ready}, "
+                            f"{sum(len(s.addresses or []) for s in ends)} ready endpoint(s) behind {self.urls[name]}")
+        return f"; the cluster says: {'; '.join(said)}" if said else ""
 
     def _broken(self) -> str:
         for name, proc in self.monitoring.items():
