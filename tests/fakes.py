@@ -264,6 +264,9 @@ class FakeLoad:
     def stop(self) -> None:
         return None
 
+    def workers_gone(self) -> list[str]:
+        return []
+
 
 class FakeLoads:
     def __init__(self, folder: Any) -> None:

@@ -123,9 +123,9 @@ class PhaseContext:
         """A timeline mark: the drill's own, or (``alert``) one expected alert's."""
         self.events.marked.fire(name=name, t=t, detail=detail, alert=alert)
 
-    def note(self, text: str) -> None:
-        """A fact the drill established that a reader should see."""
-        self.events.noted.fire(phase=self.phase, t=self.clock.now(), note=text)
+    def note(self, text: str, t: float | None = None) -> None:
+        """A fact the drill established that a reader should see; ``t`` when it happened earlier than now."""
+        self.events.noted.fire(phase=self.phase, t=self.clock.now() if t is None else t, note=text)
 
     def progress(self, note: str, deadline: float | None = None, started: float | None = None) -> None:
         """Say where the wait is, and look at what may end it: the stack's health, the stop conditions, the
@@ -134,6 +134,10 @@ class PhaseContext:
         self.stops.check(self.phase)
         if (line := self.watchdog_took_over()) is not None:
             raise HarnessError(line)
+        fault_in = self.fault is not None and self.fault.active
+        if self.load is not None and fault_in and (gone := self.load.workers_gone()):
+            raise HarnessError(f"the load's Locust workers went missing while {self.fault.describe()} was in "
+                               f"({'; '.join(gone)}): the load fell away, so a verdict would say nothing")
         if "t_inject" in self.record.marks:  # each page judged as it comes, while its twin can still be asked
             self.watch.vet(0.0)
         now = self.clock.now()

@@ -92,7 +92,8 @@ class Drill:
         pc, sc, target = self.pc, self.pc.scenario, self.pc.target
         if pc.ctx.loads is not None:  # the session's Locust, already running after the first drill
             pc.load = pc.ctx.loads.borrow(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service),
-                                          sc.load.users, sc.load.spawn_rate, reach=reach_of(target))
+                                          sc.load.users, sc.load.spawn_rate, reach=reach_of(target),
+                                          workers=sc.load.workers)
             return
         pc.load = LocustRun(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service), sc.load.users,
                             sc.load.spawn_rate, pc.ctx.reports / "load" / sc.id,
@@ -137,6 +138,8 @@ class Drill:
                 fault.revert()
             finally:
                 pc.record.timer_lag = lag.stop()
+                for t, what in fault.recovery_steps():  # the platform's own account, each at its time
+                    pc.note(f"platform: {what}", t=pc.clock.from_mono(t))
             pc.stops.stop()  # the fault is out: the blast radius is no longer the drill's to guard
         if not pc.fault_stays:
             with pc.phase_of("resolve"):

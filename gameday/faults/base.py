@@ -111,6 +111,11 @@ class Fault(CleanOnFailure, ABC):
         by hand, as a trainee does in a shadow exercise); None where this kind cannot tell."""
         return None
 
+    def recovery_steps(self) -> list[tuple[float, str]]:
+        """What the platform did about the fault since it went in, as it saw it: ``(time.monotonic(), what)``,
+        e.g. a replacement pod scheduled, running, ready (the k8s target's watch); none where it cannot tell."""
+        return []
+
     def start(self) -> float:
         return self.inject()
 

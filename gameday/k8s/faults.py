@@ -3,7 +3,9 @@
 - container crash (``kill-service``): SIGKILL to the container's main process from the host, found through the
   cluster's containerd; the kubelet counts that as a crash and restarts the container (its restart count goes
   up), after the back-off the fault leaves in the pod's ``/run/gameday``;
-- scale to zero (``stop-service``): the Deployment's replicas set to 0, and back to what they were on revert.
+- scale to zero (``stop-service``): the Deployment's replicas set to 0, and back to what they were on revert;
+- pod deletion (``pod-delete``): a count or a share of the Deployment's pods deleted, grace period 0 by default;
+  its ReplicaSet replaces them, and the revert waits for the replicas to be ready.
 
 Each is in the ledger with the API server, its CA and the file of its token (never the token), the workload and
 what reverting takes, so the watchdog can revert it while the harness is stalled (``revert_left``). A run that
@@ -12,6 +14,7 @@ dies outright takes its cluster with it (the cluster's guard), and then nothing 
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 from typing import Any
@@ -73,6 +76,10 @@ class WorkloadFault(Fault):
 
     def _undo(self) -> None:
         back_to_replicas(self.api, self.target, self.replicas)
+
+    def recovery_steps(self) -> list[tuple[float, str]]:
+        watch = getattr(self.stack, "watch", None)
+        return [] if watch is None or self.injected_at is None else watch.steps_since(self.target, self.injected_at)
 
 
 def back_to_replicas(api: Cluster, app: str, replicas: int) -> str:
@@ -148,8 +155,41 @@ class ScaleToZero(WorkloadFault):
             raise InjectionError(f"stop-service {self.target}: its Deployment already has 0 replicas")
         self._stamp()
         self.api.scale(self.target, 0)
-        if not wait_until(lambda: not self.api.pods(self.target), 20, 0.1):
+        if not wait_until(lambda: not self.api.pods(self.target, terminating=True), 20, 0.1):
             raise InjectionError(f"stop-service {self.target}: pods still there 20s after scaling to zero")
+
+
+class DeletePods(WorkloadFault):
+    """Some of the Deployment's pods deleted (grace period 0 by default: a crash of the pod, not a drain); its
+    ReplicaSet makes new ones."""
+
+    kind = "pod-delete"
+    revert_action = "wait for the Deployment's replicas to be ready"
+
+    def __init__(self, stack: Any, service: str, count: int | None = 1, percent: float | None = None,
+                 grace: int = 0, ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        self.count, self.percent, self.grace = count, percent, grace
+        self.deleted: list[str] = []
+
+    def describe(self) -> str:
+        how = f"{self.percent:g}% of" if self.percent is not None else f"{self.count} of"
+        return f"pod-delete {how} {self.target}'s pods"
+
+    def _apply(self) -> None:
+        pods = self.api.pods(self.target)
+        if not pods:
+            raise InjectionError(f"{self.describe()}: it has no pod")
+        n = math.ceil(len(pods) * self.percent / 100) if self.percent is not None else int(self.count or 1)
+        chosen = pods[:max(1, min(n, len(pods)))]  # the oldest first
+        self._stamp()
+        for pod in chosen:
+            self.api.core.delete_namespaced_pod(pod.metadata.name, self.api.namespace,
+                                                grace_period_seconds=self.grace)
+            self.deleted.append(pod.metadata.name)
+        if not wait_until(lambda: not {p.metadata.name for p in self.api.pods(self.target)} & set(self.deleted),
+                          10, 0.1):
+            raise InjectionError(f"{self.describe()}: {', '.join(self.deleted)} still there 10s after the delete")
 
 
 def k8s_fault_kinds(stack: Any) -> FaultKinds:
@@ -158,6 +198,8 @@ def k8s_fault_kinds(stack: Any) -> FaultKinds:
         builders={
             "kill-service": lambda stk, spec, duration, ledger: CrashContainer(stk, spec.target, duration, ledger),
             "stop-service": lambda stk, spec, duration, ledger: ScaleToZero(stk, spec.target, ledger),
+            "pod-delete": lambda stk, spec, duration, ledger: DeletePods(stk, spec.target, spec.count, spec.percent,
+                                                                         spec.grace_period, ledger),
         },
         missing={"pause-service": "the kubelet cannot pause a container",
                  "cpu-stress": f"{later} (stress-ng by exec in the pod's container)",

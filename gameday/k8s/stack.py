@@ -28,6 +28,7 @@ from gameday.core.processes import CleanOnFailure
 from gameday.k8s.cluster import POD_NETWORK, SERVICE_NETWORK, LocalCluster, binaries
 from gameday.k8s.discovery import PodDiscovery
 from gameday.k8s.sweep import MARK
+from gameday.k8s.watch import PodWatch
 from gameday.k8s.workloads import Access, Cluster, Workload, deployment, service
 from gameday.observe.clients import Alertmanager, Prometheus, probe
 from gameday.observe.receiver import WebhookReceiver
@@ -98,6 +99,7 @@ class K8sStack(CleanOnFailure):
     access: Access | None = None
     monitoring: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     discovery: PodDiscovery | None = None
+    watch: PodWatch | None = None
     _argv: dict[str, list[str]] = field(default_factory=dict)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -116,6 +118,7 @@ class K8sStack(CleanOnFailure):
         image = self._image()
         self.api = Cluster(self.access, NAMESPACE)
         self.api.create_namespace()
+        self.watch = PodWatch(self.access, NAMESPACE).start()
         self._deploy(image)
         self.receiver = WebhookReceiver(host="127.0.0.1").start()
         self.discovery = PodDiscovery(self.access, NAMESPACE).start()
@@ -129,7 +132,7 @@ class K8sStack(CleanOnFailure):
     def stop(self) -> None:
         for name in ("prometheus", "alertmanager"):
             _end(self.monitoring.pop(name, None))
-        for server in (self.receiver, self.discovery):
+        for server in (self.receiver, self.discovery, self.watch):
             if server is not None:
                 with contextlib.suppress(OSError):
                     server.stop()
@@ -261,18 +264,12 @@ class K8sStack(CleanOnFailure):
         return False
 
     def last_started(self, service: str) -> float | None:
-        """When the service itself last started: the container's start, or later, after its restart back-off (the
-        entrypoint's stamp in the pod's ``/run/gameday``)."""
-        assert self.api is not None
-        st = self.api.container_status(service)
-        if st is None or st.state.running is None:
+        """When the service's Deployment was last back at its wanted ready replicas, as the pod watch saw it
+        (``gameday.k8s.watch``); None while it is not."""
+        assert self.watch is not None
+        if not self.is_running(service):
             return None
-        wall = st.state.running.started_at.timestamp()
-        with contextlib.suppress(Exception):
-            code, out = self.api.exec(service, ["cat", "/run/gameday/service-started"])
-            if code == 0:
-                wall = max(wall, float(out.strip()))
-        return time.monotonic() - (time.time() - wall)
+        return self.watch.back_at.get(service)
 
     def service_healthy(self, service: str) -> bool:
         return probe(f"{self.urls[service]}/health")

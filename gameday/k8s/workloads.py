@@ -100,10 +100,10 @@ class Cluster:
         self.core.create_namespace({"apiVersion": "v1", "kind": "Namespace",
                                     "metadata": {"name": self.namespace, "labels": {LABEL: "namespace"}}})
 
-    def pods(self, app: str) -> list[Any]:
-        """The pods of ``app`` that are not being deleted, oldest first."""
+    def pods(self, app: str, terminating: bool = False) -> list[Any]:
+        """The pods of ``app``, oldest first: those not being deleted, or (``terminating``) all of them."""
         found = self.core.list_namespaced_pod(self.namespace, label_selector=f"app={app}").items
-        live = [p for p in found if p.metadata.deletion_timestamp is None]
+        live = [p for p in found if terminating or p.metadata.deletion_timestamp is None]
         return sorted(live, key=lambda p: p.metadata.creation_timestamp)
 
     def pod(self, app: str) -> Any:

@@ -1,4 +1,5 @@
-"""Load: Locust in its own headless process, its stats read back from its CSV output.
+"""Load: Locust in its own headless process (or, for a load past one process, Locust's distributed mode: a
+master and worker processes on loopback), its stats read back from its CSV output or its web API.
 
 Locust monkey-patches the process it is imported in (gevent), so the harness never imports it:
 it runs ``python -m locust`` and reads ``<prefix>_stats.csv``. A steerable run (a traffic surge) also
@@ -51,7 +52,7 @@ class LocustRun(CleanOnFailure):
 
     def __init__(self, locustfile: Path, host: str, users: int, spawn_rate: float, out_dir: Path,
                  max_seconds: float = 1800, steerable: bool = False, web: bool = False,
-                 reach: Reach = LOOPBACK_ONLY) -> None:
+                 reach: Reach = LOOPBACK_ONLY, workers: int = 0) -> None:
         self.locustfile, self.host = locustfile, check_target(host, reach)
         self.control = out_dir / "load-control.json" if steerable else None
         self.users, self.spawn_rate = users, spawn_rate
@@ -71,6 +72,11 @@ class LocustRun(CleanOnFailure):
             self.web_port = free_port()
         self.started_at: float | None = None
         """``time.monotonic()`` when the process was started."""
+        self.workers = workers
+        """0: one Locust process; N: Locust's distributed mode, a master (this run's statistics, its web API and
+        shape) and N worker processes on loopback that make the requests."""
+        self.worker_procs: list[subprocess.Popen[bytes]] = []
+        self._asked_workers: tuple[float, int] = (-1e9, 0)
 
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +89,14 @@ class LocustRun(CleanOnFailure):
             env["GAMEDAY_LOAD_CONTROL"] = str(self.control)
         mode = ["--headless"] if self.web_port is None else ["--autostart", "--web-host", "127.0.0.1",
                                                              "--web-port", str(self.web_port)]
-        argv = [sys.executable, "-m", "locust", "-f", files, *mode,
+        distributed: list[str] = []
+        if self.workers:
+            from gameday.target.ports import free_port
+
+            port = free_port()
+            distributed = ["--master", "--expect-workers", str(self.workers), "--master-bind-host", "127.0.0.1",
+                           "--master-bind-port", str(port)]
+        argv = [sys.executable, "-m", "locust", "-f", files, *mode, *distributed,
                 "-u", str(self.users), "-r", str(self.spawn_rate), "-H", self.host,
                 "-t", f"{self.max_seconds}s", "--stop-timeout", "2", "--csv", str(self.prefix),
                 "--json-file", str(self.json_path), "--only-summary", "--loglevel", "WARNING",
@@ -91,7 +104,31 @@ class LocustRun(CleanOnFailure):
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, start_new_session=True, preexec_fn=die_with_parent)
+        for i in range(self.workers):
+            with open(self.out_dir / f"locust-worker-{i}.log", "wb") as log:
+                self.worker_procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "locust", "-f", files, "--worker", "--master-host", "127.0.0.1",
+                     "--master-port", str(port), "--loglevel", "WARNING"], stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, env=env, start_new_session=True, preexec_fn=die_with_parent))
         self.started_at = time.monotonic()
+
+    def workers_gone(self) -> list[str]:
+        """The workers that are no longer making requests: a process that exited, or one its master counts as
+        missing (no heartbeat). Empty for a run of one process."""
+        gone = [f"worker {i} exited ({p.returncode})" for i, p in enumerate(self.worker_procs) if p.poll() is not None]
+        if self.workers and self.web_port is not None and not gone:
+            import requests
+
+            now = time.monotonic()
+            if now - self._asked_workers[0] >= 0.5:  # the master's view, asked at most twice a second
+                try:
+                    states = [w.get("state") for w in json.loads(self._web("GET", "/stats/requests"))["workers"]]
+                except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
+                    states = []
+                self._asked_workers = (now, states.count("missing"))
+            if self._asked_workers[1]:
+                gone.append(f"{self._asked_workers[1]} worker(s) missing at the master (no heartbeat)")
+        return gone
 
     # -- the web API of a run that serves several drills ------------------------------------------
     def _web(self, method: str, path: str) -> str:
@@ -189,13 +226,14 @@ class LocustRun(CleanOnFailure):
                          num("50%"), num("95%"), rows)
 
     def stop(self, timeout: float = 10.0) -> LoadStats | None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for proc in [self.proc, *self.worker_procs]:  # the master first: it writes the whole run's figures
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         return self.final_stats() or self.stats()
 
     def _tail(self, lines: int = 3) -> str:
@@ -281,7 +319,7 @@ class SharedLoad:
         """How many Locust processes this session started (the benches print it)."""
 
     def prestart(self, locustfile: Path, host: str, users: int, spawn_rate: float,
-                 reach: Reach = LOOPBACK_ONLY) -> None:
+                 reach: Reach = LOOPBACK_ONLY, workers: int = 0) -> None:
         """Start the session's Locust ahead of the first drill, once the target's services answer and while its
         monitoring is still getting ready, so that Locust's own start-up (about a second) is no drill's. The
         drill's ``borrow`` then finds it flowing. A run that cannot start here is left to ``borrow``, which
@@ -290,7 +328,7 @@ class SharedLoad:
             return
         try:
             run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds, steerable=True,
-                            web=True, reach=reach)
+                            web=True, reach=reach, workers=workers)
             run.start()
         except (OSError, HarnessError):
             return
@@ -298,12 +336,13 @@ class SharedLoad:
         self.started += 1
 
     def borrow(self, locustfile: Path, host: str, users: int, spawn_rate: float,
-               reach: Reach = LOOPBACK_ONLY) -> LocustRun:
+               reach: Reach = LOOPBACK_ONLY, workers: int = 0) -> LocustRun:
         run = self.run
-        if run is None or not run.running() or (run.locustfile, run.host) != (locustfile, check_target(host, reach)):
+        if run is None or not run.running() or run.workers_gone() or \
+                (run.locustfile, run.host, run.workers) != (locustfile, check_target(host, reach), workers):
             self.close()
             run = self.run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds,
-                                       steerable=True, web=True, reach=reach)
+                                       steerable=True, web=True, reach=reach, workers=workers)
             run.start()
             self.started += 1
         run.wait_flowing()  # a new run's first requests; at once when the load already flows

@@ -56,6 +56,8 @@ class Load(_Model):
     locustfile: str = Field("locustfiles/baseline.py", max_length=512)
     users: int = Field(5, ge=1, le=200, strict=True)
     spawn_rate: float = Field(5, gt=0, le=200)
+    workers: int = Field(0, ge=0, le=8, strict=True)
+    """0: one Locust process; N: a Locust master and N worker processes (a load past one process's CPU)."""
 
     _rate = field_validator("spawn_rate", mode="before")(_rate)
 
@@ -160,12 +162,32 @@ class TrafficSurgeFault(_FaultSpec):
     _rate = field_validator("spawn_rate", mode="before")(_rate)
 
 
+class PodDeleteFault(_FaultSpec):
+    """Some of a Kubernetes workload's pods deleted: ``count`` of them (default 1) or ``percent`` of them (rounded
+    up), with a grace period of ``grace_period`` seconds (0: the pod is killed, not drained)."""
+
+    kind: Literal["pod-delete"]
+    count: int | None = Field(None, ge=1, le=100, strict=True)
+    percent: float | None = Field(None, gt=0, le=100)
+    grace_period: int = Field(0, ge=0, le=300, strict=True)
+
+    _rate = field_validator("percent", mode="before")(_rate)
+
+    @model_validator(mode="after")
+    def _one(self) -> PodDeleteFault:
+        if self.count is not None and self.percent is not None:
+            raise ValueError("give count or percent, not both")
+        if self.count is None and self.percent is None:
+            self.count = 1
+        return self
+
+
 FaultSpec = Annotated[KillServiceFault | StopServiceFault | PauseServiceFault | CpuStressFault | MemoryStressFault
                       | PacketLossFault | LatencyFault | RequestFailuresFault | NetworkDisconnectFault
-                      | TrafficSurgeFault,
+                      | TrafficSurgeFault | PodDeleteFault,
                       Field(discriminator="kind")]
 FAULT_KINDS = ("kill-service", "stop-service", "pause-service", "cpu-stress", "memory-stress", "packet-loss",
-               "latency", "request-failures", "network-disconnect", "traffic-surge")
+               "latency", "request-failures", "network-disconnect", "traffic-surge", "pod-delete")
 LOAD_FAULT_KINDS = ("traffic-surge",)
 """Kinds the harness applies through its own load, not through the target: every target can do them."""
 
