@@ -17,6 +17,7 @@ pytest_plugins = ["pytester"]
 # ``whole_machine`` are left out of that run and run after it, alone (``./run tests``).
 SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test_chaos.py": "docker",
           "test_team_containers.py": "docker",
+          "test_k8s_drills.py": "k8s cluster", "test_k8s_faults.py": "k8s cluster",  # one cluster per machine
           "test_lab.py": "lab fixture", "test_verdict_outcomes.py": "fake-target fixture"}
 
 
@@ -39,7 +40,7 @@ def pytest_collection_modifyitems(config, items):
         return
 
     def rank(item: pytest.Item) -> int:
-        if SHARED.get(item.path.name) == "docker":
+        if SHARED.get(item.path.name) in ("docker", "k8s cluster"):  # the long groups: their worker starts at once
             return 0
         name = item.name.split("[", 1)[0]
         return 1 + LONGEST.index(name) if name in LONGEST else len(LONGEST) + 1

@@ -18,8 +18,8 @@ from gameday.k8s.sweep import leftovers
 from tests.integration.conftest import broken_rules, gameday_argv, gameday_env, read_until
 from tests.integration.test_compose import docker_or_skip
 
-# one cluster per machine, and at scale 60 ServiceDown's SLA is a second: alone, after the parallel tests
-pytestmark = pytest.mark.whole_machine
+# one cluster per machine: under -n these tests share one worker (tests/conftest.py SHARED), and the P0 drills,
+# whose ServiceDown SLA is a second at scale 60, run alone after the parallel tests
 
 
 def cluster_or_skip() -> None:
@@ -28,6 +28,7 @@ def cluster_or_skip() -> None:
     docker_or_skip()
 
 
+@pytest.mark.whole_machine
 def test_p0_drills_pass_on_k8s(run_gameday):
     cluster_or_skip()
     run = run_gameday("-m", "p0", "--time-scale", "60", "--target", "k8s", "-rs", timeout=900)

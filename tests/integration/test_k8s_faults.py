@@ -16,8 +16,6 @@ from gameday.k8s.sweep import leftovers
 from tests.conftest import ROOT
 from tests.integration.test_k8s_drills import cluster_or_skip
 
-pytestmark = pytest.mark.whole_machine  # one cluster per machine
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
