@@ -5,7 +5,11 @@
   up), after the back-off the fault leaves in the pod's ``/run/gameday``;
 - scale to zero (``stop-service``): the Deployment's replicas set to 0, and back to what they were on revert;
 - pod deletion (``pod-delete``): a count or a share of the Deployment's pods deleted, grace period 0 by default;
-  its ReplicaSet replaces them, and the revert waits for the replicas to be ready.
+  its ReplicaSet replaces them, and the revert waits for the replicas to be ready;
+- a bad rollout (``bad-rollout``): a pod template whose command cannot start, put back on revert;
+- a node drained (``node-drain``): cordoned and the run's pods on it evicted, uncordoned on revert;
+- CPU and memory stress (``cpu-stress``, ``memory-stress``): stress-ng by exec in the service's container, where
+  its image has it, ended on revert.
 
 Each is in the ledger with the API server, its CA and the file of its token (never the token), the workload and
 what reverting takes, so the watchdog can revert it while the harness is stalled (``revert_left``). A run that
@@ -75,20 +79,56 @@ class WorkloadFault(Fault):
             raise InjectionError(f"{self.describe()}: {why}") from None
 
     def _undo(self) -> None:
-        back_to_replicas(self.api, self.target, self.replicas)
+        self.undone = put_back(self.api, self.detail())
+        """What the revert did and checked."""
 
     def recovery_steps(self) -> list[tuple[float, str]]:
         watch = getattr(self.stack, "watch", None)
         return [] if watch is None or self.injected_at is None else watch.steps_since(self.target, self.injected_at)
 
 
-def back_to_replicas(api: Cluster, app: str, replicas: int) -> str:
+def put_back(api: Cluster, detail: dict[str, Any]) -> str:
+    """Undo what a ledger entry's detail says was changed, in order: the node made schedulable again
+    (``node``), the pod template the Deployment had (``template``), its replicas, ready. What was done."""
+    from kubernetes.client import ApiClient
+
+    app, done = str(detail["deployment"]), []
+    if detail.get("stress") and api.pods(app):  # a pod that is gone took its stress-ng with it
+        done.append(end_stress(api, app))
+    if detail.get("node"):
+        node = api.core.read_node(detail["node"])
+        if node.spec.unschedulable:
+            api.core.patch_node(detail["node"], {"spec": {"unschedulable": False}})
+            done.append(f"uncordoned node {detail['node']}")
+    if detail.get("template"):
+        current = ApiClient().sanitize_for_serialization(api.apps.read_namespaced_deployment(app, api.namespace)
+                                                         .spec.template)
+        if current.get("spec") != detail["template"].get("spec"):
+            api.apps.patch_namespaced_deployment(app, api.namespace, {"spec": {"template": detail["template"]}},
+                                                 _content_type="application/merge-patch+json")
+            done.append(f"put {app}'s pod template back")
+    done.append(back_to_replicas(api, app, int(detail["replicas"]), rolled=bool(detail.get("template"))))
+    if detail.get("node"):  # a drain evicted the namespace's other pods too: each of their Deployments, ready
+        for other in api.apps.list_namespaced_deployment(api.namespace).items:
+            name = other.metadata.name
+            if name != app and not api.wait_ready(name, READY_WITHIN):
+                raise InjectionError(f"{name}: not ready {READY_WITHIN:g}s after node {detail['node']} was "
+                                     "uncordoned")
+            if name != app:
+                done.append(f"{name} ready again")
+    return "; ".join(done)
+
+
+def back_to_replicas(api: Cluster, app: str, replicas: int, rolled: bool = False) -> str:
     """Put the Deployment back at ``replicas`` and wait until that many are ready. A pod whose container the
     kubelet holds in its restart back-off is deleted, so the Deployment makes a fresh one. What was done."""
     done = []
     if api.ready_replicas(app)[1] != replicas:
         api.scale(app, replicas)
         done.append(f"scaled {app} back to {replicas}")
+    if rolled and not api.wait_rolled_out(app, READY_WITHIN):
+        raise InjectionError(f"{app}: its rollout back to the previous template did not finish within "
+                             f"{READY_WITHIN:g}s")
     if not api.wait_ready(app, READY_WITHIN / 2):
         for pod in api.pods(app):
             api.core.delete_namespaced_pod(pod.metadata.name, api.namespace, grace_period_seconds=0)
@@ -192,6 +232,110 @@ class DeletePods(WorkloadFault):
             raise InjectionError(f"{self.describe()}: {', '.join(self.deleted)} still there 10s after the delete")
 
 
+class BadRollout(WorkloadFault):
+    """A rollout whose new pods cannot start (their command exits at once): the Deployment's new ReplicaSet
+    crash-loops while its rolling update keeps the old pod serving. The revert puts the template back (what
+    ``kubectl rollout undo`` does) and waits for the rollout to finish."""
+
+    kind = "bad-rollout"
+    revert_action = "put the Deployment's pod template back and wait for its rollout to finish"
+
+    def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
+        from kubernetes.client import ApiClient
+
+        super().__init__(stack, service, ledger)
+        spec = self.api.apps.read_namespaced_deployment(service, self.api.namespace).spec
+        self.template = ApiClient().sanitize_for_serialization(spec.template)
+
+    def detail(self) -> dict[str, Any]:
+        return super().detail() | {"template": self.template}
+
+    def _apply(self) -> None:
+        name = self.template["spec"]["containers"][0]["name"]
+        before = {p.metadata.name for p in self.api.pods(self.target)}
+        self._stamp()
+        broken = {"name": name, "command": ["sh", "-c", "echo gameday: a release that cannot start; exit 3"]}
+        self.api.apps.patch_namespaced_deployment(  # merged by container name: only the command changes
+            self.target, self.api.namespace, {"spec": {"template": {"spec": {"containers": [broken]}}}},
+            _content_type="application/strategic-merge-patch+json")
+        if not wait_until(lambda: any(p.metadata.name not in before for p in self.api.pods(self.target)), 10, 0.1):
+            raise InjectionError(f"bad-rollout {self.target}: no new pod 10s after the new template")
+
+
+class NodeDrain(WorkloadFault):
+    """The node of the service's pod cordoned, and the run's pods on it evicted: on a one-node cluster nothing
+    can take them, so they wait, Pending, until the revert uncordons the node. Pods of other namespaces (the
+    cluster's own) are never evicted."""
+
+    kind = "node-drain"
+    revert_action = "uncordon the node and wait for the Deployment's replicas to be ready"
+
+    def __init__(self, stack: Any, service: str, ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        pods = self.api.pods(service)
+        self.node = pods[-1].spec.node_name if pods and pods[-1].spec.node_name else ""
+        self.evicted: list[str] = []
+
+    def detail(self) -> dict[str, Any]:
+        return super().detail() | {"node": self.node}
+
+    def _apply(self) -> None:
+        if not self.node:
+            raise InjectionError(f"node-drain {self.target}: its pod is on no node yet")
+        self._stamp()
+        self.api.core.patch_node(self.node, {"spec": {"unschedulable": True}})
+        for pod in self.api.core.list_namespaced_pod(self.api.namespace).items:
+            if pod.spec.node_name == self.node and pod.metadata.deletion_timestamp is None:
+                self.api.core.create_namespaced_pod_eviction(pod.metadata.name, self.api.namespace, {
+                    "apiVersion": "policy/v1beta1", "kind": "Eviction",
+                    "metadata": {"name": pod.metadata.name, "namespace": self.api.namespace}})
+                self.evicted.append(pod.metadata.name)
+        if not wait_until(lambda: not self.stack.is_running(self.target), 15, 0.1):
+            raise InjectionError(f"node-drain {self.target}: still running 15s after the drain")
+
+
+STRESS_BOUND = 900
+"""Seconds a stress-ng started in a pod runs at most, whatever happens to the harness (its ``--timeout``)."""
+
+
+class StressInPod(WorkloadFault):
+    """stress-ng run in the service's container by exec through the API server (so it counts against the pod's
+    own limits), where the image has it; refused with the reason where it does not. Reverted by ending every
+    stress-ng in the container, checked by exec; bounded by ``STRESS_BOUND`` in any case."""
+
+    revert_action = "end every stress-ng in the service's container (checked by exec)"
+
+    def __init__(self, stack: Any, service: str, kind: str, args: list[str], ledger: Ledger | None = None) -> None:
+        super().__init__(stack, service, ledger)
+        self.kind, self.args = kind, args
+
+    def detail(self) -> dict[str, Any]:
+        return super().detail() | {"stress": True}
+
+    def _apply(self) -> None:
+        code, out = self.api.exec(self.target, ["sh", "-c", "command -v stress-ng"])
+        if code != 0:
+            why = out.strip()[:100] or f"exit {code}"
+            raise InjectionError(f"{self.kind} {self.target}: its image has no stress-ng ({why}): stress by exec "
+                                 "needs it in the service's own container")
+        argv = " ".join(["stress-ng", *self.args, "--timeout", f"{STRESS_BOUND}s"])
+        self._stamp()
+        code, out = self.api.exec(self.target, ["sh", "-c", f"nohup {argv} >/dev/null 2>&1 & sleep 0.3; "
+                                                            "pgrep stress-ng >/dev/null"])
+        if code != 0:
+            raise InjectionError(f"{self.kind} {self.target}: stress-ng did not start in its container "
+                                 f"(exit {code}): {out.strip()[:200]}")
+
+
+def end_stress(api: Cluster, app: str) -> str:
+    """End every stress-ng in ``app``'s containers, checked by exec: ``pgrep`` finds none."""
+    code, out = api.exec(app, ["sh", "-c", "pkill stress-ng; for i in 1 2 3 4 5 6 7 8 9 10; do "
+                                           "pgrep stress-ng >/dev/null || exit 0; sleep 0.2; done; exit 1"])
+    if code != 0:
+        raise InjectionError(f"{app}: stress-ng still runs in its container 2s after pkill ({out.strip()[:100]})")
+    return f"no stress-ng left in {app}'s container"
+
+
 def k8s_fault_kinds(stack: Any) -> FaultKinds:
     later = "not on the k8s target yet"
     return FaultKinds(
@@ -200,10 +344,15 @@ def k8s_fault_kinds(stack: Any) -> FaultKinds:
             "stop-service": lambda stk, spec, duration, ledger: ScaleToZero(stk, spec.target, ledger),
             "pod-delete": lambda stk, spec, duration, ledger: DeletePods(stk, spec.target, spec.count, spec.percent,
                                                                          spec.grace_period, ledger),
+            "bad-rollout": lambda stk, spec, duration, ledger: BadRollout(stk, spec.target, ledger),
+            "cpu-stress": lambda stk, spec, duration, ledger: StressInPod(
+                stk, spec.target, "cpu-stress", ["--cpu", str(spec.workers), "--cpu-load", str(spec.load)], ledger),
+            "memory-stress": lambda stk, spec, duration, ledger: StressInPod(
+                stk, spec.target, "memory-stress", ["--vm", "1", "--vm-bytes", f"{spec.megabytes}M", "--vm-keep"],
+                ledger),
+            "node-drain": lambda stk, spec, duration, ledger: NodeDrain(stk, spec.target, ledger),
         },
         missing={"pause-service": "the kubelet cannot pause a container",
-                 "cpu-stress": f"{later} (stress-ng by exec in the pod's container)",
-                 "memory-stress": f"{later} (stress-ng by exec in the pod's container)",
                  "packet-loss": later, "latency": later, "network-disconnect": later,
                  "request-failures": "the k8s target has no relay in the gateway's path to its backend"})
 
@@ -217,7 +366,7 @@ def revert_left(entry: dict[str, Any]) -> tuple[str, str]:
     except (KeyError, OSError) as exc:
         return "gone", f"the cluster's access files are gone ({type(exc).__name__}): the cluster went with its run"
     try:
-        done = back_to_replicas(api, str(detail["deployment"]), int(detail["replicas"]))
+        done = put_back(api, detail)
     except InjectionError as exc:
         return "abandoned", str(exc)
     except Exception as exc:

@@ -23,7 +23,6 @@ from typing import Any
 import yaml
 
 from gameday.core.durations import format_ms, seconds
-from gameday.core.errors import HarnessError
 from gameday.core.processes import CleanOnFailure
 from gameday.k8s.cluster import POD_NETWORK, SERVICE_NETWORK, LocalCluster, binaries
 from gameday.k8s.discovery import PodDiscovery
@@ -256,11 +255,13 @@ class K8sStack(CleanOnFailure):
         return list(self.urls.values())
 
     def is_running(self, service: str) -> bool:
-        """Its newest pod's container is running and ready (its readiness probe answers)."""
+        """One of its pods (not being deleted) has its container running and ready (its readiness probe answers):
+        its Service has somewhere to send a request."""
         assert self.api is not None
-        with contextlib.suppress(HarnessError):
-            st = self.api.container_status(service)
-            return bool(st is not None and st.ready and st.state.running is not None)
+        for pod in self.api.pods(service):
+            for st in pod.status.container_statuses or []:
+                if st.name == service and st.ready and st.state.running is not None:
+                    return True
         return False
 
     def last_started(self, service: str) -> float | None:

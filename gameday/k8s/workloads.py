@@ -67,7 +67,10 @@ def deployment(w: Workload, image: str) -> dict[str, Any]:
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": w.name, "labels": labels},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": w.name}}, "template": {
             "metadata": {"labels": labels},
-            "spec": {"terminationGracePeriodSeconds": 2, "enableServiceLinks": False, "containers": [{
+            # one process namespace for the pod: its sandbox (pause) is PID 1 and reaps what a service leaves, as
+            # the Compose stack's init does (a stress-ng ended by the revert is then gone, not a zombie)
+            "spec": {"terminationGracePeriodSeconds": 2, "enableServiceLinks": False, "shareProcessNamespace": True,
+                     "containers": [{
                 "name": w.name, "image": image, "imagePullPolicy": "Never",  # moved in; nothing is pulled
                 "command": ["restart-delay", *w.command],
                 "env": [{"name": "RESTART_DELAY", "value": f"{w.restart_delay:.3f}"}],
@@ -140,6 +143,19 @@ class Cluster:
         finally:
             resp.close()
         return (code if code is not None else -1), out
+
+    def wait_rolled_out(self, app: str, timeout: float) -> bool:
+        """Whether the Deployment's rollout finished within ``timeout``: every replica of the current template,
+        ready, and none of an older one left (what ``kubectl rollout status`` waits for)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            d = self.apps.read_namespaced_deployment(app, self.namespace)
+            s, wanted = d.status, d.spec.replicas or 0
+            if (s.observed_generation or 0) >= d.metadata.generation and (s.updated_replicas or 0) == wanted \
+                    and (s.replicas or 0) == wanted and (s.available_replicas or 0) == wanted:
+                return True
+            time.sleep(0.2)
+        return False
 
     def wait_ready(self, app: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

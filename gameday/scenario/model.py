@@ -182,12 +182,25 @@ class PodDeleteFault(_FaultSpec):
         return self
 
 
+class BadRolloutFault(_FaultSpec):
+    """A Kubernetes Deployment rolled out to a pod template whose command cannot start; undone on revert."""
+
+    kind: Literal["bad-rollout"]
+
+
+class NodeDrainFault(_FaultSpec):
+    """The Kubernetes node of the service's pod cordoned and drained of the run's pods; uncordoned on revert."""
+
+    kind: Literal["node-drain"]
+
+
 FaultSpec = Annotated[KillServiceFault | StopServiceFault | PauseServiceFault | CpuStressFault | MemoryStressFault
                       | PacketLossFault | LatencyFault | RequestFailuresFault | NetworkDisconnectFault
-                      | TrafficSurgeFault | PodDeleteFault,
+                      | TrafficSurgeFault | PodDeleteFault | BadRolloutFault | NodeDrainFault,
                       Field(discriminator="kind")]
 FAULT_KINDS = ("kill-service", "stop-service", "pause-service", "cpu-stress", "memory-stress", "packet-loss",
-               "latency", "request-failures", "network-disconnect", "traffic-surge", "pod-delete")
+               "latency", "request-failures", "network-disconnect", "traffic-surge", "pod-delete", "bad-rollout",
+               "node-drain")
 LOAD_FAULT_KINDS = ("traffic-surge",)
 """Kinds the harness applies through its own load, not through the target: every target can do them."""
 

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from gameday.core.errors import InjectionError
 from gameday.faults import Ledger
-from gameday.k8s.faults import CrashContainer, DeletePods, ScaleToZero
+from gameday.k8s.faults import BadRollout, CrashContainer, DeletePods, NodeDrain, ScaleToZero, StressInPod
 from gameday.k8s.stack import BACKEND, GATEWAY, K8sConfig, K8sStack
 from gameday.k8s.sweep import leftovers
 from tests.conftest import ROOT
@@ -38,6 +39,17 @@ def pods(stack, app):
     return [p.metadata.name for p in stack.api.pods(app)]
 
 
+def serving(stack, within=10.0):
+    """The SLI answers within ``within`` seconds: a Service's endpoints, and kube-proxy's rules after them, follow
+    a pod's readiness by up to a second or so."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if stack.sli_healthy():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def steps(fault):
     return [what for _, what in fault.recovery_steps()]
 
@@ -53,7 +65,7 @@ def test_a_deleted_pod_is_replaced_and_the_watch_times_each_step(stack, ledger):
     assert not set(before) & set(pods(stack, GATEWAY)), "the pod is gone at once (grace period 0)"
     fault.revert()
     after = pods(stack, GATEWAY)
-    assert len(after) == 1 and after != before and stack.is_running(GATEWAY) and stack.sli_healthy()
+    assert len(after) == 1 and after != before and stack.is_running(GATEWAY) and serving(stack)
     said = steps(fault)
     new = after[0]
     order = [f"pod {new} created", f"pod {new} scheduled on gameday-node", f"pod {new}: container running",
@@ -92,9 +104,85 @@ def test_a_deployment_scaled_to_zero_is_scaled_back_and_checked_ready(stack, led
     assert pods(stack, BACKEND) == [] and stack.api.ready_replicas(BACKEND) == (0, 0)
     assert not stack.service_healthy(BACKEND)
     fault.revert()
-    assert stack.api.ready_replicas(BACKEND) == (1, 1) and stack.service_healthy(BACKEND)
+    assert stack.api.ready_replicas(BACKEND) == (1, 1) and serving(stack)
     said = steps(fault)
     assert f"pod {name} gone" in said and f"Deployment {BACKEND} back at 1/1 ready replica(s)" in said, said
     (entry, _) = ledger.entries()
     assert entry["detail"]["replicas"] == 1 and entry["revert"] == "k8s-workload", json.dumps(entry)
     assert closed(ledger)
+
+
+def test_a_bad_rollout_crash_loops_its_new_pod_while_the_old_one_serves_and_is_undone(stack, ledger):
+    (old,) = pods(stack, GATEWAY)
+    fault = BadRollout(stack, GATEWAY, ledger=ledger)
+    fault.inject()
+    deadline = time.monotonic() + 30
+    new = []
+    while time.monotonic() < deadline:
+        new = [p for p in stack.api.pods(GATEWAY) if p.metadata.name != old]
+        statuses = [s for p in new for s in p.status.container_statuses or []]
+        if any(s.restart_count >= 1 or (s.last_state and s.last_state.terminated) for s in statuses):
+            break
+        time.sleep(0.2)
+    assert new and not any(s.ready for p in new for s in p.status.container_statuses or []), "the new pod fails"
+    assert old in pods(stack, GATEWAY) and stack.is_running(GATEWAY) and serving(stack), \
+        "the rolling update keeps the old pod serving"
+    fault.revert()
+    assert pods(stack, GATEWAY) == [old], "the template put back: the old ReplicaSet's pod, the new one gone"
+    assert serving(stack) and closed(ledger)
+    command = ledger.entries()[0]["detail"]["template"]["spec"]["containers"][0]["command"]
+    assert command[0] == "restart-delay", "the ledger holds the template to put back"
+
+
+def test_a_drained_node_leaves_the_pods_pending_until_it_is_uncordoned(stack, ledger):
+    fault = NodeDrain(stack, BACKEND, ledger=ledger)
+    fault.inject()
+    node = stack.api.core.read_node("gameday-node")
+    assert node.spec.unschedulable and not stack.is_running(BACKEND) and not stack.is_running(GATEWAY)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not stack.api.pods(BACKEND):
+        time.sleep(0.1)
+    assert [p.status.phase for p in stack.api.pods(BACKEND)] == ["Pending"], "nowhere to run"
+    kube_system = stack.api.core.list_namespaced_pod("kube-system").items
+    fault.revert()
+    assert not stack.api.core.read_node("gameday-node").spec.unschedulable
+    assert stack.is_running(BACKEND) and stack.is_running(GATEWAY) and serving(stack)
+    assert closed(ledger) and "uncordoned node gameday-node" in fault.undone, fault.undone
+    assert [p.metadata.name for p in stack.api.core.list_namespaced_pod("kube-system").items] == \
+        [p.metadata.name for p in kube_system], "the cluster's own pods are never evicted"
+
+
+
+def stress_count(stack, app):
+    """How many processes of the app's container are named stress-ng (its workers are stress-ng-cpu ...)."""
+    code, out = stack.api.exec(app, ["ps", "-e", "-o", "comm="])
+    assert code == 0, out
+    return sum(1 for name in out.split() if name.startswith("stress-ng"))
+
+
+def test_cpu_stress_runs_stress_ng_in_the_pods_container_and_the_revert_ends_it(stack, ledger):
+    assert stress_count(stack, BACKEND) == 0
+    fault = StressInPod(stack, BACKEND, "cpu-stress", ["--cpu", "1", "--cpu-load", "50"], ledger=ledger)
+    try:
+        fault.inject()
+        assert stress_count(stack, BACKEND) >= 1, "stress-ng runs in the backend's own container"
+    finally:
+        fault.revert()
+    assert stress_count(stack, BACKEND) == 0 and closed(ledger)
+    assert "no stress-ng left in model-backend's container" in fault.undone, fault.undone
+
+
+def test_stress_where_the_image_has_no_stress_ng_is_refused_saying_why(stack, ledger, monkeypatch):
+    real = stack.api.exec
+
+    def without(app, argv, timeout=10.0):  # the image as a team's might be: no stress-ng on its PATH
+        return real(app, ["sh", "-c", "PATH=/nonexistent; " + argv[-1]] if argv[:2] == ["sh", "-c"] else argv, timeout)
+
+    monkeypatch.setattr(stack.api, "exec", without)
+    fault = StressInPod(stack, BACKEND, "memory-stress", ["--vm", "1", "--vm-bytes", "64M", "--vm-keep"],
+                        ledger=ledger)
+    with pytest.raises(InjectionError, match="its image has no stress-ng"):
+        fault.inject()
+    fault.revert()
+    monkeypatch.undo()
+    assert stress_count(stack, BACKEND) == 0
