@@ -144,6 +144,7 @@ class LocalCluster(CleanOnFailure):
         self._spawn("kube-proxy", [str(self.bin_dir / "kube-proxy"), f"--kubeconfig={self.kubeconfig}",
                                    f"--hostname-override={NODE_NAME}", f"--cluster-cidr={POD_NETWORK}",
                                    "--proxy-mode=iptables", "--masquerade-all=true", "--conntrack-max-per-core=0",
+                                   "--feature-gates=EndpointSliceProxying=false",  # the Endpoints, as the harness reads
                                    "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
                                    f"--healthz-bind-address=127.0.0.1:{self.ports['proxy-healthz']}",
                                    f"--metrics-bind-address=127.0.0.1:{self.ports['proxy-metrics']}",

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from gameday.core.durations import format_ms, seconds
+from gameday.core.errors import HarnessError
 from gameday.core.processes import CleanOnFailure
 from gameday.k8s.cluster import POD_NETWORK, SERVICE_NETWORK, LocalCluster, binaries
 from gameday.k8s.discovery import PodDiscovery
@@ -162,6 +163,7 @@ class K8sStack(CleanOnFailure):
             made = self.api.core.create_namespaced_service(NAMESPACE, service(Workload(name, port, [], 0)))
             ips[name] = made.spec.cluster_ip
             self.urls[name] = f"http://{ips[name]}:{port}"
+        self._wait_programmed(ips)
         backend = svc[BACKEND]
         commands = {
             BACKEND: ["python3", "model_backend.py", "--host", "0.0.0.0", "--port", "8001",  # noqa: S104 - the pod's
@@ -174,6 +176,23 @@ class K8sStack(CleanOnFailure):
             delay = seconds(svc[name]["restart_delay"]) / cfg.time_scale
             self.api.apps.create_namespaced_deployment(
                 NAMESPACE, deployment(Workload(name, PORTS[name], commands[name], delay), image))
+
+    @staticmethod
+    def _wait_programmed(ips: dict[str, str], timeout: float = 30.0) -> None:
+        """Wait until kube-proxy has each Service's cluster IP in its rules. Before that, a packet to a cluster IP
+        would follow this machine's default route out of it, so the harness sends nothing there until then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # a Service with endpoints is in the nat table, one without them rejected in the filter table
+            rules = "".join(subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True,
+                                           timeout=30).stdout for table in ("nat", "filter"))
+            missing = [n for n, ip in ips.items() if f"-A KUBE-SERVICES -d {ip}/32" not in rules]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise HarnessError(f"kube-proxy did not program the Service(s) {', '.join(missing)} within "
+                                   f"{timeout:g}s (its log: the cluster's logs/kube-proxy.log)")
+            time.sleep(0.2)
 
     def _monitoring(self, ports: dict[str, int]) -> None:
         """Render the monitoring config (scaled, the receiver and its secret filled in, the pods found by service
