@@ -145,6 +145,9 @@ class LocalCluster(CleanOnFailure):
                                    f"--hostname-override={NODE_NAME}", f"--cluster-cidr={POD_NETWORK}",
                                    "--proxy-mode=iptables", "--masquerade-all=true", "--conntrack-max-per-core=0",
                                    "--feature-gates=EndpointSliceProxying=false",  # the Endpoints, as the harness reads
+                                   # a pod that ends leaves the rules at once, not up to a second later: at a time
+                                   # scale, that second is a minute of requests hanging on an address that is gone
+                                   "--iptables-min-sync-period=0s",
                                    "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
                                    f"--healthz-bind-address=127.0.0.1:{self.ports['proxy-healthz']}",
                                    f"--metrics-bind-address=127.0.0.1:{self.ports['proxy-metrics']}",
