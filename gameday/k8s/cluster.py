@@ -161,6 +161,15 @@ class LocalCluster(CleanOnFailure):
     def _step(self, name: str, t0: float) -> None:
         self.timings[name] = round(time.monotonic() - t0, 1)
 
+    def restart(self, name: str) -> None:
+        """End one of the cluster's processes and start it again with the same arguments (kube-proxy then writes
+        all of its rules anew)."""
+        proc = self.procs.get(name)
+        if proc is None:
+            return
+        _end(proc)
+        self._spawn(name, list(proc.args))  # type: ignore[arg-type]
+
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.workdir / "logs" / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603

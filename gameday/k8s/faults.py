@@ -195,8 +195,8 @@ class ScaleToZero(WorkloadFault):
             raise InjectionError(f"stop-service {self.target}: its Deployment already has 0 replicas")
         self._stamp()
         self.api.scale(self.target, 0)
-        if not wait_until(lambda: not self.api.pods(self.target, terminating=True), 20, 0.1):
-            raise InjectionError(f"stop-service {self.target}: pods still there 20s after scaling to zero")
+        if not wait_until(lambda: not self.api.pods(self.target, terminating=True), 60, 0.1):
+            raise InjectionError(f"stop-service {self.target}: pods still there 60s after scaling to zero")
 
 
 class DeletePods(WorkloadFault):

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -100,6 +101,8 @@ class K8sStack(CleanOnFailure):
     monitoring: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     discovery: PodDiscovery | None = None
     watch: PodWatch | None = None
+    restarted_proxy: bool = False
+    """The start had to restart kube-proxy once (``_services_answer``)."""
     _argv: dict[str, list[str]] = field(default_factory=dict)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -126,6 +129,7 @@ class K8sStack(CleanOnFailure):
         self._monitoring(ports)
         self.urls |= {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
         self.faults = k8s_fault_kinds(self)
+        self._services_answer()
         self.wait_ready(ready_timeout)
         self.started_in = time.monotonic() - t0
 
@@ -176,6 +180,26 @@ class K8sStack(CleanOnFailure):
             delay = seconds(svc[name]["restart_delay"]) / cfg.time_scale
             self.api.apps.create_namespaced_deployment(
                 NAMESPACE, deployment(Workload(name, PORTS[name], commands[name], delay), image))
+
+    def _services_answer(self, within: float = 30.0) -> None:
+        """Once both Deployments are ready, their Services must answer from this host. Where one does not while
+        its endpoints are ready (seen on this machine now and then, cause not found), kube-proxy is restarted
+        once, which writes its rules anew, and the start says so; a second failure is left to the readiness
+        wait, whose error names what the cluster says."""
+        assert self.api is not None and self.cluster is not None
+        for name in PORTS:
+            self.api.wait_ready(name, within)
+        for attempt in (1, 2):
+            deadline = time.monotonic() + (10.0 if attempt == 1 else 20.0)
+            while time.monotonic() < deadline:
+                if all(self.service_healthy(name) for name in PORTS):
+                    return
+                time.sleep(0.2)
+            if attempt == 1:
+                self.cluster.restart("kube-proxy")
+                self.restarted_proxy = True
+                print("gameday: k8s: a Service did not answer though its pods were ready: kube-proxy restarted "
+                      "once", file=sys.stderr, flush=True)
 
     @staticmethod
     def _wait_programmed(ips: dict[str, str], timeout: float = 30.0) -> None:
