@@ -18,7 +18,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -31,6 +30,7 @@ from gameday.k8s.discovery import PodDiscovery
 from gameday.k8s.sweep import MARK
 from gameday.k8s.watch import PodWatch
 from gameday.k8s.workloads import Access, Cluster, Workload, deployment, service
+from gameday.lab.stack import LabConfig
 from gameday.observe.clients import Alertmanager, Prometheus, probe
 from gameday.observe.receiver import WebhookReceiver
 from gameday.target.allowlist import Reach
@@ -44,17 +44,8 @@ PORTS = {GATEWAY: 8000, BACKEND: 8001}
 NAMESPACE = "gameday"
 
 
-@dataclass
-class K8sConfig:
-    root: Path
-    workdir: Path
-    time_scale: float = 1.0
-    rules_dir: Path | None = None
-    config_dir: Path | None = None
-
-    def __post_init__(self) -> None:
-        self.config_dir = self.config_dir or self.root / "config"
-        self.rules_dir = self.rules_dir or self.config_dir / "prometheus" / "rules"
+class K8sConfig(LabConfig):
+    """Where the k8s target's config lives and how fast it runs: the lab's own, as it runs the lab's services."""
 
 
 def discover_pods(prom: dict[str, Any], sd_url: str) -> dict[str, Any]:
