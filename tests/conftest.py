@@ -18,6 +18,7 @@ pytest_plugins = ["pytester"]
 SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test_chaos.py": "docker",
           "test_team_containers.py": "docker",
           "test_k8s_drills.py": "k8s cluster", "test_k8s_faults.py": "k8s cluster",  # one cluster per machine
+          "test_team_k8s.py": "k8s cluster",
           "test_lab.py": "lab fixture", "test_verdict_outcomes.py": "fake-target fixture"}
 
 

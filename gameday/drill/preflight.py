@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assertions.sla import assert_feasible
-from gameday.core.errors import DrillFailed, DrillSkipped, ScenarioError, StackUnreachable
+from gameday.core.errors import DrillFailed, DrillSkipped, HarnessError, ScenarioError, StackUnreachable
 from gameday.drill.context import PhaseContext
 from gameday.drill.recover import runbook_steps
 from gameday.drill.steady import settle_groups
@@ -55,6 +55,8 @@ def run_preflight(scenario: Scenario, source: str, target: Target, slas: dict[st
         if scenario.fault.skip_where_unsupported:
             raise DrillSkipped(why)
         raise ScenarioError(source, "fault.kind", why)
+    elif (refusal := optional(target, "fault_refusal")) is not None and (why := refusal(scenario.fault)):
+        raise HarnessError(why)  # the target's own bound (a team's blast radius), before any fault
     rules = prometheus.alerting_rules()
     missing = [e.alert for e in scenario.expect if e.alert not in rules]
     missing += [q for q in scenario.quiet if q not in rules]

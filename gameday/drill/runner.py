@@ -27,7 +27,7 @@ from gameday.observe.timerlag import LagProbe
 from gameday.record.events import DrillEvents
 from gameday.record.journal import DrillRecord
 from gameday.scenario.model import LOAD_FAULT_KINDS, Scenario
-from gameday.target.protocol import reach_of
+from gameday.target.protocol import load_pool, reach_of
 
 __all__ = ["Drill", "DrillContext"]
 
@@ -93,11 +93,12 @@ class Drill:
         if pc.ctx.loads is not None:  # the session's Locust, already running after the first drill
             pc.load = pc.ctx.loads.borrow(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service),
                                           sc.load.users, sc.load.spawn_rate, reach=reach_of(target),
-                                          workers=sc.load.workers)
+                                          workers=sc.load.workers, pool=load_pool(target, sc.load.workers))
             return
         pc.load = LocustRun(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service), sc.load.users,
                             sc.load.spawn_rate, pc.ctx.reports / "load" / sc.id,
-                            steerable=sc.fault.kind in LOAD_FAULT_KINDS, reach=reach_of(target))
+                            steerable=sc.fault.kind in LOAD_FAULT_KINDS, reach=reach_of(target),
+                            workers=sc.load.workers, pool=load_pool(target, sc.load.workers))
         pc.load.start()
         pc.load.wait_flowing()
 

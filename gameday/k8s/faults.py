@@ -26,7 +26,7 @@ from typing import Any
 from gameday.core.errors import HarnessError, InjectionError
 from gameday.faults.base import Fault, wait_until
 from gameday.faults.ledger import Ledger
-from gameday.k8s.workloads import Access, Cluster
+from gameday.k8s.workloads import Access, Cluster, Ref
 from gameday.target.protocol import FaultKinds
 
 READY_WITHIN = 30.0
@@ -62,11 +62,11 @@ class WorkloadFault(Fault):
             why = api_refusal(exc)
             if why is None:
                 raise
-            raise HarnessError(f"{self.describe()}: {why} for its Deployment") from None
+            raise HarnessError(f"{self.describe()}: {why} for its {self.api.ref(service).kind}") from None
 
     def detail(self) -> dict[str, Any]:
         return {"namespace": self.api.namespace, "deployment": self.target, "replicas": self.replicas,
-                **self.api.access.as_detail(), "revert": self.revert_action}
+                **self.api.access.as_detail(), **self.api.ref(self.target).as_detail(), "revert": self.revert_action}
 
     def inject(self) -> float:
         try:
@@ -101,11 +101,9 @@ def put_back(api: Cluster, detail: dict[str, Any]) -> str:
             api.core.patch_node(detail["node"], {"spec": {"unschedulable": False}})
             done.append(f"uncordoned node {detail['node']}")
     if detail.get("template"):
-        current = ApiClient().sanitize_for_serialization(api.apps.read_namespaced_deployment(app, api.namespace)
-                                                         .spec.template)
+        current = ApiClient().sanitize_for_serialization(api.workload(app).spec.template)
         if current.get("spec") != detail["template"].get("spec"):
-            api.apps.patch_namespaced_deployment(app, api.namespace, {"spec": {"template": detail["template"]}},
-                                                 _content_type="application/merge-patch+json")
+            api.patch_template(app, detail["template"], "application/merge-patch+json")
             done.append(f"put {app}'s pod template back")
     done.append(back_to_replicas(api, app, int(detail["replicas"]), rolled=bool(detail.get("template"))))
     if detail.get("node"):  # a drain evicted the namespace's other pods too: each of their Deployments, ready
@@ -123,7 +121,7 @@ def back_to_replicas(api: Cluster, app: str, replicas: int, rolled: bool = False
     """Put the Deployment back at ``replicas`` and wait until that many are ready. A pod whose container the
     kubelet holds in its restart back-off is deleted, so the Deployment makes a fresh one. What was done."""
     done = []
-    if api.ready_replicas(app)[1] != replicas:
+    if api.ref(app).kind and api.ready_replicas(app)[1] != replicas:
         api.scale(app, replicas)
         done.append(f"scaled {app} back to {replicas}")
     if rolled and not api.wait_rolled_out(app, READY_WITHIN):
@@ -244,20 +242,18 @@ class BadRollout(WorkloadFault):
         from kubernetes.client import ApiClient
 
         super().__init__(stack, service, ledger)
-        spec = self.api.apps.read_namespaced_deployment(service, self.api.namespace).spec
-        self.template = ApiClient().sanitize_for_serialization(spec.template)
+        self.template = ApiClient().sanitize_for_serialization(self.api.workload(service).spec.template)
 
     def detail(self) -> dict[str, Any]:
         return super().detail() | {"template": self.template}
 
     def _apply(self) -> None:
-        name = self.template["spec"]["containers"][0]["name"]
+        name = self.api.ref(self.target).container or self.template["spec"]["containers"][0]["name"]
         before = {p.metadata.name for p in self.api.pods(self.target)}
         self._stamp()
         broken = {"name": name, "command": ["sh", "-c", "echo gameday: a release that cannot start; exit 3"]}
-        self.api.apps.patch_namespaced_deployment(  # merged by container name: only the command changes
-            self.target, self.api.namespace, {"spec": {"template": {"spec": {"containers": [broken]}}}},
-            _content_type="application/strategic-merge-patch+json")
+        self.api.patch_template(self.target, {"spec": {"containers": [broken]}},  # merged by container name: only
+                                "application/strategic-merge-patch+json")  # the command changes
         if not wait_until(lambda: any(p.metadata.name not in before for p in self.api.pods(self.target)), 10, 0.1):
             raise InjectionError(f"bad-rollout {self.target}: no new pod 10s after the new template")
 
@@ -294,6 +290,10 @@ class NodeDrain(WorkloadFault):
             raise InjectionError(f"node-drain {self.target}: still running 15s after the drain")
 
 
+LIVE_STRESS = ("n=0; for p in $(pgrep stress-ng); do s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); "
+               "case \"$s\" in ''|Z) ;; *) n=$((n+1)) ;; esac; done; echo $n")
+"""Shell: how many stress-ng processes in the container are alive (a zombie, ended but not reaped, is not)."""
+
 STRESS_BOUND = 900
 """Seconds a stress-ng started in a pod runs at most, whatever happens to the harness (its ``--timeout``)."""
 
@@ -321,16 +321,17 @@ class StressInPod(WorkloadFault):
         argv = " ".join(["stress-ng", *self.args, "--timeout", f"{STRESS_BOUND}s"])
         self._stamp()
         code, out = self.api.exec(self.target, ["sh", "-c", f"nohup {argv} >/dev/null 2>&1 & sleep 0.3; "
-                                                            "pgrep stress-ng >/dev/null"])
+                                                            f"[ $({LIVE_STRESS}) -gt 0 ]"])
         if code != 0:
             raise InjectionError(f"{self.kind} {self.target}: stress-ng did not start in its container "
                                  f"(exit {code}): {out.strip()[:200]}")
 
 
 def end_stress(api: Cluster, app: str) -> str:
-    """End every stress-ng in ``app``'s containers, checked by exec: ``pgrep`` finds none."""
+    """End every stress-ng in ``app``'s containers, checked by exec: none is left but a zombie (one that ended,
+    which a container whose first process does not reap keeps in the process table, using no CPU or memory)."""
     code, out = api.exec(app, ["sh", "-c", "pkill stress-ng; for i in 1 2 3 4 5 6 7 8 9 10; do "
-                                           "pgrep stress-ng >/dev/null || exit 0; sleep 0.2; done; exit 1"])
+                                           f"[ $({LIVE_STRESS}) -eq 0 ] && exit 0; sleep 0.2; done; exit 1"])
     if code != 0:
         raise InjectionError(f"{app}: stress-ng still runs in its container 2s after pkill ({out.strip()[:100]})")
     return f"no stress-ng left in {app}'s container"
@@ -362,9 +363,14 @@ def revert_left(entry: dict[str, Any]) -> tuple[str, str]:
     entry names; a cluster that no longer answers went with its run, and left nothing."""
     detail = entry.get("detail") or {}
     try:
-        api = Cluster(Access.of(detail), str(detail["namespace"]))
+        app = str(detail["deployment"])
+        api = Cluster(Access.of(detail), str(detail["namespace"]), {app: Ref.of(detail, app)})
     except (KeyError, OSError) as exc:
         return "gone", f"the cluster's access files are gone ({type(exc).__name__}): the cluster went with its run"
+    except Exception as exc:  # the kubernetes client's ConfigException: a kubeconfig that no longer reads
+        if type(exc).__name__ != "ConfigException":
+            raise
+        return "abandoned", f"the kubeconfig the fault used no longer reads ({exc}): revert it by hand"
     try:
         done = put_back(api, detail)
     except InjectionError as exc:

@@ -23,10 +23,10 @@ from typing import Any
 import yaml
 
 from gameday.core.durations import format_ms, seconds
-from gameday.core.errors import HarnessError
 from gameday.core.processes import CleanOnFailure
 from gameday.k8s.cluster import POD_NETWORK, SERVICE_NETWORK, LocalCluster, binaries
 from gameday.k8s.discovery import PodDiscovery
+from gameday.k8s.netcheck import wait_programmed, write_down
 from gameday.k8s.sweep import MARK
 from gameday.k8s.watch import PodWatch
 from gameday.k8s.workloads import Access, Cluster, Workload, deployment, service
@@ -92,9 +92,12 @@ class K8sStack(CleanOnFailure):
     monitoring: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     discovery: PodDiscovery | None = None
     watch: PodWatch | None = None
-    restarted_proxy: bool = False
-    """The start had to restart kube-proxy once (``_services_answer``)."""
+    image: str = ""
+    """The stack's image in the cluster (``gameday-stack:TAG``)."""
+    remedies: list[str] = field(default_factory=list)
+    """What the start had to do for a Service that did not answer from this host (``_services_answer``)."""
     _argv: dict[str, list[str]] = field(default_factory=dict)
+    _workers: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, ready_timeout: float = 180.0) -> None:
@@ -109,7 +112,7 @@ class K8sStack(CleanOnFailure):
         with os.fdopen(fd, "w") as out:
             out.write(self.cluster.token)
         self.access = Access(self.cluster.server, self.cluster.workdir / "pki" / "ca.crt", token)
-        image = self._image()
+        image = self.image = self._image()
         self.api = Cluster(self.access, NAMESPACE)
         self.api.create_namespace()
         self.watch = PodWatch(self.access, NAMESPACE).start()
@@ -158,7 +161,7 @@ class K8sStack(CleanOnFailure):
             made = self.api.core.create_namespaced_service(NAMESPACE, service(Workload(name, port, [], 0)))
             ips[name] = made.spec.cluster_ip
             self.urls[name] = f"http://{ips[name]}:{port}"
-        self._wait_programmed(ips)
+        wait_programmed(ips)
         backend = svc[BACKEND]
         commands = {
             BACKEND: ["python3", "model_backend.py", "--host", "0.0.0.0", "--port", "8001",  # noqa: S104 - the pod's
@@ -174,40 +177,47 @@ class K8sStack(CleanOnFailure):
 
     def _services_answer(self, within: float = 30.0) -> None:
         """Once both Deployments are ready, their Services must answer from this host. Where one does not while
-        its endpoints are ready (seen on this machine now and then, cause not found), kube-proxy is restarted
-        once, which writes its rules anew, and the start says so; a second failure is left to the readiness
-        wait, whose error names what the cluster says."""
+        its endpoints are ready (seen on this machine now and then, under load), what the host's network said is
+        written to the cluster's ``logs/unanswered-N.txt`` and the start says so; then kube-proxy is restarted
+        (it writes its rules anew), and should that not do, the silent Service's pods are replaced and its
+        connection tracking entries dropped. A Service still silent is left to the readiness wait, whose error
+        names what the cluster says."""
         assert self.api is not None and self.cluster is not None
         for name in PORTS:
             self.api.wait_ready(name, within)
-        for attempt in (1, 2):
-            deadline = time.monotonic() + (10.0 if attempt == 1 else 20.0)
+        remedies = [("kube-proxy restarted", self._restart_proxy), ("its pods replaced", self._replace_pods)]
+        for attempt in range(len(remedies) + 1):
+            deadline = time.monotonic() + (10.0 if attempt == 0 else 20.0)
             while time.monotonic() < deadline:
                 if all(self.service_healthy(name) for name in PORTS):
                     return
                 time.sleep(0.2)
-            if attempt == 1:
-                self.cluster.restart("kube-proxy")
-                self.restarted_proxy = True
-                print("gameday: k8s: a Service did not answer though its pods were ready: kube-proxy restarted "
-                      "once", file=sys.stderr, flush=True)
-
-    @staticmethod
-    def _wait_programmed(ips: dict[str, str], timeout: float = 30.0) -> None:
-        """Wait until kube-proxy has each Service's cluster IP in its rules. Before that, a packet to a cluster IP
-        would follow this machine's default route out of it, so the harness sends nothing there until then."""
-        deadline = time.monotonic() + timeout
-        while True:
-            # a Service with endpoints is in the nat table, one without them rejected in the filter table
-            rules = "".join(subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True,
-                                           timeout=30).stdout for table in ("nat", "filter"))
-            missing = [n for n, ip in ips.items() if f"-A KUBE-SERVICES -d {ip}/32" not in rules]
-            if not missing:
+            if attempt == len(remedies):
                 return
-            if time.monotonic() > deadline:
-                raise HarnessError(f"kube-proxy did not program the Service(s) {', '.join(missing)} within "
-                                   f"{timeout:g}s (its log: the cluster's logs/kube-proxy.log)")
-            time.sleep(0.2)
+            silent = [n for n in PORTS if not self.service_healthy(n)]
+            pods = {n: [f"http://{p.status.pod_ip}:{PORTS[n]}" for p in self.api.pods(n) if p.status.pod_ip]
+                    for n in silent}
+            said = write_down(self.cluster.workdir / "logs" / f"unanswered-{attempt + 1}.txt",
+                              {n: self.urls[n] for n in silent}, pods)
+            what, remedy = remedies[attempt]
+            remedy(silent)
+            self.remedies.append(what)
+            print(f"gameday: k8s: {', '.join(silent)} did not answer at its cluster IP though its pods were ready: "
+                  f"{what} (what the network said: {said})", file=sys.stderr, flush=True)
+
+    def _restart_proxy(self, silent: list[str]) -> None:
+        assert self.cluster is not None
+        self.cluster.restart("kube-proxy")
+
+    def _replace_pods(self, silent: list[str]) -> None:
+        assert self.api is not None
+        for name in silent:
+            ip = self.urls[name].split("//", 1)[1].rsplit(":", 1)[0]
+            subprocess.run(["conntrack", "-D", "-d", ip], capture_output=True, timeout=30)
+            for pod in self.api.pods(name):
+                self.api.core.delete_namespaced_pod(pod.metadata.name, NAMESPACE, grace_period_seconds=0)
+        for name in silent:
+            self.api.wait_ready(name, 30.0)
 
     def _monitoring(self, ports: dict[str, int]) -> None:
         """Render the monitoring config (scaled, the receiver and its secret filled in, the pods found by service
@@ -265,6 +275,15 @@ class K8sStack(CleanOnFailure):
         return self.alerting_epoch
 
     # -- the target ------------------------------------------------------------------------------
+    def load_workers(self) -> Any:
+        """A drill's Locust workers as a Deployment in the cluster (``gameday.k8s.loadworkers``), one pool for the
+        stack."""
+        from gameday.k8s.loadworkers import ClusterWorkers
+
+        if self._workers is None:
+            self._workers = ClusterWorkers(self)
+        return self._workers
+
     @cached_property
     def prometheus(self) -> Prometheus:
         return Prometheus(self.urls["prometheus"])

@@ -78,7 +78,8 @@ def _pod_cgroups() -> list[Path]:
     """The kubelet's cgroups (``kubepods`` under each controller), deepest first."""
     found: list[Path] = []
     for top in CGROUPS.glob("*/kubepods"):
-        found += [p for p in top.rglob("*") if p.is_dir()] + [top]
+        # os.walk passes over a folder that goes while it looks (the kubelet removing a pod's cgroup)
+        found += [Path(where) for where, _dirs, _files in os.walk(top)]
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.k8s.workloads import Access, Cluster
+from gameday.k8s.workloads import Access, Cluster, KubeconfigAccess, Ref
 
 
 @dataclass
@@ -32,8 +32,10 @@ class _Seen:
 
 @dataclass
 class PodWatch:
-    access: Access
+    access: Access | KubeconfigAccess
     namespace: str
+    refs: dict[str, Ref] = field(default_factory=dict)
+    """The workloads watched, by service (the lab's are known by their ``app`` label)."""
     steps: list[tuple[float, str, str]] = field(default_factory=list)
     """(monotonic time, app, what happened)"""
     back_at: dict[str, float] = field(default_factory=dict)
@@ -46,7 +48,7 @@ class PodWatch:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> PodWatch:
-        self.api = Cluster(self.access, self.namespace)
+        self.api = Cluster(self.access, self.namespace, self.refs)
         self._thread = threading.Thread(target=self._run, name="k8s-pod-watch", daemon=True)
         self._thread.start()
         return self
@@ -82,7 +84,7 @@ class PodWatch:
             self.steps.append((time.monotonic(), app, text))
 
     def _seen(self, kind: str, pod: Any) -> None:
-        app = (pod.metadata.labels or {}).get("app", "")
+        app = self.api.app_of(pod.metadata.labels)
         name = pod.metadata.name
         if not app:
             return
@@ -98,7 +100,8 @@ class PodWatch:
         status = pod.status
         scheduled = any(c.type == "PodScheduled" and c.status == "True" for c in status.conditions or [])
         ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
-        container = next((c for c in status.container_statuses or [] if c.name == app), None)
+        wanted_name = self.api.container_name(app, pod)
+        container = next((c for c in status.container_statuses or [] if c.name == wanted_name), None)
         running = bool(container and container.state.running)
         waiting = (container.state.waiting.reason or "") if container and container.state.waiting else ""
         restarts = container.restart_count if container else 0
@@ -129,5 +132,6 @@ class PodWatch:
         if full and not self._full.get(app, False):
             now = time.monotonic()
             self.back_at[app] = now
-            self._say(app, f"Deployment {app} back at {ready}/{wanted} ready replica(s)")
+            self._say(app, f"{self.api.ref(app).kind} {self.api.ref(app).name} back at {ready}/{wanted} ready "
+                           "replica(s)")
         self._full[app] = full

@@ -52,8 +52,11 @@ class LocustRun(CleanOnFailure):
 
     def __init__(self, locustfile: Path, host: str, users: int, spawn_rate: float, out_dir: Path,
                  max_seconds: float = 1800, steerable: bool = False, web: bool = False,
-                 reach: Reach = LOOPBACK_ONLY, workers: int = 0) -> None:
+                 reach: Reach = LOOPBACK_ONLY, workers: int = 0, pool: Any = None) -> None:
         self.locustfile, self.host = locustfile, check_target(host, reach)
+        self.pool = pool
+        """Where the workers run when not as local processes (``gameday.k8s.loadworkers.ClusterWorkers``): its
+        ``bind_host`` is where the master listens for them."""
         self.control = out_dir / "load-control.json" if steerable else None
         self.users, self.spawn_rate = users, spawn_rate
         self.out_dir = out_dir
@@ -94,17 +97,20 @@ class LocustRun(CleanOnFailure):
             from gameday.target.ports import free_port
 
             port = free_port()
-            distributed = ["--master", "--expect-workers", str(self.workers), "--master-bind-host", "127.0.0.1",
+            bind = "127.0.0.1" if self.pool is None else self.pool.bind_host
+            distributed = ["--master", "--expect-workers", str(self.workers), "--master-bind-host", bind,
                            "--master-bind-port", str(port)]
         argv = [sys.executable, "-m", "locust", "-f", files, *mode, *distributed,
                 "-u", str(self.users), "-r", str(self.spawn_rate), "-H", self.host,
                 "-t", f"{self.max_seconds}s", "--stop-timeout", "2", "--csv", str(self.prefix),
                 "--json-file", str(self.json_path), "--only-summary", "--loglevel", "WARNING",
                 "--exit-code-on-error", "0"]
+        if self.workers and self.pool is not None:  # first: its image may be built (the workers wait for it)
+            self.pool.start(self.workers, port, [Path(f) for f in files.split(",")])
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, start_new_session=True, preexec_fn=die_with_parent)
-        for i in range(self.workers):
+        for i in range(self.workers if self.pool is None else 0):
             with open(self.out_dir / f"locust-worker-{i}.log", "wb") as log:
                 self.worker_procs.append(subprocess.Popen(
                     [sys.executable, "-m", "locust", "-f", files, "--worker", "--master-host", "127.0.0.1",
@@ -116,6 +122,8 @@ class LocustRun(CleanOnFailure):
         """The workers that are no longer making requests: a process that exited, or one its master counts as
         missing (no heartbeat). Empty for a run of one process."""
         gone = [f"worker {i} exited ({p.returncode})" for i, p in enumerate(self.worker_procs) if p.poll() is not None]
+        if self.pool is not None and self.workers:
+            gone += self.pool.gone()
         if self.workers and self.web_port is not None and not gone:
             import requests
 
@@ -234,6 +242,8 @@ class LocustRun(CleanOnFailure):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        if self.pool is not None and self.workers:
+            self.pool.stop()
         return self.final_stats() or self.stats()
 
     def _tail(self, lines: int = 3) -> str:
@@ -319,7 +329,7 @@ class SharedLoad:
         """How many Locust processes this session started (the benches print it)."""
 
     def prestart(self, locustfile: Path, host: str, users: int, spawn_rate: float,
-                 reach: Reach = LOOPBACK_ONLY, workers: int = 0) -> None:
+                 reach: Reach = LOOPBACK_ONLY, workers: int = 0, pool: Any = None) -> None:
         """Start the session's Locust ahead of the first drill, once the target's services answer and while its
         monitoring is still getting ready, so that Locust's own start-up (about a second) is no drill's. The
         drill's ``borrow`` then finds it flowing. A run that cannot start here is left to ``borrow``, which
@@ -328,7 +338,7 @@ class SharedLoad:
             return
         try:
             run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds, steerable=True,
-                            web=True, reach=reach, workers=workers)
+                            web=True, reach=reach, workers=workers, pool=pool)
             run.start()
         except (OSError, HarnessError):
             return
@@ -336,13 +346,13 @@ class SharedLoad:
         self.started += 1
 
     def borrow(self, locustfile: Path, host: str, users: int, spawn_rate: float,
-               reach: Reach = LOOPBACK_ONLY, workers: int = 0) -> LocustRun:
+               reach: Reach = LOOPBACK_ONLY, workers: int = 0, pool: Any = None) -> LocustRun:
         run = self.run
         if run is None or not run.running() or run.workers_gone() or \
                 (run.locustfile, run.host, run.workers) != (locustfile, check_target(host, reach), workers):
             self.close()
             run = self.run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds,
-                                       steerable=True, web=True, reach=reach, workers=workers)
+                                       steerable=True, web=True, reach=reach, workers=workers, pool=pool)
             run.start()
             self.started += 1
         run.wait_flowing()  # a new run's first requests; at once when the load already flows

@@ -34,7 +34,7 @@ from gameday.record.events import DrillEvents
 from gameday.record.journal import DrillRecord
 from gameday.scenario.loading import CatalogEntry
 from gameday.scenario.model import Scenario
-from gameday.target.protocol import optional, reach_of
+from gameday.target.protocol import load_pool, optional, reach_of
 
 
 def _pager(config: pytest.Config) -> Any:
@@ -185,7 +185,8 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
             # the session's Locust starts as soon as the target's services answer, while its monitoring gets ready
             target = gameday_target_on_demand.get(lambda t: gameday_load.prestart(
                 _root(config) / scenario.load.locustfile, t.url(t.sli.service), scenario.load.users,
-                scenario.load.spawn_rate, reach=reach_of(t), workers=scenario.load.workers))
+                scenario.load.spawn_rate, reach=reach_of(t), workers=scenario.load.workers,
+                pool=load_pool(t, scenario.load.workers)))
             ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
                                abort_when=abort_when, abort_source=str(_abort_path(config)), error_budget=gate,
                                run_id=config.stash[RUN_ID], regression=config.getoption("regression"),

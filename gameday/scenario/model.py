@@ -173,13 +173,15 @@ class PodDeleteFault(_FaultSpec):
 
     _rate = field_validator("percent", mode="before")(_rate)
 
-    @model_validator(mode="after")
-    def _one(self) -> PodDeleteFault:
-        if self.count is not None and self.percent is not None:
-            raise ValueError("give count or percent, not both")
-        if self.count is None and self.percent is None:
-            self.count = 1
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _one(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if data.get("count") is not None and data.get("percent") is not None:
+                raise ValueError("give count or percent, not both")
+            if data.get("count") is None and data.get("percent") is None:
+                data = {**data, "count": 1}  # one pod when neither is given
+        return data
 
 
 class BadRolloutFault(_FaultSpec):

@@ -131,6 +131,12 @@ OPTIONAL: dict[str, str] = {
     "clock_skew": "a dict: each monitoring server's clock minus the harness's, in seconds (``prometheus``, "
                   "``alertmanager``); an alert's startsAt is corrected by Prometheus's; none where the harness runs "
                   "the stack on this machine's clock",
+    "load_workers": "a callable () -> a pool of Locust workers where the target runs them (``start(count, port, "
+                    "files)``, ``gone()``, ``stop()``, ``bind_host``: the k8s target's Deployment in its cluster); "
+                    "a scenario's ``load.workers`` are local processes when absent",
+    "fault_refusal": "a callable (the scenario's fault spec) -> str | None: why that fault must not run on this "
+                     "target (a team's blast radius: more pods than its file allows), one line, said in preflight "
+                     "before any fault",
 }
 """The members a target may have beyond the protocol's, and what each is for. They are read only through
 ``optional``, which refuses a name not declared here."""
@@ -152,6 +158,12 @@ def reach_of(target: Any) -> Any:
     from gameday.target.allowlist import LOOPBACK_ONLY
 
     return optional(target, "reach", LOOPBACK_ONLY)
+
+
+def load_pool(target: Any, workers: int) -> Any:
+    """Where a drill's ``workers`` Locust workers run: the target's own pool, or None for local processes."""
+    make = optional(target, "load_workers") if workers else None
+    return make() if make is not None else None
 
 
 def pages_of(target: Any) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -174,19 +175,62 @@ class ComposePlatform(_Model):
     service: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=255)
 
 
+LABEL_SELECTOR = r"^[A-Za-z0-9][A-Za-z0-9_./-]*=[A-Za-z0-9_.-]*(,[A-Za-z0-9][A-Za-z0-9_./-]*=[A-Za-z0-9_.-]*)*$"
+"""Equality terms only (``app=shop,tier=web``): what a pod must carry, every term of it."""
+K8S_NAME = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
+
+
+class KubernetesPlatform(_Model):
+    """A workload on a Kubernetes cluster, reached through the official client: by its kubeconfig (and context)
+    or the service account of the pod the harness runs in; a Deployment or StatefulSet by name, or its pods by a
+    label selector (a fault never reaches a pod the selector does not match)."""
+
+    kubeconfig: str | None = Field(None, max_length=1024)
+    """The kubeconfig file; ``$KUBECONFIG`` or ``~/.kube/config`` when absent."""
+    in_cluster: bool = False
+    """The harness runs in a pod of that cluster: its service account's token and CA."""
+    context: str | None = Field(None, max_length=253)
+    namespace: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    kind: Literal["Deployment", "StatefulSet"] | None = None
+    name: str | None = Field(None, pattern=K8S_NAME)
+    selector: str | None = Field(None, max_length=1024)
+    """Which pods are the service's; the workload's own ``matchLabels`` when a kind and name are given."""
+    container: str | None = Field(None, pattern=K8S_NAME)
+    """The container a stress runs in (the pod's first when absent)."""
+
+    @field_validator("selector")
+    @classmethod
+    def _equality(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(LABEL_SELECTOR, value):
+            raise ValueError(f"{value!r}: equality terms only, such as app=shop,tier=web")
+        return value
+
+    @model_validator(mode="after")
+    def _which(self) -> KubernetesPlatform:
+        if self.in_cluster and (self.kubeconfig or self.context):
+            raise ValueError("in_cluster uses the pod's service account: kubeconfig and context are for the others")
+        if (self.kind is None) != (self.name is None):
+            raise ValueError("a workload is named by kind and name together")
+        if self.name is None and self.selector is None:
+            raise ValueError("give the workload's kind and name, or a label selector for its pods")
+        return self
+
+
 class Platform(_Model):
     process: ProcessPlatform | None = None
     docker: DockerPlatform | None = None
     compose: ComposePlatform | None = None
+    kubernetes: KubernetesPlatform | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Platform:
-        self._exactly_one("process", "docker", "compose")
+        self._exactly_one("process", "docker", "compose", "kubernetes")
         return self
 
     @property
     def kind(self) -> str:
-        return "process" if self.process else "docker" if self.docker else "compose"
+        return ("process" if self.process else "docker" if self.docker else "compose" if self.compose else
+                "kubernetes")
 
 
 class Service(_Model):
@@ -214,11 +258,47 @@ class Receiver(_Model):
     path_prefix: str = Field("", pattern=r"^(/[A-Za-z0-9_.-]+)*$")
 
 
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+class KubernetesSafety(_Model):
+    """How far a fault may reach on a cluster: which namespaces, and how many of a workload's pods at once."""
+
+    namespaces: list[str] = Field(default_factory=list, max_length=64)
+    """The only namespaces a fault may touch; a service in any other is refused before the drill."""
+    max_pods: int = Field(1, ge=1, le=1000)
+    """The most pods one fault may take down (a scale to zero takes all of a workload's)."""
+    max_percent: float | None = Field(None, gt=0, le=100)
+    """Or at most this share of the workload's pods, where it allows more than ``max_pods``."""
+    monitoring_namespaces: list[str] = Field(default_factory=lambda: ["monitoring"], max_length=16)
+    """Where the team's monitoring runs: never faulted unless ``allow_protected`` says so."""
+    allow_protected: list[str] = Field(default_factory=list, max_length=16)
+    """Namespaces otherwise refused (the cluster's own, ``kube-system`` and the like, and the monitoring's) that
+    this file lets a fault reach all the same."""
+
+    def namespace_problem(self, namespace: str) -> str | None:
+        """Why a faultable service may not be in ``namespace``, naming the setting that would allow it; or None."""
+        if namespace in self.allow_protected:
+            return None
+        if namespace in SYSTEM_NAMESPACES:
+            return (f"{namespace!r} is the cluster's own: gameday faults none of it unless "
+                    "safety.kubernetes.allow_protected names it")
+        if namespace in self.monitoring_namespaces:
+            return (f"{namespace!r} is where the monitoring runs (safety.kubernetes.monitoring_namespaces): gameday "
+                    "never faults it unless safety.kubernetes.allow_protected names it")
+        if namespace not in self.namespaces:
+            allowed = ", ".join(self.namespaces) or "none"
+            return (f"{namespace!r} is not in safety.kubernetes.namespaces (allowed: {allowed}): add it there to let "
+                    "a fault reach it")
+        return None
+
+
 class Safety(_Model):
     allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"], max_length=64)
     """Networks that load, probes and the harness's reads may reach; nothing else is ever sent to."""
     faultable: list[str] = Field(default_factory=list, max_length=64)
     """The services a drill may fault (never Prometheus, Alertmanager or the harness)."""
+    kubernetes: KubernetesSafety = Field(default_factory=KubernetesSafety)
     max_clock_skew: float = 2.0
     """The most Prometheus's clock may be off the harness's: past it, no drill (times derived from ``startsAt``
     would be off by as much)."""
@@ -261,6 +341,12 @@ class TargetFile(_Model):
         for name in self.safety.faultable:
             if name not in names:
                 raise ValueError(f"safety.faultable: {name!r} is none of the services ({', '.join(names)})")
+        for s in self.services:
+            k8s = s.platform.kubernetes if s.platform is not None else None
+            if k8s is None or s.name not in self.safety.faultable:
+                continue
+            if problem := self.safety.kubernetes.namespace_problem(k8s.namespace):
+                raise ValueError(f"services.{s.name}.platform.kubernetes.namespace: {problem}")
         if self.pages == "delivered" and self.receiver is None:
             raise ValueError("pages: delivered needs a receiver (where gameday's webhook listens)")
         return self

@@ -29,6 +29,7 @@ from gameday.target.protocol import FaultKinds, SliProbe
 from gameday.team.containers import CONTAINER_KINDS, NOT_ON_CONTAINER, TeamContainers
 from gameday.team.guard import container_refusal, monitoring_ports, process_refusal
 from gameday.team.http import read_secret, session_for
+from gameday.team.kubernetes import K8S_KINDS, NOT_ON_WORKLOAD, TeamWorkloads
 from gameday.team.model import TargetFile
 from gameday.team.probes import probe, probe_addresses, split_hostport
 from gameday.team.process import ProcessKill, ProcessPause, ProcessService, ProcessStop
@@ -67,7 +68,10 @@ class TeamTarget(CleanOnFailure):
         self._process = {s.name: ProcessService(s.name, s.platform.process, shown)
                          for s in spec.services if s.platform is not None and s.platform.process is not None}
         self.containers = TeamContainers({s.name: s.platform for s in spec.services if s.platform is not None
-                                          and s.platform.kind != "process"}, shown)
+                                          and s.platform.kind in ("docker", "compose")}, shown)
+        self.workloads = TeamWorkloads({s.name: s.platform.kubernetes for s in spec.services
+                                        if s.platform is not None and s.platform.kubernetes is not None},
+                                       spec.safety.kubernetes, shown)
         self.faults = self._fault_kinds()
         self.webhook: WebhookReceiver | RoutedView | None = None
         self._secret = read_secret(spec.receiver.secret, shown, "receiver.secret") if spec.receiver else None
@@ -131,12 +135,16 @@ class TeamTarget(CleanOnFailure):
             return platform.is_running()
         if service in self.containers.platforms:
             return self.containers.is_running(service)
+        if service in self.workloads.platforms:
+            return self.workloads.is_running(service)
         return self.service_healthy(service)
 
     def last_started(self, service: str) -> float | None:
         platform = self._process.get(service)
         if platform is not None:
             return platform.last_started()
+        if service in self.workloads.platforms:
+            return self.workloads.last_started(service)
         return self.containers.last_started(service) if service in self.containers.platforms else None
 
     def allowlist(self) -> list[str]:
@@ -159,49 +167,76 @@ class TeamTarget(CleanOnFailure):
         return env
 
     # -- faults ----------------------------------------------------------------------------------
+    def _takes(self, name: str) -> tuple[str, ...]:
+        """The fault kinds the service's platform takes (a host process's stop only where it can be started)."""
+        if name in self._process:
+            return ("kill-service", "pause-service") + (("stop-service",) if self._process[name].can_start() else ())
+        if name in self.containers.platforms:
+            return CONTAINER_KINDS
+        return K8S_KINDS if name in self.workloads.platforms else ()
+
     def _fault_kinds(self) -> FaultKinds:
         """The kinds each faultable service's platform takes: signals for a host process, the engine's API for a
-        container; a kind is offered where one faultable service takes it, and aimed only at those that do."""
-        faultable = set(self.spec.safety.faultable)
+        container, the API server for a workload; a kind is offered where one faultable service takes it, and
+        aimed only at those that do."""
+        faultable = self.spec.safety.faultable
         on_process = [n for n in self._process if n in faultable]
-        on_container = [n for n in self.containers.platforms if n in faultable]
+        platforms = {kind: [n for n in faultable if n in names] for kind, names in (
+            ("container", self.containers.platforms), ("kubernetes", self.workloads.platforms),
+            ("process", self._process))}  # in this order, the reason a kind is missing
         kinds = FaultKinds()
-        if not on_process and not on_container:
+        every = [*CONTAINER_KINDS, *(k for k in K8S_KINDS if k not in CONTAINER_KINDS)]
+        if not any(platforms.values()):
             reason = (f"no service is in safety.faultable of {self.shown}" if not faultable else
                       f"none of safety.faultable in {self.shown} has a platform that takes it")
-            kinds.missing = {k: reason for k in CONTAINER_KINDS}
+            kinds.missing = {k: reason for k in every}
             return kinds
         why = f"the others are not in safety.faultable of {self.shown}, or have no platform that takes it"
+        not_on = {"process": NOT_ON_PROCESS, "container": NOT_ON_CONTAINER, "kubernetes": NOT_ON_WORKLOAD}
         startable = [n for n in on_process if self._process[n].can_start()]
-        process_faults = {"kill-service": ProcessKill, "stop-service": ProcessStop, "pause-service": ProcessPause}
-        container_faults = {"kill-service": lambda t, spec, ledger: CrashContainer(t.containers, spec.target, None,
-                                                                                    ledger),
-                            "stop-service": lambda t, spec, ledger: StopContainer(t.containers, spec.target, ledger),
-                            "pause-service": lambda t, spec, ledger: PauseContainer(t.containers, spec.target, ledger),
-                            "network-disconnect": lambda t, spec, ledger: DisconnectNetwork(t.containers, spec.target,
-                                                                                            ledger)}
-        for kind in CONTAINER_KINDS:
-            by_process = (startable if kind == "stop-service" else on_process) if kind in process_faults else []
-            aims = [n for n in self.spec.safety.faultable if n in by_process or n in on_container]
+        for kind in every:
+            aims = [n for n in faultable if kind in self._takes(n)]
             if not aims:
-                kinds.missing[kind] = (  # a host process's only kind with no taker: being started again, or a network
-                    "no faultable service can be started again: give a systemd unit or platform.process.start"
-                    if kind == "stop-service" else NOT_ON_PROCESS[kind])
                 continue
 
             def build(t: Any, spec: Any, d: Any, ledger: Any, kind: str = kind) -> Any:
                 t.refuse_monitoring(spec.target)
-                if spec.target in t._process:
-                    return process_faults[kind](t._process[spec.target], ledger)
-                return container_faults[kind](t, spec, ledger)
+                return t._build(kind, spec, ledger)
 
             kinds.builders[kind] = build
             kinds.aims[kind] = (tuple(aims), why + (", or cannot be started again (a systemd unit or "
                                                      "platform.process.start)" if kind == "stop-service"
                                                      and len(startable) < len(on_process) else ""))
-        for kind, reason in (NOT_ON_CONTAINER if on_container else NOT_ON_PROCESS).items():
-            kinds.missing.setdefault(kind, reason)
+        if "stop-service" not in kinds.builders and on_process:
+            kinds.missing["stop-service"] = ("no faultable service can be started again: give a systemd unit or "
+                                             "platform.process.start")
+        for platform, names in platforms.items():
+            for kind, reason in not_on[platform].items() if names else ():
+                if kind not in kinds.builders:
+                    kinds.missing.setdefault(kind, reason)
         return kinds
+
+    def _build(self, kind: str, spec: Any, ledger: Any) -> Any:
+        """The fault of ``kind`` on the service's own platform."""
+        if spec.target in self._process:
+            faults = {"kill-service": ProcessKill, "stop-service": ProcessStop, "pause-service": ProcessPause}
+            return faults[kind](self._process[spec.target], ledger)
+        if spec.target in self.workloads.platforms:
+            return self.workloads.build(kind, spec, ledger)
+        if kind == "kill-service":
+            return CrashContainer(self.containers, spec.target, None, ledger)
+        faults = {"stop-service": StopContainer, "pause-service": PauseContainer,
+                  "network-disconnect": DisconnectNetwork}
+        return faults[kind](self.containers, spec.target, ledger)
+
+    def fault_refusal(self, spec: Any) -> str | None:
+        """Why this fault must not run, known before any fault: on a team's workload, more pods than the file's
+        bound, or the monitoring's own pod (``gameday.team.kubernetes``); None elsewhere."""
+        if spec.target not in self.workloads.platforms:
+            return None
+        urls = {f"monitoring.{part}.url": getattr(self.spec.monitoring, part).url
+                for part in ("prometheus", "alertmanager")}
+        return self.workloads.refusal(spec, urls)
 
     def refuse_monitoring(self, service: str) -> None:
         """One line, before any fault, when the service the file names is the team's Prometheus or Alertmanager
@@ -225,6 +260,7 @@ class TeamTarget(CleanOnFailure):
         t0 = time.monotonic()
         for url in self.allowlist():
             self.reach.check(url)
+        self.workloads.start()  # each workload found, with the selector of its pods
         for service in self.spec.safety.faultable:  # each container found exactly once, none the monitoring
             self.refuse_monitoring(service)
         if self.level == "delivered":
@@ -268,6 +304,7 @@ class TeamTarget(CleanOnFailure):
         self.started_in = time.monotonic() - t0
 
     def stop(self) -> None:
+        self.workloads.stop()
         if self.webhook is not None:
             with contextlib.suppress(OSError):
                 self.webhook.stop()

@@ -186,3 +186,34 @@ def test_stress_where_the_image_has_no_stress_ng_is_refused_saying_why(stack, le
     fault.revert()
     monkeypatch.undo()
     assert stress_count(stack, BACKEND) == 0
+
+
+def test_locust_workers_run_as_a_deployment_in_the_cluster_and_a_lost_one_is_said(stack, tmp_path):
+    """``load.workers`` on the k8s target: the workers are pods that connect to the harness's master at the pod
+    bridge's address; the figures are the master's; a worker pod deleted is a worker gone; the stop deletes
+    them."""
+    from gameday.k8s.loadworkers import NAME
+    from gameday.load.locust import LocustRun
+
+    pool = stack.load_workers()
+    run = LocustRun(ROOT / "locustfiles" / "baseline.py", stack.url(GATEWAY), 4, 4, tmp_path / "load",
+                    max_seconds=120, steerable=True, web=True, reach=stack.reach, workers=2, pool=pool)
+    run.start()
+    try:
+        assert run.wait_flowing(90).requests > 0, run._tail()
+        assert pool.pods_running() == 2 and not list(tmp_path.glob("load/locust-worker-*.log")), \
+            "two worker pods, and no local worker process"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and run.workers_gone():
+            time.sleep(0.2)
+        assert run.workers_gone() == []
+        victim = stack.api.pods(NAME)[0].metadata.name
+        stack.api.core.delete_namespaced_pod(victim, stack.api.namespace, grace_period_seconds=0)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not run.workers_gone():
+            time.sleep(0.2)
+        assert any(victim in line for line in run.workers_gone()), run.workers_gone()
+    finally:
+        run.stop()
+    assert not stack.api.pods(NAME, terminating=True), "the stop deleted the worker pods"
+    assert run.final_stats() is not None and run.final_stats().requests > 0

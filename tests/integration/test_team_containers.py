@@ -58,7 +58,7 @@ DOWN_RULES = """      - alert: CartDown
 """
 
 SCENARIO = """id: {service}-down
-title: The {service} container stops answering
+title: The {service} service stops answering
 priority: p0
 runbook: runbooks/shop-down.md
 load:
