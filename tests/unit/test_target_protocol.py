@@ -10,8 +10,9 @@ import typing
 import pytest
 
 from gameday.compose.stack import ComposeStack
+from gameday.k8s.stack import K8sStack
 from gameday.lab.stack import Lab
-from gameday.target.protocol import OPTIONAL, Target, optional
+from gameday.target.protocol import OPTIONAL, Target, load_pool, optional
 from gameday.team.target import TeamTarget
 
 
@@ -39,7 +40,7 @@ def protocol_members() -> set[str]:
     return hints | methods
 
 
-@pytest.mark.parametrize("cls", [Lab, ComposeStack, TeamTarget], ids=["lab", "compose", "team"])
+@pytest.mark.parametrize("cls", [Lab, ComposeStack, K8sStack, TeamTarget], ids=["lab", "compose", "k8s", "team"])
 def test_every_target_implements_the_protocol_whole(cls):
     assert protocol_members() - members_of(cls) == set()
     assert callable(getattr(cls, "__enter__", None)) and callable(getattr(cls, "__exit__", None))
@@ -62,3 +63,15 @@ def test_a_member_nobody_declared_is_refused():
     with pytest.raises(AttributeError, match="not a declared optional member"):
         optional(object(), "reboot_the_cluster")
     assert optional(object(), "diagnose") is None
+
+
+def test_a_drills_locust_workers_are_the_targets_pool_where_it_has_one_and_local_processes_else():
+    class WithPool:
+        def load_workers(self):
+            return "the cluster's pool"
+
+    assert load_pool(WithPool(), 2) == "the cluster's pool"
+    assert load_pool(WithPool(), 0) is None, "no workers asked for: one Locust process"
+    assert load_pool(object(), 2) is None, "a target without a pool: local worker processes"
+    assert {"load_workers", "reset_alerting", "reach"} <= members_of(K8sStack) & set(OPTIONAL)
+    assert "fault_refusal" in members_of(TeamTarget) & set(OPTIONAL)
