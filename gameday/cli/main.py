@@ -8,6 +8,9 @@
                                    a warm lab: kept up between pytest sessions, which drill on it when they
                                    ask for the same time scale, config and rules (from pytest to the first
                                    drill without the lab's start)
+  gameday mutate [-k TEXT] [--min-score N] ...
+                                   mutation testing: small breakages of the rules and routes, each drilled on a
+                                   lab of its own; which ones no drill catches, and the score
   gameday ack [--reports DIR]      shadow exercise: acknowledge the page
   gameday do [--reports DIR] -- CMD...
                                    shadow exercise: run CMD with the target's addresses in its environment
@@ -57,6 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", type=Path, default=None, help="where to write the review (default: REPORTS/review)")
     rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
     rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
+    mut = sub.add_parser("mutate", help="mutation testing of the alerting: each small breakage of a rule or a "
+                                        "route, on a copy, drilled by the drills that cover it on a lab of its "
+                                        "own; prints which breakages no drill catches; exit 1 below --min-score")
+    mut.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
+    mut.add_argument("--config", type=Path, default=None, help="the config folder (default: ROOT/config)")
+    mut.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
+    mut.add_argument("-k", dest="select", default=None, metavar="TEXT",
+                     help="only the mutants whose id contains TEXT or that touch the alert TEXT (ids: "
+                          "ALERT:OPERATOR, route-PATH:OPERATOR)")
+    mut.add_argument("--min-score", type=float, default=None, metavar="N",
+                     help="exit 1 when the score (percent of judged mutants killed) is below N")
+    mut.add_argument("--time-scale", type=float, default=60.0, metavar="N",
+                     help="the labs' time scale (default 60: a five-minute rule fires in five seconds)")
+    mut.add_argument("--reports", type=Path, default=Path("reports"),
+                     help="where mutate.json and each mutant's drills go (default: reports/, in mutants/)")
+    mut.add_argument("--list", action="store_true", help="list the mutants and what covers each, drill nothing")
     commands: dict[str, Callable[[argparse.Namespace], int]] = {}
     for added in plugins().hook.pytest_gameday_add_commands(subparsers=sub):  # the lab's: gameday lab up|down
         commands.update(added)
@@ -87,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
     if args.command == "check":
         return check(args.root.resolve(), args.config, args.rules, args.scenarios)
+    if args.command == "mutate":
+        return mutate(args)
     ledger = Ledger(args.reports / "fault-ledger.jsonl")
     if not ledger.path.exists():
         print(f"gameday: no fault ledger at {ledger.path}: nothing to revert")
@@ -116,6 +137,38 @@ def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
     from gameday.report.allure import write_allure_config
 
     write_allure_config(reports / "allurerc.json", reports / "allure-history.jsonl")
+    return 0
+
+
+def mutate(args: argparse.Namespace) -> int:
+    from gameday.mutate.run import catalog, mutants_of, render, write_json
+    from gameday.mutate.run import mutate as run_mutants
+
+    root = args.root.resolve()
+    config = (args.config or root / "config").resolve()
+    scenarios = (args.scenarios or root / "scenarios").resolve()
+    for name, folder in (("--config", config), ("--scenarios", scenarios)):
+        if not folder.is_dir():
+            print(f"gameday mutate: {name} {folder}: no such folder")
+            return 2
+    if args.list:
+        cat = catalog(root, config, scenarios)
+        for m in mutants_of(root, config, cat):
+            drills = sorted({s for a in m.alerts for s in cat.drills.get(a, [])})
+            print(f"{m.id:50} {m.diff[:80]}  drilled by: {', '.join(drills) or 'none'}")
+        return 0
+    work = args.reports / "mutants"
+    run = run_mutants(root, config, scenarios, work.resolve(), args.select, args.time_scale,
+                      say=lambda line: print(line, flush=True))
+    print(render(run))
+    write_json(run, args.reports / "mutate.json")
+    print(f"gameday mutate: {args.reports / 'mutate.json'}")
+    if not run.results:
+        print(f"gameday mutate: no mutant{' matches -k ' + args.select if args.select else ''}")
+        return 2
+    if args.min_score is not None and (run.score is None or run.score < args.min_score):
+        print(f"gameday mutate: score below --min-score {args.min_score:g}")
+        return 1
     return 0
 
 

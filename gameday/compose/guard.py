@@ -62,7 +62,8 @@ def _project_containers(project: str, within: float) -> list[str] | None:
     """The ids of ``project``'s containers, asking until the engine answers (None: it never did)."""
     deadline = time.monotonic() + within
     while True:
-        res = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+        res = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                              "--filter", "label=com.docker.compose.container-number"],  # made by Compose
                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
         if res.returncode == 0:
             return res.stdout.split()

@@ -35,6 +35,9 @@ PORTS = {GATEWAY: 8000, BACKEND: 8001, "prometheus": 9090, "alertmanager": 9093}
 IMAGE_INPUTS = ("docker/Dockerfile", "docker/restart-delay.sh", "gameday/lab/gateway.py", "gameday/lab/backend.py",
                 "gameday/lab/cgroups.py")
 FAULT_LABEL = "io.gameday.fault"
+MADE_BY_COMPOSE = "com.docker.compose.container-number"
+"""On a container Compose made, never on an image: a container run by hand from the stack's image carries the
+image's project and service labels (Compose puts them on an image it builds), and is not the service."""
 
 
 @dataclass
@@ -92,7 +95,7 @@ class ComposeStack(CleanOnFailure):
         self.ports = self._choose_ports()
         self.ensure_image()
         self.created_by_run = not (cfg.keep and self._client.containers.list(
-            all=True, filters={"label": f"com.docker.compose.project={cfg.project}"}))
+            all=True, filters={"label": [f"com.docker.compose.project={cfg.project}", MADE_BY_COMPOSE]}))
         self._compose("create", "--no-recreate" if cfg.keep else "--force-recreate", "--quiet-pull")
         self._started_here = True
         if not cfg.keep:  # should this run be killed outright, the stack goes down all the same
@@ -243,8 +246,8 @@ class ComposeStack(CleanOnFailure):
     def _containers(self) -> list[Any]:
         """The project's service containers. A fault's sidecar runs the stack's image, whose labels (Compose puts
         its project and service on an image it builds) would make it look like the service itself: left out."""
-        found = self._client.containers.list(all=True, filters={"label": f"com.docker.compose.project="
-                                                                          f"{self.config.project}"})
+        found = self._client.containers.list(all=True, filters={"label": [f"com.docker.compose.project="
+                                                                           f"{self.config.project}", MADE_BY_COMPOSE]})
         return [c for c in found if FAULT_LABEL not in (c.labels or {})]
 
     def container(self, service: str) -> Any:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from gameday.compose.faults import SIDECAR_LABEL, container_state
+from gameday.compose.stack import MADE_BY_COMPOSE
 from gameday.core.clock import parse_rfc3339
 from gameday.core.errors import HarnessError, InjectionError
 from gameday.team.model import Platform
@@ -75,7 +76,7 @@ class TeamContainers:
         else:
             labels = ([p.docker.label] if p.docker is not None else
                       [f"com.docker.compose.project={p.compose.project}",
-                       f"com.docker.compose.service={p.compose.service}"])
+                       f"com.docker.compose.service={p.compose.service}", MADE_BY_COMPOSE])
             found = client.containers.list(all=True, filters={"label": labels})
         found = [c for c in found if SIDECAR_LABEL not in (c.labels or {})]
         if len(found) != 1:

@@ -30,8 +30,22 @@ from tests.integration.test_compose import BACKEND, GATEWAY, docker_or_skip
 
 
 def test_p0_drills_pass_on_compose(run_gameday):
+    """Beside the stack, an exited container run by hand from the stack's image: it carries the image's Compose
+    labels (project and service), and is never taken for the service, nor brought down by the stack's guard."""
     docker_or_skip()
-    run = run_gameday("-m", "p0", "--time-scale", SHARED_SCALE, "--target", "compose", timeout=600)
+    builder = ComposeStack(ComposeConfig(ROOT, Path("/tmp/gameday-impostor")))
+    builder.ensure_image()
+    image = builder.image_tag()
+    impostor = engine().containers.run(f"gameday-stack:{image}", ["true"], name=f"gameday-impostor-{os.getpid()}",
+                                       detach=True)
+    try:
+        impostor.wait(timeout=30)
+        assert impostor.labels["com.docker.compose.service"] == BACKEND, "the image's labels are on it"
+        run = run_gameday("-m", "p0", "--time-scale", SHARED_SCALE, "--target", "compose", timeout=600)
+        impostor.reload()
+        assert impostor.status == "exited", "left as it was"
+    finally:
+        impostor.remove(force=True)
     assert run.proc.returncode == 0, run.out
     # no relay in the compose stack (the burn and its runbook drill); runbook 003 has no compose version yet
     assert "3 passed, 3 skipped" in run.out and "target compose" in run.out
