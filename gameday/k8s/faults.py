@@ -193,8 +193,10 @@ class ScaleToZero(WorkloadFault):
             raise InjectionError(f"stop-service {self.target}: its Deployment already has 0 replicas")
         self._stamp()
         self.api.scale(self.target, 0)
-        if not wait_until(lambda: not self.api.pods(self.target, terminating=True), 60, 0.1):
-            raise InjectionError(f"stop-service {self.target}: pods still there 60s after scaling to zero")
+        # every pod being deleted: none is an endpoint any more (waiting for them to be gone kept the drill from
+        # watching for the page for the seconds a pod takes to end)
+        if not wait_until(lambda: not self.api.pods(self.target), 60, 0.1):
+            raise InjectionError(f"stop-service {self.target}: pods not being deleted 60s after scaling to zero")
 
 
 class DeletePods(WorkloadFault):

@@ -101,12 +101,20 @@ def test_a_deployment_scaled_to_zero_is_scaled_back_and_checked_ready(stack, led
     (name,) = pods(stack, BACKEND)
     fault = ScaleToZero(stack, BACKEND, ledger=ledger)
     fault.inject()
-    assert pods(stack, BACKEND) == [] and stack.api.ready_replicas(BACKEND) == (0, 0)
-    assert not stack.service_healthy(BACKEND)
+    assert pods(stack, BACKEND) == [], "every pod is being deleted when the inject returns"
+    deadline = time.monotonic() + 10  # the Deployment's status and the Service's endpoints follow within moments
+    while time.monotonic() < deadline and (stack.api.ready_replicas(BACKEND) != (0, 0)
+                                           or stack.service_healthy(BACKEND)):
+        time.sleep(0.1)
+    assert stack.api.ready_replicas(BACKEND) == (0, 0) and not stack.service_healthy(BACKEND)
     fault.revert()
     assert stack.api.ready_replicas(BACKEND) == (1, 1) and serving(stack)
     said = steps(fault)
-    assert f"pod {name} gone" in said and f"Deployment {BACKEND} back at 1/1 ready replica(s)" in said, said
+    assert f"pod {name} being deleted" in said and f"Deployment {BACKEND} back at 1/1 ready replica(s)" in said, said
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and f"pod {name} gone" not in steps(fault):
+        time.sleep(0.2)
+    assert f"pod {name} gone" in steps(fault), "the old pod ends after its grace period"
     (entry, _) = ledger.entries()
     assert entry["detail"]["replicas"] == 1 and entry["revert"] == "k8s-workload", json.dumps(entry)
     assert closed(ledger)
