@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from gameday.core.errors import HarnessError
+from gameday.k8s.sweep import iptables_rules
 
 
 def _out(argv: list[str]) -> str:
@@ -21,8 +22,8 @@ def _out(argv: list[str]) -> str:
 def programmed(ips: dict[str, str]) -> list[str]:
     """The Services (by name) whose cluster IP kube-proxy does not yet have in its rules: one with endpoints is
     in the nat table, one without them is rejected in the filter table."""
-    rules = "".join(_out(["iptables-save", "-t", table]) for table in ("nat", "filter"))
-    return [n for n, ip in ips.items() if f"-A KUBE-SERVICES -d {ip}/32" not in rules]
+    rules = {line for table in ("nat", "filter") for line in iptables_rules(table)}
+    return [n for n, ip in ips.items() if not any(line.startswith(f"-A KUBE-SERVICES -d {ip}/32") for line in rules)]
 
 
 def wait_programmed(ips: dict[str, str], timeout: float = 30.0) -> None:

@@ -32,7 +32,8 @@ TABLES = ("nat", "filter", "mangle")
 """Where the kubelet and kube-proxy put their ``KUBE-*`` chains."""
 
 
-def _iptables(table: str) -> list[str]:
+def iptables_rules(table: str) -> list[str]:
+    """The lines of iptables-save for one table (none where it cannot be read)."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         return subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True,
                               timeout=30).stdout.splitlines()
@@ -41,7 +42,7 @@ def _iptables(table: str) -> list[str]:
 
 def _kube_chains() -> list[tuple[str, str]]:
     """(table, chain) of every ``KUBE-*`` chain: the kubelet's and kube-proxy's, and nothing else of the host's."""
-    return [(table, line[1:].split()[0]) for table in TABLES for line in _iptables(table)
+    return [(table, line[1:].split()[0]) for table in TABLES for line in iptables_rules(table)
             if line.startswith(":KUBE-")]
 
 
@@ -62,7 +63,7 @@ def _remove_kube_chains() -> None:
     if _foreign_node():
         return
     for table in TABLES:
-        for line in _iptables(table):
+        for line in iptables_rules(table):
             parts = shlex.split(line)
             if line.startswith("-A ") and not parts[1].startswith("KUBE-") and "-j" in parts and \
                     parts[parts.index("-j") + 1].startswith("KUBE-"):

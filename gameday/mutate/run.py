@@ -25,7 +25,7 @@ from typing import Any
 
 from gameday.core.errors import ConfigError
 from gameday.mutate.mutants import Mutant, alert_labels, route_mutants, rule_mutants
-from gameday.pipeline.routing import _matches
+from gameday.pipeline.routing import matched_paths
 from gameday.scenario.loading import load_catalog
 from gameday.target.monitoring import check_with, load_yaml_template, render_monitoring
 
@@ -76,22 +76,11 @@ def catalog(root: Path, config_dir: Path, scenarios_dir: Path) -> Catalog:
     return Catalog(drills, slas, quiet, labels)
 
 
-def route_path(route: dict[str, Any], labels: dict[str, str], path: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
-    """The paths of the child routes an alert with ``labels`` goes down, as Alertmanager walks the tree."""
-    found: list[tuple[int, ...]] = []
-    for i, child in enumerate(route.get("routes") or []):
-        if _matches(child, labels):
-            found += [(*path, i), *route_path(child, labels, (*path, i))]
-            if not child.get("continue", False):
-                break
-    return found
-
-
 def mutants_of(root: Path, config_dir: Path, cat: Catalog) -> list[Mutant]:
     am = load_yaml_template(config_dir / "alertmanager" / "alertmanager.yml", {"webhook": "http://x"})
 
     def alerts_of(path: tuple[int, ...]) -> list[str]:
-        return sorted(a for a, labels in cat.labels.items() if path in route_path(am["route"], labels))
+        return sorted(a for a, labels in cat.labels.items() if path in matched_paths(am, labels))
 
     return rule_mutants(config_dir, cat.slas) + route_mutants(config_dir, alerts_of, cat.slas)
 
@@ -120,7 +109,7 @@ def judge(mutant: Mutant, journals: dict[str, dict[str, Any]]) -> tuple[str, str
     if verdicts and all(v == "PASS" for v in verdicts.values()):
         return "survived", ""
     said = "; ".join(f"{sid} {v}: {(journals[sid].get('reasons') or [''])[0][:120]}" for sid, v in verdicts.items()
-                     if v != "PASS") or "no journal: the drills did not run"
+                     if v != "PASS") or "no drill ran"
     return "error", said
 
 
@@ -153,14 +142,22 @@ def drill(mutant: Mutant, scenarios: list[str], config_dir: Path, root: Path, wo
             f"test_drill and ({' or '.join(scenarios)})", "--time-scale", f"{scale:g}", "--lab-config", str(copy),
             "--rules", str(copy / "prometheus" / "rules"), "--reports", str(reports), "--no-live",
             "--alluredir", str(work / "allure")]
-    subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout,  # noqa: S603
-                   stdin=subprocess.DEVNULL)
-    out = {}
+    try:
+        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout,  # noqa: S603
+                              stdin=subprocess.DEVNULL)
+        said = (done.stdout + done.stderr).strip().splitlines()
+    except subprocess.TimeoutExpired:
+        said = [f"the drills ran past {timeout:g}s and were stopped"]
+    out: dict[str, dict[str, Any]] = {}
     for path in sorted((reports / "drills").glob("*.json")):
         with path.open() as f:
             j = json.load(f)
         if j.get("scenario") in scenarios:
             out[j["scenario"]] = j
+    for sid in scenarios:  # a drill with no journal: what pytest said last is all there is to go on
+        if sid not in out:
+            out[sid] = {"scenario": sid, "verdict": "ERROR",
+                        "reasons": [f"no journal; pytest said: {' / '.join(said[-3:]) or 'nothing'}"]}
     return out
 
 

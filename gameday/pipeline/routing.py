@@ -21,7 +21,8 @@ class RouteMatch:
     """Labels that make the group; None for ``...`` (every label)."""
 
 
-def _matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
+def matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a route's ``match``, ``match_re`` and ``matchers`` all take an alert with ``labels``."""
     for key, value in (route.get("match") or {}).items():
         if labels.get(key, "") != str(value):
             return False
@@ -41,27 +42,50 @@ def _matches(route: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
-def route_for(config: dict[str, Any], labels: dict[str, str]) -> RouteMatch:
-    """The receivers an alert with ``labels`` reaches, and the timers of the route that took it."""
-    found: list[tuple[str, dict[str, str]]] = []
+@dataclass(frozen=True)
+class _Step:
+    path: tuple[int, ...]
+    """Indexes of the child routes from the root; () is the root."""
+    settings: dict[str, Any]
+    """The receiver, timers and group_by in force there (inherited as Alertmanager does)."""
+    leaf: bool
+    """No child route took the alert here: it is notified at this route's receiver."""
 
-    def walk(route: dict[str, Any], inherited: dict[str, str]) -> bool:
-        timers = {k: str(route.get(k, inherited[k])) for k in DEFAULTS}
-        receiver = route.get("receiver", inherited.get("receiver", ""))
-        group_by = route.get("group_by", inherited.get("group_by", []))
-        matched_child = False
-        for child in route.get("routes") or []:
-            if _matches(child, labels) and walk(child, {**timers, "receiver": receiver, "group_by": group_by}):
-                matched_child = True
+
+def _walk(config: dict[str, Any], labels: dict[str, str]) -> list[_Step]:
+    """Every route an alert with ``labels`` goes down, in Alertmanager's order (a child that matches without
+    ``continue`` ends the search among its siblings)."""
+    steps: list[_Step | None] = []
+
+    def walk(route: dict[str, Any], inherited: dict[str, Any], path: tuple[int, ...]) -> None:
+        settings = {**{k: str(route.get(k, inherited[k])) for k in DEFAULTS},
+                    "receiver": route.get("receiver", inherited.get("receiver", "")),
+                    "group_by": route.get("group_by", inherited.get("group_by", []))}
+        at = len(steps)
+        steps.append(None)
+        took = False
+        for i, child in enumerate(route.get("routes") or []):
+            if matches(child, labels):
+                took = True
+                walk(child, settings, (*path, i))
                 if not child.get("continue", False):
                     break
-        if not matched_child:
-            found.append((receiver, {**timers, "group_by": group_by}))
-        return True
+        steps[at] = _Step(path, settings, leaf=not took)
 
     root = config.get("route") or {}
-    walk(root, {**DEFAULTS, "receiver": root.get("receiver", ""), "group_by": []})
-    first = found[0][1]
+    walk(root, {**DEFAULTS, "receiver": root.get("receiver", ""), "group_by": []}, ())
+    return [step for step in steps if step is not None]
+
+
+def matched_paths(config: dict[str, Any], labels: dict[str, str]) -> list[tuple[int, ...]]:
+    """The paths of the child routes (not the root) an alert with ``labels`` goes down."""
+    return [step.path for step in _walk(config, labels) if step.path]
+
+
+def route_for(config: dict[str, Any], labels: dict[str, str]) -> RouteMatch:
+    """The receivers an alert with ``labels`` reaches, and the timers of the route that took it."""
+    found = [step.settings for step in _walk(config, labels) if step.leaf]
+    first = found[0]
     group_by = None if "..." in (first["group_by"] or []) else tuple(first["group_by"] or ())
-    return RouteMatch([r for r, _ in found], parse_ms(first["group_wait"]) / 1000,
+    return RouteMatch([s["receiver"] for s in found], parse_ms(first["group_wait"]) / 1000,
                       parse_ms(first["group_interval"]) / 1000, group_by)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 
+# matplotlib builds its font cache the first time it is used on a machine, asking fc-list for the fonts: done here,
+# before any test runs and the guard below is on, so that a plot's test does not fail only on a fresh machine
+import matplotlib.font_manager  # noqa: F401  (imported for its side effect)
 import pytest
 
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from gameday.mutate.mutants import Mutant
-from gameday.mutate.run import Result, Run, catalog, caught_by, judge, mutants_of, render, route_path
+from gameday.mutate.run import Result, Run, catalog, caught_by, judge, mutants_of, render
+from gameday.pipeline.routing import matched_paths
 from tests.conftest import ROOT
 
 CONFIG = ROOT / "config"
@@ -60,9 +61,9 @@ def test_the_lab_has_every_operator_and_each_route_knows_the_alerts_it_takes(lab
 def test_an_alert_goes_down_the_route_whose_matchers_it_has():
     tree = {"routes": [{"matchers": ['severity="critical"'], "routes": [{"matchers": ['team="x"']}]},
                        {"matchers": ['severity="warning"']}]}
-    assert route_path(tree, {"severity": "critical", "team": "x"}) == [(0,), (0, 0)]
-    assert route_path(tree, {"severity": "warning"}) == [(1,)]
-    assert route_path(tree, {"severity": "info"}) == []
+    assert matched_paths({'route': tree}, {"severity": "critical", "team": "x"}) == [(0,), (0, 0)]
+    assert matched_paths({'route': tree}, {"severity": "warning"}) == [(1,)]
+    assert matched_paths({'route': tree}, {"severity": "info"}) == []
 
 
 def _m(alerts=("ServiceDown",), operator="never fires", delay=0.0):
