@@ -19,11 +19,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gameday.core.errors import GamedayError
 from gameday.observe.clients import Alertmanager, Prometheus, Rule
 from gameday.pipeline.routing import route_for
+from gameday.scenario.files import validated
 from gameday.scenario.model import PRIORITIES
 from gameday.target.allowlist import Reach
+from gameday.team.http import session_for
+from gameday.team.model import Endpoint
 
 LOAD = "locustfiles/get.py"
 PLACEHOLDER = "app"
@@ -36,13 +41,7 @@ TARGET = """# targets/{name}.yaml: written by `gameday target new` from {prometh
 #     delivered (without it they are proved attempted at most);
 #   - safety.faultable: the services a drill may fault.
 monitoring:
-  prometheus:
-    url: {prometheus}
-    # auth: {{basic: {{username: gameday, password: {{file: /etc/gameday/prometheus-password}}}}}}
-    # tls: {{ca_file: /etc/gameday/ca.pem}}
-  alertmanager:
-    url: {alertmanager}
-# receiver:
+{monitoring}# receiver:
 #   listen: 127.0.0.1:9095           # an address of this machine your Alertmanager reaches
 #   secret: {{file: /etc/gameday/webhook-secret}}
 services:
@@ -105,6 +104,19 @@ PYTEST_INI = """# Written by `gameday target new`: it makes this folder pytest's
 addopts = -p no:cacheprovider
 """
 
+SLO_FILE = """# Written by `gameday target new`. Before each drill the error-budget gate reads what is left of each
+# SLO's error budget from your Prometheus and applies the error budget policy: a budget above 30% drills; one
+# below it, or one that cannot be read (no SLO here), is SKIPPED; `--error-budget-override REASON` drills anyway,
+# on the record.
+# errors and total are PromQL instant queries returning one series each; $window stands for the window.
+slos: []
+#  - name: shop-availability
+#    objective: 99.5          # percent of requests answered without a server error
+#    window: 30d
+#    errors: sum(increase(http_requests_total{job="shop", code=~"5.."}[$window])) or vector(0)
+#    total: sum(increase(http_requests_total{job="shop"}[$window]))
+"""
+
 RUNBOOK = """# {alert}
 
 A draft runbook, written by `gameday target new`{linked}. Fill in each section.
@@ -134,26 +146,77 @@ def sla_for(rule: Rule, group_wait: float, scrape: float) -> str:
     return f"{max(2, math.ceil((floor + 60) / 60))}m"
 
 
+def access_of(args: Any) -> dict[str, Any]:
+    """The target file's ``auth`` and ``tls`` for both servers, from ``gameday target new``'s options."""
+    access: dict[str, Any] = {}
+    secret = ({"file": args.password_file} if args.password_file else {"env": args.password_env}
+              if args.password_env else None)
+    if args.username:
+        if secret is None:
+            raise GamedayError("--username needs --password-file or --password-env")
+        access["auth"] = {"basic": {"username": args.username, "password": secret}}
+    elif secret is not None:
+        raise GamedayError("--password-file and --password-env need --username")
+    elif args.bearer_file or args.bearer_env:
+        access["auth"] = {"bearer": {"file": args.bearer_file} if args.bearer_file else {"env": args.bearer_env}}
+    tls = {k: v for k, v in (("ca_file", args.ca_file), ("server_name", args.server_name)) if v}
+    if tls:
+        access["tls"] = tls
+    return access
+
+
+def _hint(said: str) -> str:
+    """Which of ``gameday target new``'s options a refusal calls for."""
+    if "HTTP 401" in said or "HTTP 403" in said:
+        return (": give the credentials it asks for (--username with --password-file or --password-env, or "
+                "--bearer-file or --bearer-env)")
+    if "TLS:" in said:
+        return ": give the CA that signed its certificate (--ca-file), and --server-name where the URL is an address"
+    return ""
+
+
+def _endpoint(url: str, access: dict[str, Any], field: str) -> tuple[Endpoint, str]:
+    """The endpoint as the target file will hold it (checked by the same model), and its lines in the file."""
+    raw = {"url": url, **access}
+    endpoint = validated(raw, Endpoint, f"gameday target new: {field}")
+    def flow(value: Any) -> str:
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=200).strip()
+
+    lines = f"    url: {url}\n" + "".join(f"    {k}: {flow(v)}\n" for k, v in access.items())
+    return endpoint, f"  {field.rsplit('.', 1)[1]}:\n{lines}"
+
+
 def draft_target(name: str, prometheus_url: str, alertmanager_url: str, root: Path, allow: list[str],
-                 force: bool = False) -> list[str]:
+                 force: bool = False, access: dict[str, Any] | None = None) -> list[str]:
     """Write ``targets/NAME.yaml`` and a draft scenario (and runbook, where none is) per alerting rule; lines
-    saying what was written. ``GamedayError`` (one line) when the stack cannot be read or a file is in the way."""
+    saying what was written. ``access``: the ``auth`` and ``tls`` both servers take, as the target file holds
+    them. ``GamedayError`` (one line) when the stack cannot be read or a file is in the way."""
     reach = Reach.of(allow, "--allow")
     for url in (prometheus_url, alertmanager_url):
         reach.check(url)
-    prometheus, alertmanager = Prometheus(prometheus_url, 10.0), Alertmanager(alertmanager_url, 10.0)
-    rules = prometheus.alerting_rules()
-    scrape = prometheus.scrape_interval()
-    config = alertmanager.config()
+    shown = f"targets/{name}.yaml"
+    prom_ep, prom_lines = _endpoint(prometheus_url, access or {}, "monitoring.prometheus")
+    am_ep, am_lines = _endpoint(alertmanager_url, access or {}, "monitoring.alertmanager")
+    prometheus = Prometheus(prometheus_url, 10.0, session_for(prom_ep, shown, "monitoring.prometheus"))
+    alertmanager = Alertmanager(alertmanager_url, 10.0, session_for(am_ep, shown, "monitoring.alertmanager"))
+    try:
+        rules = prometheus.alerting_rules()
+        scrape = prometheus.scrape_interval()
+        config = alertmanager.config()
+    except GamedayError as exc:
+        raise GamedayError(f"{exc}{_hint(str(exc))}") from None
     target = root / "targets" / f"{name}.yaml"
     if target.exists() and not force:
         raise GamedayError(f"gameday target new: {target} exists: give --force to write over it")
     target.parent.mkdir(parents=True, exist_ok=True)
+    hint = "" if access else ("    # auth: {basic: {username: gameday, password: {file: /etc/gameday/password}}}\n"
+                              "    # tls: {ca_file: /etc/gameday/ca.pem}\n")
     target.write_text(TARGET.format(name=name, prometheus=prometheus_url, alertmanager=alertmanager_url,
-                                    placeholder=PLACEHOLDER, allow=", ".join(json.dumps(a) for a in allow)))
+                                    monitoring=prom_lines + hint + am_lines, placeholder=PLACEHOLDER,
+                                    allow=", ".join(json.dumps(a) for a in allow)))
     lines = [f"wrote {target.relative_to(root)}: {len(rules)} alerting rules on {prometheus_url}, "
              f"{len(config.get('receivers') or [])} receivers on {alertmanager_url}"]
-    files = [(LOAD, LOCUSTFILE), ("gamedays/test_scenarios.py", DRILLS)]
+    files = [(LOAD, LOCUSTFILE), ("gamedays/test_scenarios.py", DRILLS), ("config/slo.yaml", SLO_FILE)]
     if not any((root / f).exists() for f in ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")):
         files.append(("pytest.ini", PYTEST_INI))  # pytest's rootdir is then the project, where targets/ is
     for rel, text in files:

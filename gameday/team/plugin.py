@@ -40,6 +40,18 @@ def pytest_gameday_add_commands(subparsers: Any) -> dict[str, Any]:
     target.add_argument("--allow", action="append", default=None, metavar="NETWORK",
                         help="a network the URLs may be in (again for more; default: loopback only); written to "
                              "the target file's safety.allow")
+    reach = target.add_argument_group("how the harness reaches both servers (written to the target file's "
+                                      "monitoring; a secret is named, never written)")
+    reach.add_argument("--ca-file", metavar="FILE", help="the CA that signed their TLS certificates")
+    reach.add_argument("--server-name", metavar="NAME", help="the name their certificates carry, where the URLs' "
+                                                            "host is an address")
+    reach.add_argument("--username", metavar="NAME", help="basic auth's user (with --password-file or "
+                                                         "--password-env)")
+    secret = reach.add_mutually_exclusive_group()
+    secret.add_argument("--password-file", metavar="FILE", help="basic auth's password: the first line of FILE")
+    secret.add_argument("--password-env", metavar="VAR", help="basic auth's password: the variable VAR")
+    secret.add_argument("--bearer-file", metavar="FILE", help="a bearer token: the first line of FILE")
+    secret.add_argument("--bearer-env", metavar="VAR", help="a bearer token: the variable VAR")
     target.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
     target.add_argument("--force", action="store_true", help="write over a target file or scenario that exists")
 
@@ -47,7 +59,7 @@ def pytest_gameday_add_commands(subparsers: Any) -> dict[str, Any]:
         import re
 
         from gameday.core.errors import GamedayError
-        from gameday.team.draft import draft_target
+        from gameday.team.draft import access_of, draft_target
         from gameday.team.model import SERVICE_NAME
 
         if not re.match(SERVICE_NAME, args.name):
@@ -55,7 +67,8 @@ def pytest_gameday_add_commands(subparsers: Any) -> dict[str, Any]:
             return 2
         try:
             lines = draft_target(args.name, args.prometheus, args.alertmanager, args.root.resolve(),
-                                 args.allow or ["127.0.0.0/8", "::1/128"], force=args.force)
+                                 args.allow or ["127.0.0.0/8", "::1/128"], force=args.force,
+                                 access=access_of(args))
         except GamedayError as exc:
             print(f"gameday target new: {exc}".replace("gameday target new: gameday target new: ",
                                                      "gameday target new: "))

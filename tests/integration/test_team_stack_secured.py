@@ -4,10 +4,14 @@ names the CA, the server name, and where each password is."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from tests.integration.conftest import gameday_env
 from tests.integration.teamproject import PASSWORD_ENV, drill, monitoring, team_project
-from tests.integration.teamstack import make_tls, team_stack
+from tests.integration.teamstack import USER, make_tls, team_stack
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +68,44 @@ def test_the_stack_outside_the_default_allowlist_is_refused_before_any_fault(tmp
             "(127.0.0.0/8, ::1): add its "
             "network to safety.allow in targets/shop.yaml to allow it") in run.out, run.out
     assert "injecting" not in run.out and "Traceback" not in run.out
+
+
+def test_target_new_reaches_a_stack_behind_tls_and_basic_auth_and_writes_how(tmp_path, secured):
+    """``gameday target new`` with the CA and the password's variable: it reads the live rules and routes through
+    them, writes them into the target file (the secret named, never its value), and ``gameday check --target``
+    then reaches the stack the same way."""
+    project = tmp_path / "project"
+    project.mkdir()
+
+    def gameday(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gameday.cli", *args], cwd=project, capture_output=True,
+                              text=True, timeout=60, env=gameday_env() | (env or {}))
+
+    new = ["target", "new", "shop", "--prometheus", secured.url("prom"), "--alertmanager", secured.url("am"),
+           "--allow", secured.netns.network]
+    plain = gameday(*new)
+    assert plain.returncode == 1 and plain.stdout.count("\n") == 1, plain.stdout
+    assert "TLS: certificate verify failed" in plain.stdout and plain.stdout.rstrip().endswith(
+        "give the CA that signed its certificate (--ca-file), and --server-name where the URL is an address"), \
+        plain.stdout
+    new += ["--ca-file", str(secured.tls["ca"])]
+    anonymous = gameday(*new)
+    assert anonymous.returncode == 1 and anonymous.stdout.rstrip().endswith(
+        "HTTP 401: give the credentials it asks for (--username with --password-file or --password-env, or "
+        "--bearer-file or --bearer-env)"), anonymous.stdout
+    half = gameday(*new, "--username", USER)
+    assert half.returncode == 1 and half.stdout == ("gameday target new: --username needs --password-file or "
+                                                    "--password-env\n"), half.stdout
+    made = gameday(*new, "--username", USER, "--password-env", PASSWORD_ENV, env=password(secured))
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "a draft expecting ShopDown at oncall" in made.stdout, made.stdout
+    target = (project / "targets" / "shop.yaml").read_text()
+    assert target.count(f"auth: {{basic: {{username: {USER}, password: {{env: {PASSWORD_ENV}}}}}}}") == 2, target
+    assert target.count(f"tls: {{ca_file: {secured.tls['ca']}}}") == 2, target
+    assert secured.password.read_text().strip() not in target
+    assert "slos: []" in (project / "config" / "slo.yaml").read_text()
+    check = gameday("check", "--target", "shop", env=password(secured))
+    assert "2 alerting rules live, 0 drilled" in check.stdout, check.stdout
+    wrong = gameday("check", "--target", "shop", env={PASSWORD_ENV: "not-the-password"})
+    assert wrong.returncode != 0 and "(HTTP 401)" in wrong.stdout, wrong.stdout
+    assert "Traceback" not in plain.stdout + half.stdout + made.stdout + check.stdout + wrong.stdout + wrong.stderr
