@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--run", default=None, help="the run to review (a journal's `run`; default: the newest)")
     rep.add_argument("--root", type=Path, default=Path("."), help="the project, for runbooks and config/slo.yaml")
     mut = sub.add_parser("mutate", help="mutation testing of the alerting: each small breakage of a rule or a "
-                                        "route, on a copy, drilled by the drills that cover it on a lab of its "
-                                        "own; prints which breakages no drill catches; exit 1 below --min-score")
+                                        "route, on a copy, drilled by the drills that cover it on labs that "
+                                        "load each mutant in turn; prints which breakages no drill catches; "
+                                        "exit 1 below --min-score")
     mut.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
     mut.add_argument("--config", type=Path, default=None, help="the config folder (default: ROOT/config)")
     mut.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
@@ -75,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="the labs' time scale (default 60: a five-minute rule fires in five seconds)")
     mut.add_argument("--reports", type=Path, default=Path("reports"),
                      help="where mutate.json and each mutant's drills go (default: reports/, in mutants/)")
+    mut.add_argument("--workers", type=int, default=2, metavar="N",
+                     help="labs side by side, each started once and loading its share of the mutants in turn "
+                          "(default 2)")
+    mut.add_argument("--alluredir", type=Path, default=None, metavar="DIR",
+                     help="where each mutant's Allure result goes (default: REPORTS/allure-results, beside the "
+                          "drills')")
     mut.add_argument("--list", action="store_true", help="list the mutants and what covers each, drill nothing")
     commands: dict[str, Callable[[argparse.Namespace], int]] = {}
     for added in plugins().hook.pytest_gameday_add_commands(subparsers=sub):  # the lab's: gameday lab up|down
@@ -141,7 +148,8 @@ def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
 
 
 def mutate(args: argparse.Namespace) -> int:
-    from gameday.mutate.run import catalog, mutants_of, render, write_json
+    from gameday.mutate.report import render, write_allure, write_json
+    from gameday.mutate.run import catalog, mutants_of
     from gameday.mutate.run import mutate as run_mutants
 
     root = args.root.resolve()
@@ -158,11 +166,16 @@ def mutate(args: argparse.Namespace) -> int:
             print(f"{m.id:50} {m.diff[:80]}  drilled by: {', '.join(drills) or 'none'}")
         return 0
     work = args.reports / "mutants"
+    if args.workers < 1:
+        print(f"gameday mutate: --workers {args.workers}: at least 1")
+        return 2
     run = run_mutants(root, config, scenarios, work.resolve(), args.select, args.time_scale,
-                      say=lambda line: print(line, flush=True))
+                      say=lambda line: print(line, flush=True), workers=args.workers)
     print(render(run))
     write_json(run, args.reports / "mutate.json")
-    print(f"gameday mutate: {args.reports / 'mutate.json'}")
+    allure_dir = args.alluredir or args.reports / "allure-results"
+    wrote = write_allure(run, allure_dir)
+    print(f"gameday mutate: {args.reports / 'mutate.json'}; {wrote} Allure result(s) in {allure_dir}")
     if not run.results:
         print(f"gameday mutate: no mutant{' matches -k ' + args.select if args.select else ''}")
         return 2

@@ -57,6 +57,8 @@ class DrillContext:
     """Draw each drill's PNG beside its journal (about a second of matplotlib per drill)."""
     run_id: str = ""
     """The run (pytest session) this drill belongs to: a review groups drills by it."""
+    late_page_wait: float = 1.0
+    """How many SLAs past an SLA the detect phase goes on waiting for a late page (at least a second)."""
     regression: str = "warn"
     """A TTN that regressed against the scenario's earlier drills (``gameday.report.trends``): ``warn`` or ``fail``."""
     shadow: Any = None

@@ -14,7 +14,7 @@ def detect(pc: PhaseContext, t_inject: float) -> list[PageResult]:
     pages = []
     for exp in pc.scenario.expect:
         sla = pc.scaled.sla[exp.alert]
-        timeout = max(2 * sla, sla + 1.0)
+        timeout = sla + max(pc.ctx.late_page_wait * sla, 1.0)  # a late page told from none
 
         def tick(r: PageResult, sla: float = sla, alert: str = exp.alert, to: str = exp.receiver) -> None:
             pc.progress(f"{alert} {r.last_state}, waiting for the page at {to}", deadline=sla, started=t_inject)

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from gameday.core.durations import human
-from gameday.core.errors import HarnessError, StackUnreachable
+from gameday.core.errors import DrillFailed, HarnessError, StackUnreachable
 from gameday.drill.context import PhaseContext
 from gameday.pipeline.detection import Window, estimate, windows
 from gameday.pipeline.groups import LINGER, GroupState, group_state
@@ -166,6 +166,7 @@ def _hold_window(pc: PhaseContext) -> None:
         longest = max((_clears_within(pc, a) for a in firing), default=pc.scaled.mttr_goal)
         settle = window + longest
         if firing and pc.clock.now() - first > settle:
+            _fires_unprovoked(pc, firing, settle)
             raise HarnessError(f"steady state not reached: {', '.join(firing)} still firing after "
                                f"{human(settle)}; the lab is not healthy (see reports/lab/logs)")
         if firing:
@@ -177,3 +178,16 @@ def _hold_window(pc: PhaseContext) -> None:
         else:
             pc.progress(f"baseline load, watching {', '.join(watched)}", deadline=window, started=start)
         time.sleep(min(poll, max(window - elapsed, 0.001)))
+
+
+def _fires_unprovoked(pc: PhaseContext, firing: list[str], settle: float) -> None:
+    """FAIL when the alerts kept firing before any fault on a stack the harness made and only drills use (this
+    run's, or a warm lab), while the SLI probe answers: the rule pages under the baseline load alone (a threshold
+    or a comparison that holds for a healthy service). On a team's stack, or with the SLI failing too, nothing
+    says the rule is to blame: the caller's ERROR stands."""
+    harness_made = pc.target.created_by_run or getattr(pc.target, "attached", False)
+    if not harness_made or not pc.sli_healthy():
+        return
+    raise DrillFailed(f"steady state: {', '.join(firing)} kept firing for {human(settle)} before any fault, under "
+                      "the baseline load alone, on a stack the harness made, while its SLI probe answered: the "
+                      "rule fires for a healthy service")

@@ -55,6 +55,8 @@ class LabConfig:
     time_scale: float = 1.0
     rules_dir: Path | None = None
     config_dir: Path | None = None
+    admin_api: bool = False
+    """Prometheus's admin API on (``gameday.lab.reload`` deletes series through it): only for ``gameday mutate``."""
 
     def __post_init__(self) -> None:
         self.config_dir = self.config_dir or self.root / "config"
@@ -203,7 +205,7 @@ class Lab(CleanOnFailure):
             prom_bin, f"--config.file={rendered['prometheus']}", f"--storage.tsdb.path={cfg.workdir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
             f"--rules.alert.resend-delay={format_ms(max(1, round(resend * 1000)))}", "--log.level=warn",
-            *self._web_config()],
+            *self._web_config(), *(["--web.enable-admin-api"] if cfg.admin_api else [])],
             logs / "prometheus.log", 1.0))
         self.supervisor.add(ServiceSpec(
             BACKEND, [sys.executable, "-m", "gameday.lab.backend", "--port", str(ports["backend"]),

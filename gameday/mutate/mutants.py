@@ -246,3 +246,9 @@ def _break_url(doc: dict[str, Any], receiver: str) -> None:
         if r["name"] == receiver:
             for hook in r.get("webhook_configs") or []:
                 hook["url"] = str(hook["url"]) + "/broken"
+
+
+def kills(alerts: list[str], verdict: str, reasons: list[str]) -> bool:
+    """Whether a drill's outcome kills a mutant that touched ``alerts``: a FAIL whose reasons name one of them
+    (a FAIL for any other reason says nothing of the mutant)."""
+    return verdict == "FAIL" and any(a in r for r in reasons for a in alerts)

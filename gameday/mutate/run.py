@@ -7,6 +7,9 @@ amtool, then drilled by the drills that cover it, on a lab of its own running th
 - *error*: a covering drill did not finish (ERROR, ABORTED, SKIPPED) or failed for another reason, and none
   killed it: counted apart, never as a kill;
 - *uncovered*: no scenario expects an alert it touches, so no drill runs;
+- *equivalent*: a route mutant that sends every alert of the rules where it went before, with the same timers
+  (checked as ``amtool config routes test`` would, for each rule's labels): nothing could tell it apart, so it is
+  listed, never drilled or counted;
 - *invalid*: promtool or amtool refused the mutant; listed, never counted.
 
 The score is killed / (killed + survived + error): a mutant a drill could not judge counts against it.
@@ -14,9 +17,7 @@ The score is killed / (killed + survived + error): a mutant a drill could not ju
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from gameday.core.errors import ConfigError
-from gameday.mutate.mutants import Mutant, alert_labels, route_mutants, rule_mutants
-from gameday.pipeline.routing import matched_paths
+from gameday.mutate.mutants import Mutant, alert_labels, kills, route_mutants, rule_mutants
+from gameday.mutate.workers import Job, drill_all
+from gameday.pipeline.routing import matched_paths, route_for
 from gameday.scenario.loading import load_catalog
 from gameday.target.monitoring import check_with, load_yaml_template, render_monitoring
 
-OUTCOMES = ("killed", "survived", "error", "uncovered", "invalid")
+ORIGINAL = "original"
+"""The part of the config-as-it-is drills that every mutant is judged against."""
+OUTCOMES = ("killed", "survived", "error", "uncovered", "equivalent", "invalid")
 
 
 @dataclass
@@ -57,6 +61,8 @@ class Catalog:
     quiet: dict[str, list[str]]
     """alert -> the scenarios that list it as quiet"""
     labels: dict[str, dict[str, str]]
+    length: dict[str, float] = field(default_factory=dict)
+    """scenario -> how long its drill may take, roughly (``Scenario.length_bound``): what orders the drills"""
 
 
 def catalog(root: Path, config_dir: Path, scenarios_dir: Path) -> Catalog:
@@ -64,16 +70,18 @@ def catalog(root: Path, config_dir: Path, scenarios_dir: Path) -> Catalog:
     drills: dict[str, list[str]] = {name: [] for name in labels}
     slas: dict[str, float] = {}
     quiet: dict[str, list[str]] = {}
+    length: dict[str, float] = {}
     for entry in load_catalog(scenarios_dir, root):
         sc = entry.scenario
         if sc is None or sc.draft:
             continue
+        length[sc.id] = sc.length_bound()
         for exp in sc.expect:
             drills.setdefault(exp.alert, []).append(sc.id)
             slas[exp.alert] = max(slas.get(exp.alert, 0.0), exp.within)
         for name in sc.quiet:
             quiet.setdefault(name, []).append(sc.id)
-    return Catalog(drills, slas, quiet, labels)
+    return Catalog(drills, slas, quiet, labels, length)
 
 
 def mutants_of(root: Path, config_dir: Path, cat: Catalog) -> list[Mutant]:
@@ -100,17 +108,58 @@ def invalid(mutant: Mutant, config_dir: Path, root: Path) -> str | None:
     return None
 
 
-def judge(mutant: Mutant, journals: dict[str, dict[str, Any]]) -> tuple[str, str]:
-    """The outcome of a mutant from its covering drills' journals, and why."""
+ROUTING_ONLY = ("continue toggled", "matcher changed", "receiver swapped")
+"""Route operators whose only effect is where an alert goes: a tree that sends every alert where it did is the
+same to Alertmanager."""
+
+
+def _matcher_labels(route: dict[str, Any]) -> set[str]:
+    names = set((route.get("match") or {}) | (route.get("match_re") or {}))
+    names |= {text.split("=")[0].rstrip("!~ ").strip() for text in route.get("matchers") or []}
+    for child in route.get("routes") or []:
+        names |= _matcher_labels(child)
+    return names
+
+
+def equivalent(mutant: Mutant, config_dir: Path, cat: Catalog) -> str | None:
+    """Why a route mutant cannot change anything the alerts do (None when it may): every alert of the rules is
+    routed to the same receivers with the same timers, and every matcher of both trees reads only labels each
+    rule sets (so no label of a series at run time could route an alert otherwise)."""
+    if mutant.part != "route" or mutant.operator not in ROUTING_ONLY:
+        return None
+    with tempfile.TemporaryDirectory(prefix="gameday-mutant-") as tmp:
+        copy = mutant.apply(config_dir, Path(tmp) / "config")
+        trees = [load_yaml_template(folder / "alertmanager" / "alertmanager.yml", {"webhook": "http://x"})
+                 for folder in (config_dir, copy)]
+    read = set().union(*(_matcher_labels(t.get("route") or {}) for t in trees))
+    if any(not read <= set(labels) for labels in cat.labels.values()):
+        return None
+    if any(route_for(trees[0], labels) != route_for(trees[1], labels) for labels in cat.labels.values()):
+        return None
+    return (f"equivalent: each of the {len(cat.labels)} alerts is routed as before (receivers and timers), and "
+            f"the matchers read only labels the rules set ({', '.join(sorted(read))})")
+
+
+def judge(mutant: Mutant, journals: dict[str, dict[str, Any]],
+          baseline: dict[str, str] | None = None) -> tuple[str, str]:
+    """The outcome of a mutant from its covering drills' journals, and why. ``baseline``: each drill's verdict on
+    the config as it is; a drill that did not PASS there kills no mutant (its FAIL is not the mutant's doing)."""
     verdicts = {sid: j.get("verdict", "ERROR") for sid, j in journals.items()}
     for sid, j in journals.items():
-        if verdicts[sid] == "FAIL" and any(a in r for r in j.get("reasons", []) for a in mutant.alerts):
+        if baseline is not None and baseline.get(sid) != "PASS":
+            continue
+        if kills(mutant.alerts, verdicts[sid], j.get("reasons", [])):
             return "killed", f"{sid}: {j['reasons'][0][:160]}"
     if verdicts and all(v == "PASS" for v in verdicts.values()):
         return "survived", ""
-    said = "; ".join(f"{sid} {v}: {(journals[sid].get('reasons') or [''])[0][:120]}" for sid, v in verdicts.items()
-                     if v != "PASS") or "no drill ran"
-    return "error", said
+
+    def why(sid: str, v: str) -> str:
+        said = f"{sid} {v}: {(journals[sid].get('reasons') or [''])[0][:120]}"
+        if baseline is not None and baseline.get(sid) != "PASS":
+            said += f" (and {baseline.get(sid, 'no verdict')} on the config as it is: it judges no mutant)"
+        return said
+
+    return "error", "; ".join(why(sid, v) for sid, v in verdicts.items() if v != "PASS") or "no drill ran"
 
 
 def caught_by(mutant: Mutant, cat: Catalog) -> str:
@@ -133,38 +182,12 @@ def caught_by(mutant: Mutant, cat: Catalog) -> str:
     return "no drill looks at what it changes"
 
 
-def drill(mutant: Mutant, scenarios: list[str], config_dir: Path, root: Path, work: Path, scale: float,
-          timeout: float = 900) -> dict[str, dict[str, Any]]:
-    """Run the covering drills on a lab of their own with the mutated config; their journals by scenario."""
-    copy = mutant.apply(config_dir, work / "config")
-    reports = work / "reports"
-    argv = [sys.executable, "-m", "pytest", str(root / "gamedays"), "-q", "-p", "no:cacheprovider", "-k",
-            f"test_drill and ({' or '.join(scenarios)})", "--time-scale", f"{scale:g}", "--lab-config", str(copy),
-            "--rules", str(copy / "prometheus" / "rules"), "--reports", str(reports), "--no-live",
-            "--alluredir", str(work / "allure")]
-    try:
-        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout,  # noqa: S603
-                              stdin=subprocess.DEVNULL)
-        said = (done.stdout + done.stderr).strip().splitlines()
-    except subprocess.TimeoutExpired:
-        said = [f"the drills ran past {timeout:g}s and were stopped"]
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted((reports / "drills").glob("*.json")):
-        with path.open() as f:
-            j = json.load(f)
-        if j.get("scenario") in scenarios:
-            out[j["scenario"]] = j
-    for sid in scenarios:  # a drill with no journal: what pytest said last is all there is to go on
-        if sid not in out:
-            out[sid] = {"scenario": sid, "verdict": "ERROR",
-                        "reasons": [f"no journal; pytest said: {' / '.join(said[-3:]) or 'nothing'}"]}
-    return out
-
-
 @dataclass
 class Run:
     results: list[Result]
     seconds: float
+    baseline: dict[str, str] = field(default_factory=dict)
+    """Each covering drill's verdict on the config as it is."""
 
     def counts(self) -> dict[str, int]:
         return {o: sum(1 for r in self.results if r.outcome == o) for o in OUTCOMES}
@@ -177,60 +200,77 @@ class Run:
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "counts": self.counts(), "seconds": round(self.seconds, 1),
-                "mutants": [r.as_dict() for r in self.results]}
+                "baseline": self.baseline, "mutants": [r.as_dict() for r in self.results]}
 
 
 def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select: str | None = None,
-           scale: float = 60.0, say: Any = print) -> Run:
-    """Every mutant (those whose id or alerts contain ``select``, where given), judged in turn."""
+           scale: float = 60.0, say: Any = print, workers: int = 2, batch: int | None = None) -> Run:
+    """Every mutant (those whose id or alerts contain ``select``, where given), judged: the invalid and the
+    uncovered at once, the others drilled by ``workers`` sessions side by side (``gameday.mutate.workers``;
+    ``batch``: mutants per session, a fresh lab each, instead of one session per worker)."""
     t0 = time.monotonic()
     cat = catalog(root, config_dir, scenarios_dir)
     mutants = [m for m in mutants_of(root, config_dir, cat)
                if select is None or select in m.id or any(select == a for a in m.alerts)]
-    results = []
-    for i, m in enumerate(mutants, 1):
-        t = time.monotonic()
-        scenarios = sorted({s for a in m.alerts for s in cat.drills.get(a, [])})
+    results: dict[str, Result] = {}
+    jobs = []
+
+    def report(res: Result) -> None:
+        results[res.mutant.id] = res
+        why = f"  ({res.why[:100]})" if res.why else ""
+        say(f"[{len(results)}/{len(mutants)}] {res.outcome.upper():9} {res.mutant.diff}{why}")
+
+    for m in mutants:  # a mutant's shortest drills first: the first that kills it spares the others
+        scenarios = sorted({s for a in m.alerts for s in cat.drills.get(a, [])}, key=lambda s: (cat.length[s], s))
         if (bad := invalid(m, config_dir, root)) is not None:
-            res = Result(m, "invalid", why=bad)
+            report(Result(m, "invalid", why=bad))
+        elif (same := equivalent(m, config_dir, cat)) is not None:
+            report(Result(m, "equivalent", why=same))
         elif not scenarios:
-            res = Result(m, "uncovered", why=f"no scenario expects {', '.join(m.alerts) or 'an alert it takes'}")
+            report(Result(m, "uncovered", why=f"no scenario expects {', '.join(m.alerts) or 'an alert it takes'}"))
         else:
-            journals = drill(m, scenarios, config_dir, root, work / m.id.replace(":", "-"), scale)
-            outcome, why = judge(m, journals)
-            res = Result(m, outcome, {s: j.get("verdict", "ERROR") for s, j in journals.items()},
-                         why if outcome != "survived" else caught_by(m, cat))
-        res.seconds = time.monotonic() - t
-        results.append(res)
-        say(f"[{i}/{len(mutants)}] {res.outcome.upper():9} {m.diff}" + (f"  ({res.why[:100]})" if res.why else ""))
-    return Run(results, time.monotonic() - t0)
+            jobs.append(Job(m, scenarios, m.apply(config_dir, work / "mutants" / m.id.replace(":", "-") / "config")))
 
+    # the config as it is, first: each covering drill once, on the same labs; a drill that does not pass there
+    # cannot say anything of a mutant
+    covering = sorted({s for j in jobs for s in j.scenarios}, key=lambda s: (-cat.length[s], s))
+    original = work / "mutants" / "original" / "config"
+    shutil.rmtree(original, ignore_errors=True)
+    if jobs:
+        shutil.copytree(config_dir, original)
+    base_jobs = [Job(Mutant(f"{ORIGINAL}@{sid}", ORIGINAL, "none", "the config as it is", "", "", []), [sid],
+                     original) for sid in covering]
+    baseline: dict[str, str] = {}
+    waiting: list[Job] = []
 
-def render(run: Run, width: int = 120) -> str:
-    """The score per alert and overall, and each survivor with what would have caught it."""
-    lines = []
-    per: dict[str, list[Result]] = {}
-    for r in run.results:
-        key = r.mutant.alerts[0] if r.mutant.part == "rule" and r.mutant.alerts else r.mutant.where.split(": ", 1)[1]
-        per.setdefault(key, []).append(r)
-    lines.append(f"{'rule or route':44} {'killed':>6} {'survived':>8} {'error':>5} {'uncov.':>6} {'invalid':>7}")
-    for key, rs in per.items():
-        c = {o: sum(1 for r in rs if r.outcome == o) for o in OUTCOMES}
-        lines.append(f"{key[:44]:44} {c['killed']:>6} {c['survived']:>8} {c['error']:>5} {c['uncovered']:>6} "
-                     f"{c['invalid']:>7}")
-    survivors = [r for r in run.results if r.outcome == "survived"]
-    if survivors:
-        lines.append("")
-        lines.append("survivors (what would have caught each):")
-        lines += [f"  {r.mutant.diff[:width - 4]}\n      {r.why}" for r in survivors]
-    c = run.counts()
-    score = "n/a" if run.score is None else f"{run.score:.0f}%"
-    lines.append("")
-    lines.append(f"gameday mutate: score {score}: {c['killed']} killed, {c['survived']} survived, {c['error']} "
-                 f"error, {c['uncovered']} uncovered, {c['invalid']} invalid, in {run.seconds:.0f}s")
-    return "\n".join(lines)
+    def judged(job: Job) -> None:
+        if job.mutant.part == ORIGINAL:
+            (sid,) = job.scenarios
+            got = job.verdicts[sid]
+            baseline[sid] = str(got.get("verdict", "ERROR"))
+            if baseline[sid] != "PASS":
+                say(f"the config as it is: {sid} {baseline[sid]}: {(got.get('reasons') or [''])[0][:160]}; "
+                    "it judges no mutant")
+            for ready in [w for w in waiting if all(s in baseline for s in w.scenarios)]:
+                waiting.remove(ready)
+                judged(ready)
+            return
+        if not all(s in baseline for s in job.journals()):
+            waiting.append(job)
+            return
+        journals = job.journals()
+        outcome, why = judge(job.mutant, journals, baseline)
+        report(Result(job.mutant, outcome, {s: str(j.get("verdict", "ERROR")) for s, j in journals.items()},
+                      why if outcome != "survived" else caught_by(job.mutant, cat), job.seconds))
 
-
-def write_json(run: Run, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run.as_dict(), indent=2))
+    if jobs:  # the mutants with the longest drills first, so that no worker is left with one at the end
+        jobs.sort(key=lambda j: -sum(cat.length[s] for s in j.scenarios))
+        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, judged, batch)
+    for job in list(waiting):  # a baseline drill without a verdict: it judges no mutant either
+        for sid in job.scenarios:
+            baseline.setdefault(sid, "ERROR")
+        waiting.remove(job)
+        judged(job)
+    run = Run([results[m.id] for m in mutants if m.id in results], time.monotonic() - t0)
+    run.baseline = baseline
+    return run

@@ -129,7 +129,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # -- scenarios as tests ------------------------------------------------------------------------
-def _catalog(config: pytest.Config) -> list[CatalogEntry]:
+def scenario_catalog(config: pytest.Config) -> list[CatalogEntry]:
+    """The scenarios of the session (``--scenarios``, else scenarios/ under the root), each loaded or its error."""
     directory = Path(config.getoption("scenarios") or _root(config) / "scenarios")
     return load_catalog(directory, _root(config)) if directory.is_dir() else []
 
@@ -138,7 +139,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scenario" not in metafunc.fixturenames:
         return
     params = []
-    for entry in _catalog(metafunc.config):
+    for entry in scenario_catalog(metafunc.config):
         prio = entry.scenario.priority if entry.scenario else entry.priority_hint
         # a file whose priority cannot be read is selected by every -m pN, so its error is seen
         marks = [getattr(pytest.mark, p) for p in ([prio] if prio else PRIORITIES)] + [pytest.mark.gameday]

@@ -190,6 +190,7 @@ def run_drill(request: pytest.FixtureRequest, gameday_target_on_demand: _TargetO
             ctx = DrillContext(_root(config), gameday_reports, target, _time_scale(config), ledger=gameday_ledger,
                                abort_when=abort_when, abort_source=str(_abort_path(config)), error_budget=gate,
                                run_id=config.stash[RUN_ID], regression=config.getoption("regression"),
+                               late_page_wait=max(0.0, config.getoption("late_page_wait")),
                                loads=gameday_load)
             events = DrillEvents()  # this drill's own: its subscribers go with it
             events.finished.add_listener(lambda record: _remember(request, record))

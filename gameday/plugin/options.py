@@ -54,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="each expected alert's TTN against the median of the scenario's last 5 drills in the reports "
                          "folder: more than 25%% above it, or a margin to the SLA under 10%% of it, is a regression. "
                          "warn (default): said in the journal, the summary and the review; fail: the drill FAILs")
+    group.addoption("--late-page-wait", type=float, default=1.0, metavar="SLAS",
+                    help="how long the detect phase goes on waiting for a page past its SLA, in SLAs (default 1: a "
+                         "page late by up to its SLA is told apart from one that never came; 0: one second, as "
+                         "gameday mutate's labs do; the verdict is FAIL either way)")
     group.addoption("--no-live", action="store_true", default=False,
                     help="no live status line; print a progress line every 10s instead (default off a TTY)")
     group.addoption("--shadow", action="store_true", default=False,

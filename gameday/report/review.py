@@ -230,15 +230,35 @@ def copy_plot(path: str | None, out: Path) -> str | None:
     return f"plots/{Path(path).name}"
 
 
+def mutation_view(reports: Path) -> dict[str, Any] | None:
+    """``gameday mutate``'s last result (``REPORTS/mutate.json``), for the review: the score, the counts, the
+    drills that failed on the config as it is, and each survivor and error with its reason; None without one."""
+    path = reports / "mutate.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("mutants"), list):
+        return None
+    score = data.get("score")
+    pick = [m for m in data["mutants"] if isinstance(m, dict) and m.get("outcome") in ("survived", "error")]
+    return {"score": "n/a" if score is None else f"{score:.0f}%", "counts": data.get("counts") or {},
+            "seconds": data.get("seconds"), "file": str(path),
+            "baseline_failing": {s: v for s, v in (data.get("baseline") or {}).items() if v != "PASS"},
+            "open": [{"outcome": m.get("outcome"), "diff": m.get("diff"), "why": m.get("why")} for m in pick]}
+
+
 def write_review(reports: Path, out: Path, root: Path, run: str | None = None) -> tuple[Path, Path] | None:
-    """Write ``review.md`` and ``review.html`` for a run into ``out``; None when there is no journal to review."""
+    """Write ``review.md`` and ``review.html`` for a run into ``out`` (with ``gameday mutate``'s last result where
+    there is one); None when there is neither a journal nor a mutation result to review."""
     chosen, journals, skipped = load_run(reports, run)
-    if not journals:
+    mutation = mutation_view(reports)
+    if not journals and mutation is None:
         return None
     out.mkdir(parents=True, exist_ok=True)
     slo = slo_of(root / "config")
     drills = [drill_view(j, out, root, slo) for j in journals]
-    context = {"run": chosen, "drills": drills, "skipped": skipped, "slo": slo,
+    context = {"run": chosen, "drills": drills, "skipped": skipped, "slo": slo, "mutation": mutation,
                "counts": {v: sum(d["verdict"] == v for d in drills) for v in VERDICTS}}
     env = templates()
     md, html = out / "review.md", out / "review.html"

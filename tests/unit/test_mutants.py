@@ -5,14 +5,19 @@ mutants: ``tests/integration/test_mutate.py``.)"""
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gameday.mutate.mutants import Mutant
-from gameday.mutate.run import Result, Run, catalog, caught_by, judge, mutants_of, render
+from gameday.mutate.report import render, write_allure, write_json
+from gameday.mutate.run import Result, Run, catalog, caught_by, equivalent, judge, mutants_of
+from gameday.mutate.workers import Job, plans
 from gameday.pipeline.routing import matched_paths
+from gameday.report.review import write_review
 from tests.conftest import ROOT
 
 CONFIG = ROOT / "config"
@@ -81,13 +86,77 @@ def test_a_drill_failing_on_the_mutated_alert_kills_it_and_an_error_is_never_a_k
     assert judge(_m(), {"service-outage": error})[0] == "error"
     assert judge(_m(), {"service-outage": passed})[0] == "survived"
     assert judge(_m(), {})[0] == "error", "no journal: the drills did not run"
+    # a drill that fails on the config as it is kills no mutant, whatever it says
+    outcome, why = judge(_m(), {"service-outage": fail}, baseline={"service-outage": "FAIL"})
+    assert outcome == "error" and "FAIL on the config as it is: it judges no mutant" in why, why
+    assert judge(_m(), {"service-outage": fail}, baseline={"service-outage": "PASS"})[0] == "killed"
 
 
 def test_the_score_leaves_out_the_uncovered_and_invalid_and_counts_an_error_against(lab):
     cat, _ = lab
     run = Run([Result(_m(), "killed"), Result(_m(), "killed"), Result(_m(), "survived", why="x"),
-               Result(_m(), "error"), Result(_m(), "uncovered"), Result(_m(), "invalid")], 1.0)
+               Result(_m(), "error"), Result(_m(), "uncovered"), Result(_m(), "equivalent"),
+               Result(_m(), "invalid")], 1.0)
     assert run.score == 50.0 and run.counts()["uncovered"] == 1
-    assert "score 50%: 2 killed, 1 survived, 1 error, 1 uncovered, 1 invalid" in render(run)
+    assert "score 50%: 2 killed, 1 survived, 1 error, 1 uncovered, 1 equivalent, 1 invalid" in render(run)
     slow = _m(operator="for past the SLA", delay=300)
     assert "delays the page by 300s" in caught_by(slow, cat)
+
+
+def test_a_route_mutant_that_routes_every_alert_as_before_is_equivalent_and_one_that_moves_one_is_not(lab):
+    cat, mutants = lab
+    # route 0 (pager) is followed by routes no critical alert matches: continue changes nothing
+    assert "equivalent: each of the 9 alerts is routed as before" in equivalent(mutants["route-0:continue-toggled"],
+                                                                            CONFIG, cat)
+    # warnings that miss route 1 (chat) fall to the root's receiver, chat, with the same timers
+    assert equivalent(mutants["route-1:matcher-changed"], CONFIG, cat) is not None
+    for mid in ("route-0:receiver-swapped", "route-0:matcher-changed", "route-2:matcher-changed"):
+        assert equivalent(mutants[mid], CONFIG, cat) is None, mid
+    for mid in ("route-0:route-muted", "route-0:receiver-URL-broken", "ServiceDown:never-fires"):
+        assert equivalent(mutants[mid], CONFIG, cat) is None, f"{mid}: its effect is not only where alerts go"
+
+
+def test_a_mutant_whose_matcher_reads_a_label_no_rule_sets_is_never_called_equivalent(lab, tmp_path):
+    cat, mutants = lab
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    am = config / "alertmanager" / "alertmanager.yml"
+    am.write_text(am.read_text().replace("""    - matchers: ['severity="info"']""",
+                                         """    - matchers: ['severity="info"', 'instance=~".+"']"""))
+    m = mutants_of(ROOT, config, cat)
+    toggled = next(x for x in m if x.id == "route-0:continue-toggled")
+    assert equivalent(toggled, config, cat) is None, "a series' own label could take an alert down that route"
+
+
+def test_every_worker_gets_the_whole_list_to_claim_from_and_a_batch_is_a_session_of_its_own():
+    jobs = [Job(_m(), ["a", "b"], Path(f"/c{i}")) for i in range(5)]
+    assert [len(p) for p in plans(jobs, 2)] == [5, 5]
+    assert [len(p) for p in plans(jobs[:1], 3)] == [1]
+    assert [[j.config.name for j in p] for p in plans(jobs, 2, batch=2)] == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+    job = jobs[0]
+    job.verdicts = {"a": {"verdict": "FAIL", "started": 1.0, "ended": 3.5},
+                    "b": {"verdict": "NOT RUN", "started": 3.5, "ended": 3.5}}
+    assert job.complete and job.seconds == 2.5 and list(job.journals()) == ["a"]
+
+
+def test_the_result_reaches_the_review_and_allure_a_survivor_as_failed_and_a_kill_as_passed(tmp_path):
+    killed = Result(_m(), "killed", {"service-outage": "FAIL"}, "service-outage: ServiceDown never fired", 3.0)
+    kept = Result(Mutant("ServiceDown:matcher-removed", "rule", "matcher removed", "prometheus/rules/x.yml: "
+                         "ServiceDown", '{job="g"}', "{}", ["ServiceDown"]), "survived", {"service-outage": "PASS"},
+                  "no drill lists it as <quiet>")
+    same = Mutant("route-0:continue-toggled", "route", "continue toggled", "alertmanager.yml: route 0 (pager)",
+                  "continue: false", "continue: true", ["ServiceDown"])
+    run = Run([killed, kept, Result(same, "equivalent", why="routed as before")], 12.0,
+              baseline={"service-outage": "PASS", "slo-slow-burn": "ERROR"})
+    write_json(run, tmp_path / "reports" / "mutate.json")
+    md, html = write_review(tmp_path / "reports", tmp_path / "review", ROOT)
+    text = md.read_text()
+    assert "## Mutation testing" in text and "score **50%**" in text, text
+    assert '**survived**: `prometheus/rules/x.yml: ServiceDown: {job="g"} -> {}`: no drill lists it as <quiet>' in text
+    assert "judge no mutant: slo-slow-burn (ERROR)" in text
+    assert "no drill lists it as &lt;quiet&gt;" in html.read_text(), "the HTML escapes what a mutant says"
+    assert write_allure(run, tmp_path / "allure") == 3
+    found = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    results = {r["fullName"]: r["status"] for r in found}
+    assert results == {"gameday.mutate.m": "passed", "gameday.mutate.ServiceDown:matcher-removed": "failed",
+                       "gameday.mutate.route-0:continue-toggled": "skipped"}, results

@@ -1,0 +1,184 @@
+"""Mutants drilled side by side: one pytest session per worker (``gameday.lab.mutation``), each with a lab of its
+own, started once, that loads each mutant's config in turn. Every session has the whole list and claims the next
+mutant no other has claimed (a folder made in ``claims/``, which only one can make), so a worker that drew short
+mutants takes more of them. Each session's verdicts are read as they come, and a mutant is handed back (``done``)
+as soon as its last drill is in."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.mutate.mutants import Mutant
+
+TEST_FILE = ('"""Written by gameday mutate: each (mutant, covering drill) of --mutants as a test."""\n'
+             "from gameday.lab.mutation import drill_mutant as test_mutant  # noqa: F401\n")
+PER_DRILL = 300.0
+"""The longest a session may take per drill of its plan before it is stopped (a drill is bounded far below)."""
+
+
+@dataclass
+class Job:
+    """One mutant to drill: its copy of the config and the scenarios that cover it."""
+
+    mutant: Mutant
+    scenarios: list[str]
+    config: Path
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """scenario -> the session's line (verdict, reasons, started, ended)"""
+
+    @property
+    def complete(self) -> bool:
+        return all(s in self.verdicts for s in self.scenarios)
+
+    @property
+    def seconds(self) -> float:
+        return sum(max(0.0, v.get("ended", 0.0) - v.get("started", 0.0)) for v in self.verdicts.values())
+
+    def journals(self) -> dict[str, dict[str, Any]]:
+        """The verdicts of the drills that ran (a drill skipped once the mutant was killed is left out)."""
+        return {s: v for s, v in self.verdicts.items() if v.get("verdict") != "NOT RUN"}
+
+
+def plans(jobs: list[Job], workers: int, batch: int | None = None) -> list[list[Job]]:
+    """The sessions to run: ``batch`` mutants each, in order (a fresh lab for each batch); or, with no batch, one
+    session per worker, each with every job, claiming them one by one."""
+    if batch:
+        return [jobs[i:i + batch] for i in range(0, len(jobs), batch)]
+    return [list(jobs) for _ in range(max(1, min(workers, len(jobs))))]
+
+
+@dataclass
+class _Session:
+    number: int
+    plan: list[Job]
+    folder: Path
+    proc: subprocess.Popen[bytes] | None = None
+    deadline: float = 0.0
+    over: bool = False
+    """Stopped past its bound."""
+    read: int = 0
+    """How far its results file has been read."""
+
+    @property
+    def results(self) -> Path:
+        return self.folder / "results.jsonl"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "pytest.log"
+
+    def start(self, root: Path, scenarios: Path, scale: float, claims: Path) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "test_mutants.py").write_text(TEST_FILE)
+        (self.folder / "plan.json").write_text(json.dumps(
+            [{"id": j.mutant.id, "config": str(j.config), "alerts": j.mutant.alerts, "scenarios": j.scenarios}
+             for j in self.plan]))
+        first = self.plan[0].config
+        argv = [sys.executable, "-m", "pytest", str(self.folder / "test_mutants.py"), "-q", "-p", "no:cacheprovider",
+                "-p", "gameday.lab.mutation", "--rootdir", str(root), "-c", os.devnull, "--scenarios",
+                str(scenarios), "--time-scale", f"{scale:g}", "--lab-config", str(first), "--rules",
+                str(first / "prometheus" / "rules"), "--reports", str(self.folder / "reports"), "--no-live",
+                "--late-page-wait", "0", "--mutants", str(self.folder / "plan.json"), "--mutant-results",
+                str(self.results), "--mutant-claims", str(claims)]
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.deadline = time.monotonic() + PER_DRILL * sum(len(j.scenarios) for j in self.plan) + 120
+
+    def take(self) -> list[Job]:
+        """The jobs whose last verdict has come in since the last look."""
+        by_id = {j.mutant.id: j for j in self.plan}
+        finished = []
+        if not self.results.exists():
+            return finished
+        with self.results.open() as f:
+            f.seek(self.read)
+            while (line := f.readline()).endswith("\n"):
+                self.read = f.tell()
+                got = json.loads(line)
+                job = by_id.get(got.get("mutant"))
+                if job is None:
+                    continue
+                job.verdicts[got["scenario"]] = got
+                if job.complete:
+                    finished.append(job)
+        return finished
+
+    def said(self) -> str:
+        try:
+            lines = [ln for ln in self.log.read_text(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            lines = []
+        return " / ".join(lines[-3:]) or "nothing"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)  # each session reverts its fault on SIGTERM
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: float, workers: int,
+              done: Callable[[Job], None], batch: int | None = None) -> None:
+    """Drill every job, ``workers`` sessions at a time; ``done(job)`` as each mutant's last verdict comes in. A job
+    still without its verdicts when every session has ended (or was stopped past its bound) is handed back with an
+    ERROR for each drill that did not report, naming what its session's pytest said last."""
+    claims = work / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    queue = [_Session(i, plan, work / f"session-{i}") for i, plan in enumerate(plans(jobs, workers, batch), 1)]
+    sessions = list(queue)
+    running: list[_Session] = []
+    handed: set[int] = set()
+
+    def hand(job: Job) -> None:
+        if id(job) not in handed:
+            handed.add(id(job))
+            done(job)
+
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                session = queue.pop(0)
+                session.start(root, scenarios, scale, claims)
+                running.append(session)
+            for session in list(running):
+                for job in session.take():
+                    hand(job)
+                assert session.proc is not None
+                if time.monotonic() > session.deadline:
+                    session.stop()
+                    session.over = True
+                if session.proc.poll() is not None:
+                    for job in session.take():
+                        hand(job)
+                    running.remove(session)
+            time.sleep(0.2)
+    finally:
+        for session in running:
+            session.stop()
+    for job in jobs:
+        if id(job) in handed:
+            continue
+        claim = claims / job.mutant.id.replace(":", "-")
+        owner = next((s for s in sessions if s.proc is not None and (claim / str(s.proc.pid)).exists()), None)
+        why = ("no session took it" if owner is None else
+               f"session {owner.number} {'was stopped past its bound' if owner.over else 'ended'}; pytest said: "
+               f"{owner.said()}")
+        for sid in job.scenarios:
+            job.verdicts.setdefault(sid, {"verdict": "ERROR", "reasons": [f"no verdict: {why}"]})
+        hand(job)
