@@ -26,6 +26,7 @@ SHARED = {"test_compose.py": "docker", "test_compose_drills.py": "docker", "test
 # at the end while the others sit idle; the Docker engine's tests go before them, being one long queue together.
 LONGEST = ("test_a_slow_burn_pages_while_its_budget_leak_opens_a_ticket",  # 185
            "test_a_slowed_rule_is_a_regression_against_its_history",  # 115
+           "test_two_workers_kill_the_rule_mutants_a_drill_can_tell_and_a_survivor_says_what_would_catch_it",
            "test_each_broken_rule_makes_its_drill_fail",  # 86
            "test_a_trainee_acknowledges_mitigates_with_the_runbook_and_gets_a_debrief",  # 82
            "test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_holding_a_fault",  # 52

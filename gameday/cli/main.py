@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     mut.add_argument("--root", type=Path, default=Path("."), help="the project (default: the current folder)")
     mut.add_argument("--config", type=Path, default=None, help="the config folder (default: ROOT/config)")
     mut.add_argument("--scenarios", type=Path, default=None, help="the scenario folder (default: ROOT/scenarios)")
-    mut.add_argument("-k", dest="select", default=None, metavar="TEXT",
+    mut.add_argument("-k", dest="select", default=None, metavar="TEXT", action="append",
                      help="only the mutants whose id contains TEXT or that touch the alert TEXT (ids: "
-                          "ALERT:OPERATOR, route-PATH:OPERATOR)")
+                          "ALERT:OPERATOR, route-PATH:OPERATOR); again for more")
     mut.add_argument("--min-score", type=float, default=None, metavar="N",
                      help="exit 1 when the score (percent of judged mutants killed) is below N")
     mut.add_argument("--time-scale", type=float, default=60.0, metavar="N",
@@ -149,7 +149,7 @@ def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
 
 def mutate(args: argparse.Namespace) -> int:
     from gameday.mutate.report import render, write_allure, write_json
-    from gameday.mutate.run import catalog, mutants_of
+    from gameday.mutate.run import catalog, covering, mutants_of
     from gameday.mutate.run import mutate as run_mutants
 
     root = args.root.resolve()
@@ -162,7 +162,7 @@ def mutate(args: argparse.Namespace) -> int:
     if args.list:
         cat = catalog(root, config, scenarios)
         for m in mutants_of(root, config, cat):
-            drills = sorted({s for a in m.alerts for s in cat.drills.get(a, [])})
+            drills = covering(m, cat)
             print(f"{m.id:50} {m.diff[:80]}  drilled by: {', '.join(drills) or 'none'}")
         return 0
     work = args.reports / "mutants"
@@ -177,7 +177,7 @@ def mutate(args: argparse.Namespace) -> int:
     wrote = write_allure(run, allure_dir)
     print(f"gameday mutate: {args.reports / 'mutate.json'}; {wrote} Allure result(s) in {allure_dir}")
     if not run.results:
-        print(f"gameday mutate: no mutant{' matches -k ' + args.select if args.select else ''}")
+        print(f"gameday mutate: no mutant{' matches -k ' + ', '.join(args.select) if args.select else ''}")
         return 2
     if args.min_score is not None and (run.score is None or run.score < args.min_score):
         print(f"gameday mutate: score below --min-score {args.min_score:g}")

@@ -90,13 +90,17 @@ class Drill:
 
     def _start_load(self) -> None:
         pc, sc, target = self.pc, self.pc.scenario, self.pc.target
+        # the load must outlast the drill: its steady state and SLA (twice, for a late page), the fault's hold
+        # and the MTTR goal twice over, with two minutes to spare; still a bound
+        need = (2 * sc.length_bound() + 2 * sc.recovery.mttr_goal) / pc.ctx.time_scale + 120
         if pc.ctx.loads is not None:  # the session's Locust, already running after the first drill
             pc.load = pc.ctx.loads.borrow(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service),
                                           sc.load.users, sc.load.spawn_rate, reach=reach_of(target),
-                                          workers=sc.load.workers, pool=load_pool(target, sc.load.workers))
+                                          workers=sc.load.workers, pool=load_pool(target, sc.load.workers),
+                                          for_seconds=need)
             return
         pc.load = LocustRun(pc.ctx.root / sc.load.locustfile, target.url(target.sli.service), sc.load.users,
-                            sc.load.spawn_rate, pc.ctx.reports / "load" / sc.id,
+                            sc.load.spawn_rate, pc.ctx.reports / "load" / sc.id, max_seconds=max(1800, need),
                             steerable=sc.fault.kind in LOAD_FAULT_KINDS, reach=reach_of(target),
                             workers=sc.load.workers, pool=load_pool(target, sc.load.workers))
         pc.load.start()

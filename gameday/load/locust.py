@@ -81,6 +81,12 @@ class LocustRun(CleanOnFailure):
         self.worker_procs: list[subprocess.Popen[bytes]] = []
         self._asked_workers: tuple[float, int] = (-1e9, 0)
 
+    def seconds_left(self) -> float:
+        """How much of its ``--run-time`` the run has left (all of it before it starts)."""
+        if self.started_at is None:
+            return float(self.max_seconds)
+        return self.started_at + self.max_seconds - time.monotonic()
+
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for stale in [*self.out_dir.glob(f"{self.prefix.name}_*"), self.log_path]:
@@ -346,13 +352,17 @@ class SharedLoad:
         self.started += 1
 
     def borrow(self, locustfile: Path, host: str, users: int, spawn_rate: float,
-               reach: Reach = LOOPBACK_ONLY, workers: int = 0, pool: Any = None) -> LocustRun:
+               reach: Reach = LOOPBACK_ONLY, workers: int = 0, pool: Any = None, for_seconds: float = 0.0) -> LocustRun:
+        """The session's run, steered to ``users``; a new one where the running one is another locustfile's or
+        host's, or has less than ``for_seconds`` left of its ``--run-time`` (past it, Locust runs no user but
+        its process stays up, with its web API)."""
         run = self.run
-        if run is None or not run.running() or run.workers_gone() or \
+        if run is None or not run.running() or run.workers_gone() or run.seconds_left() < for_seconds or \
                 (run.locustfile, run.host, run.workers) != (locustfile, check_target(host, reach), workers):
             self.close()
-            run = self.run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir, self.max_seconds,
-                                       steerable=True, web=True, reach=reach, workers=workers, pool=pool)
+            run = self.run = LocustRun(locustfile, host, users, spawn_rate, self.out_dir,
+                                       max(self.max_seconds, for_seconds), steerable=True, web=True, reach=reach,
+                                       workers=workers, pool=pool)
             run.start()
             self.started += 1
         run.wait_flowing()  # a new run's first requests; at once when the load already flows

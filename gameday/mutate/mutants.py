@@ -29,6 +29,8 @@ from gameday.core.durations import seconds
 
 NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?"
 COMPARISON = re.compile(rf"(?<![=!<>])(==|!=|>=|<=|>|<)(\s*)({NUMBER})\s*$")
+CONSTANT = re.compile(rf"(?<![=!<>])(==|!=|>=|<=|>|<)(\s*)(\(\s*{NUMBER}(?:\s*[*/]\s*{NUMBER})*\s*\))\s*$")
+"""A threshold written as a product in parentheses, as burn-rate rules write theirs: ``> (14.4 * 0.005)``."""
 FLIP = {">": "<=", "<": ">=", ">=": "<", "<=": ">", "==": "!=", "!=": "=="}
 SELECTOR = re.compile(r"\{([^{}]*)\}")
 MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
@@ -56,6 +58,8 @@ class Mutant:
     delay: float = 0.0
     """Seconds the change delays the page, where it delays it (``for``, ``group_wait``): what an SLA must be
     tighter than to catch it."""
+    gated: bool = False
+    """The changed comparison is the last side of an ``and``: the other side, unchanged, still decides too."""
 
     @property
     def diff(self) -> str:
@@ -129,6 +133,14 @@ def _of_rule(rel: Path, gi: int, ri: int, rule: dict[str, Any], sla: float | Non
             text = f"{new:g}"
             found.append((label, f"{op} {num}", f"{op} {text}", expr_to(expr[:m.start(3)] + text + expr[m.end(3):]),
                           0.0))
+    elif m := CONSTANT.search(expr):
+        op, space, num = m.groups()
+        for label, text in (("threshold x10", f"{num[:-1].rstrip()} * 10)"), ("threshold /10",
+                                                                             f"{num[:-1].rstrip()} / 10)")):
+            found.append((label, f"{op} {num}", f"{op} {text}", expr_to(expr[:m.start(3)] + text + expr[m.end(3):]),
+                          0.0))
+    if m:
+        op = m.group(1)
         found.append(("comparison flipped", op, FLIP[op],
                       expr_to(expr[:m.start(1)] + FLIP[op] + expr[m.end(1):]), 0.0))
     for_s = seconds(str(rule.get("for", "0s")))
@@ -169,8 +181,10 @@ def _of_rule(rel: Path, gi: int, ri: int, rule: dict[str, Any], sla: float | Non
         found.append(("aggregation by changed", f"by ({', '.join(names)})", f"by ({kept})",
                       expr_to(expr[:by.start(1)] + kept + expr[by.end(1):]), 0.0))
     found.append(("never fires", _one_line(expr)[:60], NEVER, expr_to(NEVER), 0.0))
+    gated = bool(re.search(r"\b(and|unless)\b", expr))
+    comparison = ("threshold x10", "threshold /10", "comparison flipped")
     return [Mutant(f"{name}:{op.replace(' ', '-').replace('/', 'div')}", "rule", op, where, before, after, [name],
-                   _rule_change(rel, gi, ri, edit), delay)
+                   _rule_change(rel, gi, ri, edit), delay, gated=gated and op in comparison)
             for op, before, after, edit, delay in found]
 
 

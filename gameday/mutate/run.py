@@ -84,6 +84,16 @@ def catalog(root: Path, config_dir: Path, scenarios_dir: Path) -> Catalog:
     return Catalog(drills, slas, quiet, labels, length)
 
 
+def covering(m: Mutant, cat: Catalog) -> list[str]:
+    """The drills that exercise a mutant, shortest first: those that expect an alert it touches, and for a rule's
+    mutant those that list the alert as quiet too (they check that it does not fire where it must not; a route
+    changes nothing of whether an alert fires)."""
+    found = {s for a in m.alerts for s in cat.drills.get(a, [])}
+    if m.part == "rule":
+        found |= {s for a in m.alerts for s in cat.quiet.get(a, [])}
+    return sorted(found, key=lambda s: (cat.length.get(s, 0.0), s))
+
+
 def mutants_of(root: Path, config_dir: Path, cat: Catalog) -> list[Mutant]:
     am = load_yaml_template(config_dir / "alertmanager" / "alertmanager.yml", {"webhook": "http://x"})
 
@@ -170,6 +180,9 @@ def caught_by(mutant: Mutant, cat: Catalog) -> str:
                 "drill whose SLA is under the rule's floor plus that delay would")
     if mutant.operator in ("severity changed", "severity dropped", "receiver swapped", "matcher changed"):
         return "the page still reached the expected receiver: no route tells the labels apart for this alert"
+    if mutant.gated:
+        return ("the comparison changed is the last side of an `and`, and the other side, unchanged, held the rule "
+                "as before: a drill whose fault moves this side's series and not the other's would tell them apart")
     if mutant.operator in ("threshold x10", "threshold /10", "range windows x10", "matcher removed",
                            "aggregation by changed", "comparison flipped"):
         missing = [a for a in mutant.alerts if not cat.quiet.get(a)]
@@ -203,15 +216,16 @@ class Run:
                 "baseline": self.baseline, "mutants": [r.as_dict() for r in self.results]}
 
 
-def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select: str | None = None,
+def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select: str | list[str] | None = None,
            scale: float = 60.0, say: Any = print, workers: int = 2, batch: int | None = None) -> Run:
-    """Every mutant (those whose id or alerts contain ``select``, where given), judged: the invalid and the
-    uncovered at once, the others drilled by ``workers`` sessions side by side (``gameday.mutate.workers``;
-    ``batch``: mutants per session, a fresh lab each, instead of one session per worker)."""
+    """Every mutant (those whose id contains, or whose alerts include, one of ``select``, where given), judged:
+    the invalid and the uncovered at once, the others drilled by ``workers`` sessions side by side
+    (``gameday.mutate.workers``; ``batch``: mutants per session, a fresh lab each, instead of one per worker)."""
     t0 = time.monotonic()
     cat = catalog(root, config_dir, scenarios_dir)
+    picks = [select] if isinstance(select, str) else list(select or [])
     mutants = [m for m in mutants_of(root, config_dir, cat)
-               if select is None or select in m.id or any(select == a for a in m.alerts)]
+               if not picks or any(k in m.id or k in m.alerts for k in picks)]
     results: dict[str, Result] = {}
     jobs = []
 
@@ -221,25 +235,27 @@ def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select
         say(f"[{len(results)}/{len(mutants)}] {res.outcome.upper():9} {res.mutant.diff}{why}")
 
     for m in mutants:  # a mutant's shortest drills first: the first that kills it spares the others
-        scenarios = sorted({s for a in m.alerts for s in cat.drills.get(a, [])}, key=lambda s: (cat.length[s], s))
+        scenarios = covering(m, cat)
         if (bad := invalid(m, config_dir, root)) is not None:
             report(Result(m, "invalid", why=bad))
         elif (same := equivalent(m, config_dir, cat)) is not None:
             report(Result(m, "equivalent", why=same))
         elif not scenarios:
-            report(Result(m, "uncovered", why=f"no scenario expects {', '.join(m.alerts) or 'an alert it takes'}"))
+            quiet = " or lists it as quiet" if m.part == "rule" else ""
+            report(Result(m, "uncovered", why=f"no scenario expects {', '.join(m.alerts) or 'an alert it takes'}"
+                                                f"{quiet}"))
         else:
             jobs.append(Job(m, scenarios, m.apply(config_dir, work / "mutants" / m.id.replace(":", "-") / "config")))
 
     # the config as it is, first: each covering drill once, on the same labs; a drill that does not pass there
     # cannot say anything of a mutant
-    covering = sorted({s for j in jobs for s in j.scenarios}, key=lambda s: (-cat.length[s], s))
+    drilled = sorted({s for j in jobs for s in j.scenarios}, key=lambda s: (-cat.length[s], s))
     original = work / "mutants" / "original" / "config"
     shutil.rmtree(original, ignore_errors=True)
     if jobs:
         shutil.copytree(config_dir, original)
     base_jobs = [Job(Mutant(f"{ORIGINAL}@{sid}", ORIGINAL, "none", "the config as it is", "", "", []), [sid],
-                     original) for sid in covering]
+                     original) for sid in drilled]
     baseline: dict[str, str] = {}
     waiting: list[Job] = []
 
@@ -265,7 +281,7 @@ def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select
 
     if jobs:  # the mutants with the longest drills first, so that no worker is left with one at the end
         jobs.sort(key=lambda j: -sum(cat.length[s] for s in j.scenarios))
-        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, judged, batch)
+        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, judged, batch, original)
     for job in list(waiting):  # a baseline drill without a verdict: it judges no mutant either
         for sid in job.scenarios:
             baseline.setdefault(sid, "ERROR")

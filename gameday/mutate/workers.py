@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,8 +78,9 @@ class _Session:
     def log(self) -> Path:
         return self.folder / "pytest.log"
 
-    def start(self, root: Path, scenarios: Path, scale: float, claims: Path) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def start(self, root: Path, scenarios: Path, scale: float, claims: Path, original: Path | None) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)  # an earlier run's verdicts are not this one's
+        self.folder.mkdir(parents=True)
         (self.folder / "test_mutants.py").write_text(TEST_FILE)
         (self.folder / "plan.json").write_text(json.dumps(
             [{"id": j.mutant.id, "config": str(j.config), "alerts": j.mutant.alerts, "scenarios": j.scenarios}
@@ -89,7 +91,8 @@ class _Session:
                 str(scenarios), "--time-scale", f"{scale:g}", "--lab-config", str(first), "--rules",
                 str(first / "prometheus" / "rules"), "--reports", str(self.folder / "reports"), "--no-live",
                 "--late-page-wait", "0", "--mutants", str(self.folder / "plan.json"), "--mutant-results",
-                str(self.results), "--mutant-claims", str(claims)]
+                str(self.results), "--mutant-claims", str(claims),
+                *(["--mutant-original", str(original)] if original is not None else [])]
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
                                          stdin=subprocess.DEVNULL, start_new_session=True)
@@ -134,12 +137,14 @@ class _Session:
 
 
 def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: float, workers: int,
-              done: Callable[[Job], None], batch: int | None = None) -> None:
+              done: Callable[[Job], None], batch: int | None = None, original: Path | None = None) -> None:
     """Drill every job, ``workers`` sessions at a time; ``done(job)`` as each mutant's last verdict comes in. A job
     still without its verdicts when every session has ended (or was stopped past its bound) is handed back with an
-    ERROR for each drill that did not report, naming what its session's pytest said last."""
+    ERROR for each drill that did not report, naming what its session's pytest said last. ``original``: the
+    config as it is, which a session checks a kill by a late page against."""
     claims = work / "claims"
-    claims.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(claims, ignore_errors=True)  # an earlier run's claims would leave every mutant unclaimed
+    claims.mkdir(parents=True)
     queue = [_Session(i, plan, work / f"session-{i}") for i, plan in enumerate(plans(jobs, workers, batch), 1)]
     sessions = list(queue)
     running: list[_Session] = []
@@ -154,7 +159,7 @@ def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: f
         while queue or running:
             while queue and len(running) < workers:
                 session = queue.pop(0)
-                session.start(root, scenarios, scale, claims)
+                session.start(root, scenarios, scale, claims, original)
                 running.append(session)
             for session in list(running):
                 for job in session.take():

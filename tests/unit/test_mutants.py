@@ -14,7 +14,7 @@ import yaml
 
 from gameday.mutate.mutants import Mutant
 from gameday.mutate.report import render, write_allure, write_json
-from gameday.mutate.run import Result, Run, catalog, caught_by, equivalent, judge, mutants_of
+from gameday.mutate.run import Result, Run, catalog, caught_by, covering, equivalent, judge, mutants_of
 from gameday.mutate.workers import Job, plans
 from gameday.pipeline.routing import matched_paths
 from gameday.report.review import write_review
@@ -61,6 +61,17 @@ def test_the_lab_has_every_operator_and_each_route_knows_the_alerts_it_takes(lab
     pager = mutants["route-0:receiver-swapped"]
     assert "ServiceDown" in pager.alerts and "HighCPUUsage" not in pager.alerts
     assert mutants["ServiceDown:for-past-the-SLA"].delay > cat.slas["ServiceDown"]
+    # a rule's mutant is drilled by the drills that expect its alert and those that keep it quiet, shortest first
+    drills = covering(mutants["ServiceDown:matcher-removed"], cat)
+    assert {"service-outage", "gateway-down-runbook", "backend-down-runbook"} <= set(drills)
+    assert drills == sorted(drills, key=lambda s: (cat.length[s], s))
+    route = covering(mutants["route-0:receiver-swapped"], cat)  # a route's: the drills that expect its alerts
+    assert "service-outage" in route and "latency-degradation" not in route, route
+    burn = mutants["SLOAvailabilityFastBurn:threshold-x10"]  # a threshold written as a product in parentheses
+    assert (burn.before, burn.after) == ("> (14.4 * 0.005)", "> (14.4 * 0.005 * 10)"), burn
+    # its comparison is the short window's, the last side of an `and`: a survivor says the other side held it
+    assert burn.gated and not mutants["HighErrorRate:threshold-div10"].gated
+    assert "last side of an `and`" in caught_by(mutants["SLOAvailabilityFastBurn:threshold-div10"], cat)
 
 
 def test_an_alert_goes_down_the_route_whose_matchers_it_has():
