@@ -7,16 +7,18 @@ It prints, for each way: the wall time, mutants per minute, and the sum of the d
 spent drilling, without starting labs and sessions); then the ratio of the two wall times, measured in this run,
 since these machines are noisy; and, for the fast way, its wall time against that serial sum.
 
-``-k`` picks the mutants as ``gameday mutate -k`` does (default ``ServiceDown:``, its eight rule mutants, about
-five minutes in all); ``-k ''`` takes every mutant of the lab (the slow way then takes well over an hour: give
-``--fast-only`` to time only the fast way). Everything runs on loopback, on labs the run starts.
+``-k`` picks the mutants as ``gameday mutate -k`` does (default ``ServiceDown:``, its eight rule mutants), and
+``--only`` the scenarios that may drill them (default the two that expect ServiceDown, so a few minutes in all;
+``--only ''`` takes every scenario, quiet lists and all); ``-k ''`` takes every mutant of the lab (the slow way
+then takes well over an hour: give ``--fast-only``). Everything runs on loopback, on labs the run starts.
 
-Run: .venv/bin/python bench/mutate_bench.py [-k TEXT] [--workers 2] [--time-scale 60] [--fast-only]
+Run: .venv/bin/python bench/mutate_bench.py [-k TEXT] [--only ID,ID] [--workers 2] [--time-scale 60] [--fast-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -28,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 from gameday.mutate.run import mutate  # noqa: E402
 
 
-def timed(label: str, select: str | None, scale: float, workers: int, batch: int | None) -> dict[str, float]:
+def timed(label: str, select: str | None, scale: float, workers: int, batch: int | None,
+          scenarios: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="gameday-mutate-bench-") as tmp:
         t0 = time.monotonic()
-        run = mutate(ROOT, ROOT / "config", ROOT / "scenarios", Path(tmp), select or None, scale,
+        run = mutate(ROOT, ROOT / "config", scenarios, Path(tmp), select or None, scale,
                      say=lambda line: print(f"  {label}: {line[:110]}", flush=True), workers=workers, batch=batch)
         wall = time.monotonic() - t0
     drilled = [r for r in run.results if r.drills]
@@ -46,11 +49,18 @@ def main() -> int:
     ap.add_argument("-k", dest="select", default="ServiceDown:")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--time-scale", type=float, default=60.0)
+    ap.add_argument("--only", default="service-outage,gateway-down-runbook")
     ap.add_argument("--fast-only", action="store_true")
     args = ap.parse_args()
-    ways = {"fast": timed("fast", args.select, args.time_scale, args.workers, None)}
-    if not args.fast_only:
-        ways["slow"] = timed("slow", args.select, args.time_scale, 1, 1)
+    with tempfile.TemporaryDirectory(prefix="gameday-mutate-bench-scenarios-") as tmp:
+        scenarios = ROOT / "scenarios"
+        if args.only:
+            scenarios = Path(tmp)
+            for sid in args.only.split(","):
+                shutil.copy(ROOT / "scenarios" / f"{sid.strip()}.yaml", scenarios)
+        ways = {"fast": timed("fast", args.select, args.time_scale, args.workers, None, scenarios)}
+        if not args.fast_only:
+            ways["slow"] = timed("slow", args.select, args.time_scale, 1, 1, scenarios)
     print(f"\nmutants {ways['fast']['mutants']} (-k {args.select!r}), time scale {args.time_scale:g}")
     print(f"{'way':44} {'wall s':>8} {'mutants/min':>12} {'drills sum s':>13}")
     names = {"fast": f"{args.workers} labs, each started once, fresh alerting",
