@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -169,8 +170,14 @@ def mutate(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print(f"gameday mutate: --workers {args.workers}: at least 1")
         return 2
-    run = run_mutants(root, config, scenarios, work.resolve(), args.select, args.time_scale,
-                      say=lambda line: print(line, flush=True), workers=args.workers)
+    try:
+        run = run_mutants(root, config, scenarios, work.resolve(), args.select, args.time_scale,
+                          say=lambda line: print(line, flush=True), workers=args.workers)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"gameday mutate: interrupted (signal {signum}): every lab's session was stopped and reverted its "
+              "fault; no score, and no mutate.json")
+        return 2
     print(render(run))
     write_json(run, args.reports / "mutate.json")
     allure_dir = args.alluredir or args.reports / "allure-results"

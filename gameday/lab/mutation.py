@@ -34,6 +34,8 @@ class _State:
     """Killed mutants, and the scenario that killed each."""
     mine: dict[str, bool] = field(default_factory=dict)
     """Whether this session claimed each mutant it has come to."""
+    scenarios: dict[str, Any] | None = None
+    """The catalog's entries by id, read once per session."""
 
 
 STATE = pytest.StashKey[_State]()
@@ -120,7 +122,9 @@ def drill_mutant(mutant_case: tuple[dict[str, Any], str], run_drill: Any, gameda
     if mutant["id"] in state.killed:
         _write(config, base | {"verdict": "NOT RUN", "reasons": [f"killed by {state.killed[mutant['id']]}"]})
         pytest.skip(f"{mutant['id']} is killed already (by {state.killed[mutant['id']]})")
-    entries = {e.id: e for e in scenario_catalog(config)}
+    if state.scenarios is None:
+        state.scenarios = {e.id: e for e in scenario_catalog(config)}
+    entries = state.scenarios
     scenario = entries[sid].scenario
     assert scenario is not None, f"{sid}: {entries[sid].error}"
     try:

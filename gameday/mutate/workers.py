@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday.core.signals import Interrupted
 from gameday.mutate.mutants import Mutant
 
 TEST_FILE = ('"""Written by gameday mutate: each (mutant, covering drill) of --mutants as a test."""\n'
@@ -150,6 +151,11 @@ def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: f
     running: list[_Session] = []
     handed: set[int] = set()
 
+    def interrupted(signum: int, frame: Any) -> None:  # SIGTERM as Ctrl-C: the sessions are stopped below
+        raise Interrupted(signum)
+
+    before = signal.signal(signal.SIGTERM, interrupted)
+
     def hand(job: Job) -> None:
         if id(job) not in handed:
             handed.add(id(job))
@@ -174,8 +180,9 @@ def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: f
                     running.remove(session)
             time.sleep(0.2)
     finally:
-        for session in running:
+        for session in running:  # each reverts its fault on SIGTERM
             session.stop()
+        signal.signal(signal.SIGTERM, before)
     for job in jobs:
         if id(job) in handed:
             continue
