@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shutil
 import signal
 import time
@@ -32,13 +31,11 @@ RELOADED = "prometheus_config_last_reload_success_timestamp_seconds"
 SUCCESSFUL = "prometheus_config_last_reload_successful"
 
 
-def _gauge(url: str, name: str) -> float | None:
+def _gauge(prometheus: Any, name: str) -> float | None:
     try:
-        text = requests.get(f"{url}/metrics", timeout=2).text
-    except requests.RequestException:
+        return prometheus.metric(name)
+    except HarnessError:  # StackUnreachable: not answering yet
         return None
-    m = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    return float(m.group(1)) if m else None
 
 
 def _rename_rules(rules: Path, generation: int) -> None:
@@ -54,7 +51,7 @@ def fresh_alerting(lab: Any, config_dir: Path | None = None, rules_dir: Path | N
         raise HarnessError("fresh alerting needs a lab this process started with its admin API on")
     t0 = time.monotonic()
     logs = lab.config.workdir / "logs"
-    prom = lab.endpoints.prometheus
+    prom = lab.prometheus
     before = _gauge(prom, RELOADED) or 0.0
     if config_dir is not None:
         lab.config.config_dir, lab.config.rules_dir = config_dir, rules_dir or config_dir / "prometheus" / "rules"
@@ -78,7 +75,7 @@ def fresh_alerting(lab: Any, config_dir: Path | None = None, rules_dir: Path | N
             raise HarnessError(f"Prometheus did not reload within {timeout:g}s (see {logs})")
         time.sleep(0.05)
     try:
-        requests.post(f"{prom}/api/v1/admin/tsdb/delete_series", timeout=10,
+        requests.post(f"{lab.endpoints.prometheus}/api/v1/admin/tsdb/delete_series", timeout=10,
                       params={"match[]": '{__name__=~".+"}', "end": f"{time.time():.3f}"}).raise_for_status()
     except requests.RequestException as exc:
         raise HarnessError(f"Prometheus did not delete its series: {exc}") from None

@@ -113,6 +113,27 @@ class _Api:
                                    ) from None
         return resp.json()
 
+    def _families(self, part: str) -> Any:
+        """The metric families of the server's own ``/metrics`` whose lines (with their HELP and TYPE lines) hold
+        ``part``: only those are parsed, since the whole exposition costs a few ms of CPU a look. A counter's
+        family is named without ``_total``."""
+        try:
+            resp = self._http.get(f"{self.base_url}/metrics", timeout=self.timeout)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            raise StackUnreachable(f"{self.name} at {self.base_url} did not answer /metrics: "
+                                   f"{_why(exc, self.timeout)}") from None
+        mine = "\n".join(line for line in resp.text.splitlines() if part in line)
+        return text_string_to_metric_families(mine + "\n")
+
+    def metric(self, name: str) -> float | None:
+        """The sum of one of the server's own metrics (a gauge, or a counter by its ``_total`` name); None when
+        it has none."""
+        for family in self._families(name):
+            if family.name == name.removesuffix("_total"):
+                return sum(s.value for s in family.samples if not s.name.endswith("_created"))
+        return None
+
     def ready(self) -> bool:
         """True when it answers ``/-/ready``; a refusal of the harness's credentials is an error at once."""
         try:
@@ -230,33 +251,14 @@ class Alertmanager(_Api):
 
     def aggregation_groups(self) -> int | None:
         """Every aggregation group the dispatcher holds, empty ones included; None when the metric is absent."""
-        total = self._metric_sum("alertmanager_dispatcher_aggregation_groups")
+        total = self.metric("alertmanager_dispatcher_aggregation_groups")
         return None if total is None else int(total)
 
     def failed_deliveries(self) -> int | None:
         """Notification attempts that failed since Alertmanager started (each is retried after a back-off that
         starts near 0.5 s); None when the metric is absent."""
-        total = self._metric_sum("alertmanager_notification_requests_failed_total")
+        total = self.metric("alertmanager_notification_requests_failed_total")
         return None if total is None else int(total)
-
-    def _families(self, part: str) -> Any:
-        """The metric families of Alertmanager's ``/metrics`` whose lines (with their HELP and TYPE lines) hold
-        ``part``: only those are parsed, since the whole exposition costs a few ms of CPU a look. A counter's
-        family is named without ``_total``."""
-        try:
-            resp = self._http.get(f"{self.base_url}/metrics", timeout=self.timeout)
-            resp.raise_for_status()
-        except requests.RequestException as exc:
-            raise StackUnreachable(f"Alertmanager at {self.base_url} did not answer /metrics: "
-                                   f"{_why(exc, self.timeout)}") from None
-        mine = "\n".join(line for line in resp.text.splitlines() if part in line)
-        return text_string_to_metric_families(mine + "\n")
-
-    def _metric_sum(self, name: str) -> float | None:
-        for family in self._families(name):
-            if family.name == name.removesuffix("_total"):
-                return sum(s.value for s in family.samples if not s.name.endswith("_created"))
-        return None
 
     def notification_counters(self) -> dict[tuple[str, str], tuple[float, float]]:
         """Notifications Alertmanager has sent and failed since it started, per (receiver, integration); the
