@@ -31,6 +31,7 @@ LONGEST = ("test_a_slow_burn_pages_while_its_budget_leak_opens_a_ticket",  # 185
            "test_a_trainee_acknowledges_mitigates_with_the_runbook_and_gets_a_debrief",  # 82
            "test_sessions_drill_on_a_warm_lab_which_restores_itself_when_a_session_dies_holding_a_fault",  # 52
            "test_back_to_back_outages_each_page",  # 45
+           "test_mutants_of_a_teams_alerting_run_on_a_shadow_pair_and_leave_its_monitoring_as_it_was",  # 72
            "test_a_forged_page_never_turns_a_rule_that_cannot_fire_into_a_pass",  # 40
            "test_target_new_drafts_a_catalog_that_drills_nothing_until_a_person_names_the_fault")  # 36
 

@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                           "ALERT:OPERATOR, route-PATH:OPERATOR); again for more")
     mut.add_argument("--min-score", type=float, default=None, metavar="N",
                      help="exit 1 when the score (percent of judged mutants killed) is below N")
-    mut.add_argument("--time-scale", type=float, default=60.0, metavar="N",
-                     help="the labs' time scale (default 60: a five-minute rule fires in five seconds)")
+    mut.add_argument("--time-scale", type=float, default=None, metavar="N",
+                     help="the labs' time scale (default 60: a five-minute rule fires in five seconds; a team's "
+                          "stack runs at 1)")
     mut.add_argument("--reports", type=Path, default=Path("reports"),
                      help="where mutate.json and each mutant's drills go (default: reports/, in mutants/)")
     mut.add_argument("--workers", type=int, default=2, metavar="N",
@@ -84,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
                      help="where each mutant's Allure result goes (default: REPORTS/allure-results, beside the "
                           "drills')")
     mut.add_argument("--list", action="store_true", help="list the mutants and what covers each, drill nothing")
+    mut.add_argument("--target", default=None, metavar="NAME",
+                     help="mutate a team's alerting (targets/NAME.yaml): read once from its live Prometheus and "
+                          "Alertmanager, never written to them, and drilled on a shadow pair gameday starts on "
+                          "loopback (the team's rules and routes, its exporters scraped, every receiver gameday's "
+                          "webhook), one drill at a time, in real time; default: the embedded lab")
+    mut.add_argument("--error-budget-override", default=None, metavar="REASON",
+                     help="as pytest's: drill a team's services although the error-budget gate would skip them "
+                          "(recorded in every drill's journal)")
     commands: dict[str, Callable[[argparse.Namespace], int]] = {}
     for added in plugins().hook.pytest_gameday_add_commands(subparsers=sub):  # the lab's: gameday lab up|down
         commands.update(added)
@@ -149,6 +158,7 @@ def report(reports: Path, out: Path, root: Path, run: str | None) -> int:
 
 
 def mutate(args: argparse.Namespace) -> int:
+    from gameday.core.errors import GamedayError
     from gameday.mutate.report import render, write_allure, write_json
     from gameday.mutate.run import catalog, covering, mutants_of
     from gameday.mutate.run import mutate as run_mutants
@@ -156,27 +166,48 @@ def mutate(args: argparse.Namespace) -> int:
     root = args.root.resolve()
     config = (args.config or root / "config").resolve()
     scenarios = (args.scenarios or root / "scenarios").resolve()
-    for name, folder in (("--config", config), ("--scenarios", scenarios)):
-        if not folder.is_dir():
-            print(f"gameday mutate: {name} {folder}: no such folder")
+    name = args.target or "lab"
+    for option, folder in (("--config", config if name == "lab" else None), ("--scenarios", scenarios)):
+        if folder is not None and not folder.is_dir():
+            print(f"gameday mutate: {option} {folder}: no such folder")
             return 2
+    work = args.reports.resolve() / "mutants"
+    try:
+        stack = plugins().hook.pytest_gameday_mutation_stack(root=root, name=name, config_dir=config, work=work)
+    except GamedayError as exc:
+        print(f"gameday mutate: --target {name}: {exc}")
+        return 2
+    if stack is None:
+        print(f"gameday mutate: --target {name}: no such target (the lab, or a team's targets/{name}.yaml in {root})")
+        return 2
+    for line in stack.said:
+        print(f"gameday mutate: {line}", flush=True)
+    config = stack.config_dir
+    scale = stack.time_scale or args.time_scale or 60.0
+    if args.time_scale is not None and scale != args.time_scale:
+        print(f"gameday mutate: --time-scale {args.time_scale:g}: the {name} target runs at {scale:g} only (its "
+              "services run in real time)")
+        return 2
+    workers = min(args.workers, stack.workers or args.workers)
+    if workers < args.workers:
+        print(f"gameday mutate: one session at a time on {name}: every drill faults the same services")
     if args.list:
         cat = catalog(root, config, scenarios)
         for m in mutants_of(root, config, cat):
             drills = covering(m, cat)
             print(f"{m.id:50} {m.diff[:80]}  drilled by: {', '.join(drills) or 'none'}")
         return 0
-    work = args.reports / "mutants"
     if args.workers < 1:
         print(f"gameday mutate: --workers {args.workers}: at least 1")
         return 2
+    extra = ["--error-budget-override", args.error_budget_override] if args.error_budget_override else []
     try:
-        run = run_mutants(root, config, scenarios, work.resolve(), args.select, args.time_scale,
-                          say=lambda line: print(line, flush=True), workers=args.workers)
+        run = run_mutants(root, config, scenarios, work, args.select, scale,
+                          say=lambda line: print(line, flush=True), workers=workers, stack=stack, extra=extra)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        print(f"gameday mutate: interrupted (signal {signum}): every lab's session was stopped and reverted its "
-              "fault; no score, and no mutate.json")
+        print(f"gameday mutate: interrupted (signal {signum}): every session was stopped and reverted its fault; "
+              "no score, and no mutate.json")
         return 2
     print(render(run))
     write_json(run, args.reports / "mutate.json")

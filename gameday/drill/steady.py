@@ -181,13 +181,18 @@ def _hold_window(pc: PhaseContext) -> None:
 
 
 def _fires_unprovoked(pc: PhaseContext, firing: list[str], settle: float) -> None:
-    """FAIL when the alerts kept firing before any fault on a stack the harness made and only drills use (this
-    run's, or a warm lab), while the SLI probe answers: the rule pages under the baseline load alone (a threshold
-    or a comparison that holds for a healthy service). On a team's stack, or with the SLI failing too, nothing
-    says the rule is to blame: the caller's ERROR stands."""
+    """FAIL when the alerts kept firing before any fault, while the SLI probe answers, on a stack the harness made
+    and only drills use (this run's, or a warm lab), or on a shadow pair whose team's live Prometheus, with the
+    rules as they are, holds none of them (``quiet_where_live``): the rule pages under the baseline load alone
+    (a threshold or a comparison that holds for a healthy service). On a team's stack, or with the SLI failing
+    too, nothing says the rule is to blame: the caller's ERROR stands."""
     harness_made = pc.target.created_by_run or getattr(pc.target, "attached", False)
-    if not harness_made or not pc.sli_healthy():
+    live_quiet = optional(pc.target, "quiet_where_live")
+    shadowed = not harness_made and live_quiet is not None and live_quiet(firing)
+    if not (harness_made or shadowed) or not pc.sli_healthy():
         return
+    where = ("on the shadow pair, while the team's own Prometheus, with the rules as they are, held none of them"
+             if shadowed else "on a stack the harness made")
     raise DrillFailed(f"steady state: {', '.join(firing)} kept firing for {human(settle)} before any fault, under "
-                      "the baseline load alone, on a stack the harness made, while its SLI probe answered: the "
-                      "rule fires for a healthy service")
+                      f"the baseline load alone, {where}, while its SLI probe answered: the rule fires for a healthy "
+                      "service")

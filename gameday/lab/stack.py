@@ -309,6 +309,12 @@ class Lab(CleanOnFailure):
         path = self.config.config_dir / "prometheus" / "web.yml"  # type: ignore[operator]
         return [f"--web.config.file={path}"] if path.exists() else []
 
+    def fresh_alerting(self, config_dir: Path | None = None) -> float:
+        """Alerting as on a lab just started, with ``config_dir``'s config where given (``gameday.lab.reload``)."""
+        from gameday.lab.reload import fresh_alerting
+
+        return fresh_alerting(self, config_dir)
+
     def reset_alerting(self, timeout: float = 60.0) -> float:
         """Restart Prometheus and Alertmanager so that neither holds state of an earlier incident.
 

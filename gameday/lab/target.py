@@ -20,6 +20,15 @@ def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, 
                          config_dir=Path(lab_config).resolve() if lab_config else None))
 
 
+def pytest_gameday_mutation_stack(root: Path, name: str, config_dir: Path, work: Path) -> Any:
+    """``gameday mutate`` on the lab: labs with the project's config, each loading the mutants in turn."""
+    if name != "lab":
+        return None
+    from gameday.mutate.workers import lab_stack
+
+    return lab_stack(config_dir)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Under ``-n`` each worker starts a lab of its own: a warm lab in ``reports/lab`` is not used, and says so."""
     from gameday.plugin.parallel import controller

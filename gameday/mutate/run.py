@@ -26,7 +26,7 @@ from typing import Any
 
 from gameday.core.errors import ConfigError
 from gameday.mutate.mutants import Mutant, alert_labels, kills, route_mutants, rule_mutants
-from gameday.mutate.workers import Job, drill_all
+from gameday.mutate.workers import Job, Stack, drill_all
 from gameday.pipeline.routing import matched_paths, route_for
 from gameday.scenario.loading import load_catalog
 from gameday.target.monitoring import check_with, load_yaml_template, render_monitoring
@@ -217,10 +217,12 @@ class Run:
 
 
 def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select: str | list[str] | None = None,
-           scale: float = 60.0, say: Any = print, workers: int = 2, batch: int | None = None) -> Run:
+           scale: float = 60.0, say: Any = print, workers: int = 2, batch: int | None = None,
+           stack: Stack | None = None, extra: list[str] | None = None) -> Run:
     """Every mutant (those whose id contains, or whose alerts include, one of ``select``, where given), judged:
     the invalid and the uncovered at once, the others drilled by ``workers`` sessions side by side
-    (``gameday.mutate.workers``; ``batch``: mutants per session, a fresh lab each, instead of one per worker)."""
+    (``gameday.mutate.workers``; ``batch``: mutants per session, a fresh lab each, instead of one per worker), on
+    ``stack`` (the lab's by default; a team's shadow pair), each session with ``extra`` pytest arguments."""
     t0 = time.monotonic()
     cat = catalog(root, config_dir, scenarios_dir)
     picks = [select] if isinstance(select, str) else list(select or [])
@@ -281,7 +283,7 @@ def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select
 
     if jobs:  # the mutants with the longest drills first, so that no worker is left with one at the end
         jobs.sort(key=lambda j: -sum(cat.length[s] for s in j.scenarios))
-        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, judged, batch, original)
+        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, judged, batch, original, stack, extra)
     for job in list(waiting):  # a baseline drill without a verdict: it judges no mutant either
         for sid in job.scenarios:
             baseline.setdefault(sid, "ERROR")

@@ -1,8 +1,8 @@
-"""Mutants drilled side by side: one pytest session per worker (``gameday.lab.mutation``), each with a lab of its
-own, started once, that loads each mutant's config in turn. Every session has the whole list and claims the next
-mutant no other has claimed (a folder made in ``claims/``, which only one can make), so a worker that drew short
-mutants takes more of them. Each session's verdicts are read as they come, and a mutant is handed back (``done``)
-as soon as its last drill is in."""
+"""Mutants drilled side by side: one pytest session per worker (``gameday.mutate.session``), each with a target
+of its own (a lab; a team's shadow pair), started once, that loads each mutant's config in turn. Every session
+has the whole list and claims the next mutant no other has claimed (a folder made in ``claims/``, which only one
+can make), so a worker that drew short mutants takes more of them. Each session's verdicts are read as they
+come, and a mutant is handed back (``done``) as soon as its last drill is in."""
 
 from __future__ import annotations
 
@@ -23,9 +23,32 @@ from gameday.core.signals import Interrupted
 from gameday.mutate.mutants import Mutant
 
 TEST_FILE = ('"""Written by gameday mutate: each (mutant, covering drill) of --mutants as a test."""\n'
-             "from gameday.lab.mutation import drill_mutant as test_mutant  # noqa: F401\n")
+             "from gameday.mutate.session import drill_mutant as test_mutant  # noqa: F401\n")
 PER_DRILL = 300.0
 """The longest a session may take per drill of its plan before it is stopped (a drill is bounded far below)."""
+
+
+@dataclass
+class Stack:
+    """Where a target plugin drills the mutants (``pytest_gameday_mutation_stack``): the config folder it runs, in
+    the lab's layout (``prometheus/rules``, ``prometheus/prometheus.yml``, ``alertmanager/alertmanager.yml``), and
+    the pytest arguments that give a session that target with a mutant's copy of it (``args(config_copy)``)."""
+
+    config_dir: Path
+    args: Callable[[Path], list[str]]
+    time_scale: float | None = None
+    """The scale its drills must run at (a team's services run in real time); None: the command's."""
+    workers: int | None = None
+    """The most sessions it takes side by side (one, where every session would fault the same services)."""
+    said: list[str] = field(default_factory=list)
+    """What it read to make the config folder, said before the mutants."""
+    name: str = "lab"
+
+
+def lab_stack(config_dir: Path) -> Stack:
+    """The embedded lab: each session a lab of its own, with Prometheus's admin API on."""
+    return Stack(config_dir, lambda first: ["-p", "gameday.lab.mutation", "--lab-config", str(first), "--rules",
+                                            str(first / "prometheus" / "rules")])
 
 
 @dataclass
@@ -79,7 +102,8 @@ class _Session:
     def log(self) -> Path:
         return self.folder / "pytest.log"
 
-    def start(self, root: Path, scenarios: Path, scale: float, claims: Path, original: Path | None) -> None:
+    def start(self, root: Path, scenarios: Path, scale: float, claims: Path, original: Path | None,
+              stack: Stack, extra: list[str]) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)  # an earlier run's verdicts are not this one's
         self.folder.mkdir(parents=True)
         (self.folder / "test_mutants.py").write_text(TEST_FILE)
@@ -88,9 +112,9 @@ class _Session:
              for j in self.plan]))
         first = self.plan[0].config
         argv = [sys.executable, "-m", "pytest", str(self.folder / "test_mutants.py"), "-q", "-p", "no:cacheprovider",
-                "-p", "gameday.lab.mutation", "--rootdir", str(root), "-c", os.devnull, "--scenarios",
-                str(scenarios), "--time-scale", f"{scale:g}", "--lab-config", str(first), "--rules",
-                str(first / "prometheus" / "rules"), "--reports", str(self.folder / "reports"), "--no-live",
+                "-p", "gameday.mutate.session", *stack.args(first), "--rootdir", str(root), "-c", os.devnull,
+                "--scenarios", str(scenarios), "--time-scale", f"{scale:g}", *extra,
+                "--reports", str(self.folder / "reports"), "--no-live",
                 "--late-page-wait", "0", "--mutants", str(self.folder / "plan.json"), "--mutant-results",
                 str(self.results), "--mutant-claims", str(claims),
                 *(["--mutant-original", str(original)] if original is not None else [])]
@@ -138,11 +162,14 @@ class _Session:
 
 
 def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: float, workers: int,
-              done: Callable[[Job], None], batch: int | None = None, original: Path | None = None) -> None:
+              done: Callable[[Job], None], batch: int | None = None, original: Path | None = None,
+              stack: Stack | None = None, extra: list[str] | None = None) -> None:
     """Drill every job, ``workers`` sessions at a time; ``done(job)`` as each mutant's last verdict comes in. A job
     still without its verdicts when every session has ended (or was stopped past its bound) is handed back with an
     ERROR for each drill that did not report, naming what its session's pytest said last. ``original``: the
-    config as it is, which a session checks a kill by a late page against."""
+    config as it is, which a session checks a kill by a late page against; ``stack``: where (the lab by default);
+    ``extra``: more pytest arguments for every session."""
+    stack = stack or lab_stack(original or jobs[0].config)
     claims = work / "claims"
     shutil.rmtree(claims, ignore_errors=True)  # an earlier run's claims would leave every mutant unclaimed
     claims.mkdir(parents=True)
@@ -165,7 +192,7 @@ def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: f
         while queue or running:
             while queue and len(running) < workers:
                 session = queue.pop(0)
-                session.start(root, scenarios, scale, claims, original)
+                session.start(root, scenarios, scale, claims, original, stack, extra or [])
                 running.append(session)
             for session in list(running):
                 for job in session.take():

@@ -185,6 +185,18 @@ class Prometheus(_Api):
                                       r.get("annotations", {}), float(group["interval"]))
         return out
 
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """Every rule group as ``/api/v1/rules`` gives it: ``name``, ``file``, ``interval`` (seconds), ``rules``."""
+        return list(self._data("/api/v1/rules")["groups"])
+
+    def config(self) -> dict[str, Any]:
+        """The configuration Prometheus runs (``/api/v1/status/config``), secrets shown as ``<secret>``."""
+        return dict(yaml.safe_load(self._data("/api/v1/status/config")["yaml"]) or {})
+
+    def active_targets(self) -> list[dict[str, Any]]:
+        """Each target it scrapes now: ``scrapePool``, ``scrapeUrl``, ``labels``, ``health`` ..."""
+        return list(self._data("/api/v1/targets", state="active")["activeTargets"])
+
     def recording_rules(self) -> dict[str, str]:
         """Each recording rule's name and expression."""
         return {r["name"]: r["query"] for group in self._data("/api/v1/rules", type="record")["groups"]
@@ -200,12 +212,11 @@ class Prometheus(_Api):
 
     def scrape_interval(self) -> float:
         """The global scrape interval of the configuration Prometheus runs, in seconds."""
-        config = yaml.safe_load(self._data("/api/v1/status/config")["yaml"])
+        config = self.config()
         return parse_ms(str(config.get("global", {}).get("scrape_interval", "1m"))) / 1000
 
     def targets_up(self) -> dict[str, bool]:
-        return {t["labels"].get("job", "?"): t["health"] == "up"
-                for t in self._data("/api/v1/targets", state="active")["activeTargets"]}
+        return {t["labels"].get("job", "?"): t["health"] == "up" for t in self.active_targets()}
 
     def alertmanagers(self) -> list[str]:
         return [a["url"] for a in self._data("/api/v1/alertmanagers")["activeAlertmanagers"]]

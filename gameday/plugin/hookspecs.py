@@ -51,3 +51,13 @@ def pytest_gameday_check_target(root: Path, name: str, scenarios: Path) -> tuple
     ``name`` (reachable, credentials accepted, each expected alert a loaded rule routed to its receiver, each SLA
     at or above the floor of that stack's own intervals, every live rule drilled); return (clean, lines), or None
     when this plugin has no such target."""
+
+
+@hookspec(firstresult=True)
+def pytest_gameday_mutation_stack(root: Path, name: str, config_dir: Path, work: Path) -> Any:
+    """``gameday mutate --target NAME``: where the mutants of the target called ``name`` are drilled, as a
+    ``gameday.mutate.workers.Stack`` (the config folder it runs, in the lab's layout, which the mutants are made
+    from; the pytest arguments that give a session that target with one mutant's copy of it), or None when this
+    plugin has no such target. ``config_dir`` is the project's config folder (``--config``); ``work`` a folder
+    the plugin may write in. Nothing may be written to a stack the harness does not own: a team's stack is
+    drilled on a shadow pair (``gameday.team.mirror``)."""

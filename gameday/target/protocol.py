@@ -116,6 +116,11 @@ OPTIONAL: dict[str, str] = {
                 "(a container the engine stopped), put before the ERROR's line",
     "trainee_actions": "a callable (since) -> list: what a trainee did on the target during a shadow exercise "
                        "(the lab's control calls, the engine's container events)",
+    "quiet_where_live": "a callable (alerts) -> bool: True when the stack the target's alerting copies (a team's, "
+                        "for a shadow pair) holds none of them pending or firing, with its rules as they are: such "
+                        "an alert firing here before any fault is the copy's doing",
+    "fresh_alerting": "a callable (config_dir | None) -> seconds: alerting as on a target just started, with that "
+                      "config folder's where given (``gameday mutate``'s sessions)",
     "attached": "True when the target is one another process keeps up (a warm lab): said in the header",
     "started_in": "the seconds the target took to get ready, said when it is",
     "config": "an object whose ``config_dir`` is the monitoring config folder the target runs (for the plots' "

@@ -95,10 +95,38 @@ def team_target(root: Path, name: str) -> Any:
         return None
     from gameday.team.target import TeamTarget
 
-    shown = str(path.relative_to(root)) if path.is_absolute() and path.is_relative_to(root) else str(path)
-    return TeamTarget(load_target_file(path, shown), shown)
+    return TeamTarget(load_target_file(path, _shown(root, path)), _shown(root, path))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("gameday mutate").addoption(
+        "--mirror-config", default=None, metavar="DIR",
+        help="(gameday mutate) drill the team's target on a shadow pair running this config folder "
+             "(gameday.team.mirror)")
 
 
 def pytest_gameday_make_target(config: pytest.Config, name: str, reports: Path, time_scale: float,
                                worker: str | None = None) -> Any:
-    return team_target(Path(config.rootpath), name)
+    root = Path(config.rootpath)
+    folder = config.getoption("mirror_config", None)
+    if folder and (path := target_file(root, name)) is not None:
+        from gameday.team.mirror import MirrorTarget
+
+        return MirrorTarget(load_target_file(path, _shown(root, path)), _shown(root, path), Path(folder).resolve(),
+                            reports / "mirror", time_scale, root / "runbooks")
+    return team_target(root, name)
+
+
+def _shown(root: Path, path: Path) -> str:
+    return str(path.relative_to(root)) if path.is_absolute() and path.is_relative_to(root) else str(path)
+
+
+def pytest_gameday_mutation_stack(root: Path, name: str, config_dir: Path, work: Path) -> Any:
+    """``gameday mutate --target NAME`` on a team's stack: its alerting read from its live servers, drilled on a
+    shadow pair (``gameday.team.mirror``); nothing is written to the team's servers."""
+    target = team_target(root, name)
+    if target is None:
+        return None
+    from gameday.team.mirror import mutation_stack
+
+    return mutation_stack(root, name, target, work)

@@ -44,9 +44,11 @@ class Drilled:
 
 
 def drill(tmp_path, plan: Plan | None = None, sc: Scenario | None = None, events: DrillEvents | None = None,
-          **ctx: object) -> Drilled:
+          prepare: object = None, **ctx: object) -> Drilled:
     sc = sc or scenario()
     target = FakeTarget(plan or Plan(), RULES, [e.alert for e in sc.expect])
+    if callable(prepare):
+        prepare(target)
     events = events or DrillEvents()
     lines: list[str] = []
     events.subscribe(ConsoleReporter(lambda text, **_: lines.append(text), live=False))
@@ -229,3 +231,23 @@ def test_a_target_warning_is_a_caution_in_the_journal_and_on_the_console(tmp_pat
     agree(result, Verdict.PASS)
     assert result.journal["cautions"] == [warning]
     assert any(f"caution: {warning}" in line for line in result.lines), result.lines
+
+
+@pytest.mark.parametrize("live_quiet", [True, False])
+def test_an_alert_firing_before_the_fault_on_a_shadow_pair_fails_only_where_the_teams_rule_is_quiet(tmp_path,
+                                                                                                   live_quiet):
+    """On a stack the run did not make, an alert that keeps firing through the steady state is an ERROR (nothing
+    says the rule is to blame), unless the target is a shadow pair whose team's live Prometheus, with the rules as
+    they are, holds no such alert: then the copy's rule fires for a healthy service, a FAIL."""
+    def prepare(target: FakeTarget) -> None:
+        target.created_by_run = False  # type: ignore[misc]
+        target.quiet_where_live = lambda alerts: live_quiet  # type: ignore[attr-defined]
+        target.pipeline.fire("HighLatency", "pager")
+
+    result = drill(tmp_path, prepare=prepare)
+    if live_quiet:
+        agree(result, Verdict.FAIL)
+        assert "HighLatency kept firing" in result.reason and "on the shadow pair" in result.reason, result.reason
+    else:
+        agree(result, Verdict.ERROR)
+        assert "HighLatency still firing" in result.reason, result.reason
