@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     mut.add_argument("--time-scale", type=float, default=None, metavar="N",
                      help="the labs' time scale (default 60: a five-minute rule fires in five seconds; a team's "
                           "stack runs at 1)")
+    mut.add_argument("--long-scale", type=float, default=None, metavar="N",
+                     help="the time scale of the drills that would take over 2 minutes at --time-scale (the slow "
+                          "burn's), on labs of their own, their baseline too (default: 4 x --time-scale; "
+                          "0: every drill at --time-scale)")
     mut.add_argument("--reports", type=Path, default=Path("reports"),
                      help="where mutate.json and each mutant's drills go (default: reports/, in mutants/)")
     mut.add_argument("--workers", type=int, default=2, metavar="N",
@@ -201,9 +205,11 @@ def mutate(args: argparse.Namespace) -> int:
         print(f"gameday mutate: --workers {args.workers}: at least 1")
         return 2
     extra = ["--error-budget-override", args.error_budget_override] if args.error_budget_override else []
+    long_scale = None if stack.time_scale else 4 * scale if args.long_scale is None else args.long_scale
     try:
         run = run_mutants(root, config, scenarios, work, args.select, scale,
-                          say=lambda line: print(line, flush=True), workers=workers, stack=stack, extra=extra)
+                          say=lambda line: print(line, flush=True), workers=workers, stack=stack, extra=extra,
+                          long_scale=long_scale)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"gameday mutate: interrupted (signal {signum}): every session was stopped and reverted its fault; "

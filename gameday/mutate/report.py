@@ -47,6 +47,12 @@ def render(run: Run, width: int = 120) -> str:
         lines.append(f"the config as it is: {len(run.baseline) - len(failing)} of {len(run.baseline)} covering drills "
                      "PASS" + (f"; judging no mutant: {', '.join(f'{s} ({v})' for s, v in failing.items())}"
                                if failing else ""))
+    if run.scales:
+        by: dict[float, list[str]] = {}
+        for sid, k in run.scales.items():
+            by.setdefault(k, []).append(sid)
+        lines += [f"drilled at time scale {k:g} on labs of their own (the long drills): {', '.join(sorted(sids))}"
+                  for k, sids in by.items()]
     lines.append("")
     lines.append(f"gameday mutate: score {score}: {c['killed']} killed, {c['survived']} survived, {c['error']} "
                  f"error, {c['uncovered']} uncovered, {c['equivalent']} equivalent, {c['invalid']} invalid, in "

@@ -201,6 +201,8 @@ class Run:
     seconds: float
     baseline: dict[str, str] = field(default_factory=dict)
     """Each covering drill's verdict on the config as it is."""
+    scales: dict[str, float] = field(default_factory=dict)
+    """The drills run at a time scale of their own (the long ones), each with its scale."""
 
     def counts(self) -> dict[str, int]:
         return {o: sum(1 for r in self.results if r.outcome == o) for o in OUTCOMES}
@@ -213,23 +215,38 @@ class Run:
 
     def as_dict(self) -> dict[str, Any]:
         return {"score": self.score, "counts": self.counts(), "seconds": round(self.seconds, 1),
-                "baseline": self.baseline, "mutants": [r.as_dict() for r in self.results]}
+                "baseline": self.baseline, "scales": self.scales, "mutants": [r.as_dict() for r in self.results]}
+
+
+LONG_DRILL = 120.0
+"""Seconds of wall time (a drill's ``length_bound`` at the run's scale) past which it runs at the long scale."""
+
+
+def scale_classes(cat: Catalog, drilled: list[str], scale: float, long_scale: float | None) -> dict[str, float | None]:
+    """Each drilled scenario's time scale: ``long_scale`` for those longer than ``LONG_DRILL`` at ``scale``, on
+    labs of their own; None (the run's) for the others."""
+    if not long_scale or long_scale == scale:
+        return {s: None for s in drilled}
+    return {s: long_scale if cat.length.get(s, 0.0) / scale > LONG_DRILL else None for s in drilled}
 
 
 def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select: str | list[str] | None = None,
            scale: float = 60.0, say: Any = print, workers: int = 2, batch: int | None = None,
-           stack: Stack | None = None, extra: list[str] | None = None) -> Run:
+           stack: Stack | None = None, extra: list[str] | None = None, long_scale: float | None = None) -> Run:
     """Every mutant (those whose id contains, or whose alerts include, one of ``select``, where given), judged:
     the invalid and the uncovered at once, the others drilled by ``workers`` sessions side by side
     (``gameday.mutate.workers``; ``batch``: mutants per session, a fresh lab each, instead of one per worker), on
-    ``stack`` (the lab's by default; a team's shadow pair), each session with ``extra`` pytest arguments."""
+    ``stack`` (the lab's by default; a team's shadow pair), each session with ``extra`` pytest arguments. The
+    drills longer than ``LONG_DRILL`` run at ``long_scale`` where given, on labs of that scale, their baseline
+    too (``scale_classes``)."""
     t0 = time.monotonic()
     cat = catalog(root, config_dir, scenarios_dir)
     picks = [select] if isinstance(select, str) else list(select or [])
     mutants = [m for m in mutants_of(root, config_dir, cat)
                if not picks or any(k in m.id or k in m.alerts for k in picks)]
     results: dict[str, Result] = {}
-    jobs = []
+    jobs: list[Job] = []
+    covered: dict[str, tuple[Mutant, list[str], Path]] = {}
 
     def report(res: Result) -> None:
         results[res.mutant.id] = res
@@ -247,17 +264,23 @@ def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select
             report(Result(m, "uncovered", why=f"no scenario expects {', '.join(m.alerts) or 'an alert it takes'}"
                                                 f"{quiet}"))
         else:
-            jobs.append(Job(m, scenarios, m.apply(config_dir, work / "mutants" / m.id.replace(":", "-") / "config")))
+            covered[m.id] = (m, scenarios, m.apply(config_dir, work / "mutants" / m.id.replace(":", "-") / "config"))
 
     # the config as it is, first: each covering drill once, on the same labs; a drill that does not pass there
     # cannot say anything of a mutant
-    drilled = sorted({s for j in jobs for s in j.scenarios}, key=lambda s: (-cat.length[s], s))
+    drilled = sorted({s for _, sids, _ in covered.values() for s in sids}, key=lambda s: (-cat.length[s], s))
+    scales = scale_classes(cat, drilled, scale, long_scale)
+    parts: dict[str, list[Job]] = {}
+    for m, scenarios, copy in covered.values():  # one job per scale class of its drills, in their order
+        for k in dict.fromkeys(scales[s] for s in scenarios):
+            parts.setdefault(m.id, []).append(Job(m, [s for s in scenarios if scales[s] == k], copy, scale=k))
+    jobs = [j for js in parts.values() for j in js]
     original = work / "mutants" / "original" / "config"
     shutil.rmtree(original, ignore_errors=True)
     if jobs:
         shutil.copytree(config_dir, original)
     base_jobs = [Job(Mutant(f"{ORIGINAL}@{sid}", ORIGINAL, "none", "the config as it is", "", "", []), [sid],
-                     original) for sid in drilled]
+                     original, scale=scales[sid]) for sid in drilled]
     baseline: dict[str, str] = {}
     waiting: list[Job] = []
 
@@ -281,9 +304,25 @@ def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select
         report(Result(job.mutant, outcome, {s: str(j.get("verdict", "ERROR")) for s, j in journals.items()},
                       why if outcome != "survived" else caught_by(job.mutant, cat), job.seconds))
 
-    if jobs:  # the mutants with the longest drills first, so that no worker is left with one at the end
-        jobs.sort(key=lambda j: -sum(cat.length[s] for s in j.scenarios))
-        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, judged, batch, original, stack, extra)
+    back: dict[str, list[Job]] = {}
+
+    def arrived(job: Job) -> None:
+        """A job handed back: a mutant drilled in two scale classes is judged once both are in."""
+        mine = parts.get(job.mutant.id, [job])
+        if len(mine) > 1:
+            back.setdefault(job.mutant.id, []).append(job)
+            if len(back[job.mutant.id]) < len(mine):
+                return
+            job = Job(job.mutant, [s for j in mine for s in j.scenarios], job.config,
+                      {sid: v for j in mine for sid, v in j.verdicts.items()})
+        judged(job)
+
+    if jobs:  # the mutants with the longest drills first, so that no worker is left with one at the end; a long
+        # part of a mutant with short drills too comes after the rest of its class: a short drill may kill it first
+        jobs.sort(key=lambda j: (j.scale is not None and len(parts[j.mutant.id]) > 1,
+                                 -sum(cat.length[s] / (j.scale or scale) for s in j.scenarios)))
+        drill_all(base_jobs + jobs, root, scenarios_dir, work, scale, workers, arrived, batch, original, stack,
+                  extra)
     for job in list(waiting):  # a baseline drill without a verdict: it judges no mutant either
         for sid in job.scenarios:
             baseline.setdefault(sid, "ERROR")
@@ -291,4 +330,5 @@ def mutate(root: Path, config_dir: Path, scenarios_dir: Path, work: Path, select
         judged(job)
     run = Run([results[m.id] for m in mutants if m.id in results], time.monotonic() - t0)
     run.baseline = baseline
+    run.scales = {s: k for s, k in scales.items() if k is not None}
     return run

@@ -24,6 +24,7 @@ import pytest
 
 from gameday.core.errors import GamedayError
 from gameday.mutate.mutants import kills
+from gameday.mutate.workers import claim_name
 from gameday.plugin import scenario_catalog
 from gameday.plugin.keys import RECORDS
 
@@ -81,13 +82,14 @@ def _write(config: pytest.Config, line: dict[str, Any]) -> None:
 
 
 def _claimed(config: pytest.Config, state: _State, mutant: str) -> bool:
-    """Whether this session drills ``mutant``: the first session to make its folder in the claims folder does."""
+    """Whether this session drills ``mutant`` (its claim name): the first session to make its folder in the claims
+    folder does."""
     if mutant not in state.mine:
         claims = config.getoption("mutant_claims")
         if not claims:
             state.mine[mutant] = True
         else:
-            folder = Path(claims) / mutant.replace(":", "-")
+            folder = Path(claims) / mutant
             try:
                 folder.mkdir()
             except FileExistsError:
@@ -103,9 +105,12 @@ def drill_mutant(mutant_case: tuple[dict[str, Any], str], run_drill: Any, gameda
     """One covering drill of one mutant, on the session's target holding that mutant's config."""
     mutant, sid = mutant_case
     config, state = request.config, request.config.stash[STATE]
-    base = {"mutant": mutant["id"], "scenario": sid, "started": time.time()}
-    if not _claimed(config, state, mutant["id"]):
+    claim = mutant.get("claim") or claim_name(mutant["id"])
+    base = {"mutant": mutant["id"], "claim": claim, "scenario": sid, "started": time.time()}
+    if not _claimed(config, state, claim):
         pytest.skip(f"{mutant['id']} is another session's")
+    if mutant["id"] not in state.killed and (by := _killed_elsewhere(config, mutant["id"])):
+        state.killed[mutant["id"]] = f"{by} (on another lab)"
     if mutant["id"] in state.killed:
         _write(config, base | {"verdict": "NOT RUN", "reasons": [f"killed by {state.killed[mutant['id']]}"]})
         pytest.skip(f"{mutant['id']} is killed already (by {state.killed[mutant['id']]})")
@@ -142,8 +147,19 @@ def drill_mutant(mutant_case: tuple[dict[str, Any], str], run_drill: Any, gameda
     _write(config, base | {"verdict": verdict, "reasons": reasons})
     if kills(mutant["alerts"], verdict, reasons):
         state.killed[mutant["id"]] = sid
+        if claims := config.getoption("mutant_claims"):  # a lab of another scale class drilling it stops too
+            (Path(claims) / f"{claim_name(mutant['id'])}.killed").write_text(sid)
     if failed is not None:
         raise failed
+
+
+def _killed_elsewhere(config: pytest.Config, mutant: str) -> str | None:
+    """The drill that killed ``mutant`` in another session (of another scale class), or None."""
+    claims = config.getoption("mutant_claims")
+    try:
+        return (Path(claims) / f"{claim_name(mutant)}.killed").read_text() if claims else None
+    except OSError:
+        return None
 
 
 def _drill(config: pytest.Config, run_drill: Any, scenario: Any) -> tuple[str, list[str], BaseException | None]:

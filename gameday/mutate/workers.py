@@ -60,6 +60,14 @@ class Job:
     config: Path
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     """scenario -> the session's line (verdict, reasons, started, ended)"""
+    scale: float | None = None
+    """The time scale its drills run at, on labs of that scale; None: the run's. A mutant whose drills fall in
+    two scale classes is two jobs, one per class."""
+
+    @property
+    def claim(self) -> str:
+        """The name a session claims it by (its mutant, and its scale class where it has one)."""
+        return claim_name(self.mutant.id + ("" if self.scale is None else f"@{self.scale:g}"))
 
     @property
     def complete(self) -> bool:
@@ -74,12 +82,23 @@ class Job:
         return {s: v for s, v in self.verdicts.items() if v.get("verdict") != "NOT RUN"}
 
 
+def claim_name(text: str) -> str:
+    return text.replace(":", "-").replace("/", "-")
+
+
 def plans(jobs: list[Job], workers: int, batch: int | None = None) -> list[list[Job]]:
-    """The sessions to run: ``batch`` mutants each, in order (a fresh lab for each batch); or, with no batch, one
-    session per worker, each with every job, claiming them one by one."""
+    """The sessions to run: ``batch`` mutants each, in order (a fresh lab for each batch); or, with no batch, for
+    each scale class (the longest drills' first), one session per worker, each with every job of its class,
+    claiming them one by one. The classes' sessions come in turn (the first of each, then the second ...): a
+    worker that finds its class done starts a session of the next class that has work left."""
     if batch:
         return [jobs[i:i + batch] for i in range(0, len(jobs), batch)]
-    return [list(jobs) for _ in range(max(1, min(workers, len(jobs))))]
+    classes: dict[float | None, list[Job]] = {}
+    for job in jobs:
+        classes.setdefault(job.scale, []).append(job)
+    order = sorted(classes, key=lambda k: -(k or 0.0))
+    each = [[list(classes[k]) for _ in range(max(1, min(workers, len(classes[k]))))] for k in order]
+    return [rounds[i] for i in range(max(len(r) for r in each)) for rounds in each if i < len(rounds)]
 
 
 @dataclass
@@ -102,14 +121,19 @@ class _Session:
     def log(self) -> Path:
         return self.folder / "pytest.log"
 
+    @property
+    def scale(self) -> float | None:
+        return self.plan[0].scale
+
     def start(self, root: Path, scenarios: Path, scale: float, claims: Path, original: Path | None,
               stack: Stack, extra: list[str]) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)  # an earlier run's verdicts are not this one's
         self.folder.mkdir(parents=True)
         (self.folder / "test_mutants.py").write_text(TEST_FILE)
         (self.folder / "plan.json").write_text(json.dumps(
-            [{"id": j.mutant.id, "config": str(j.config), "alerts": j.mutant.alerts, "scenarios": j.scenarios}
-             for j in self.plan]))
+            [{"id": j.mutant.id, "claim": j.claim, "config": str(j.config), "alerts": j.mutant.alerts,
+              "scenarios": j.scenarios} for j in self.plan]))
+        scale = self.scale or scale
         first = self.plan[0].config
         argv = [sys.executable, "-m", "pytest", str(self.folder / "test_mutants.py"), "-q", "-p", "no:cacheprovider",
                 "-p", "gameday.mutate.session", *stack.args(first), "--rootdir", str(root), "-c", os.devnull,
@@ -125,7 +149,7 @@ class _Session:
 
     def take(self) -> list[Job]:
         """The jobs whose last verdict has come in since the last look."""
-        by_id = {j.mutant.id: j for j in self.plan}
+        by_id = {j.claim: j for j in self.plan}
         finished = []
         if not self.results.exists():
             return finished
@@ -134,7 +158,7 @@ class _Session:
             while (line := f.readline()).endswith("\n"):
                 self.read = f.tell()
                 got = json.loads(line)
-                job = by_id.get(got.get("mutant"))
+                job = by_id.get(got.get("claim", claim_name(got.get("mutant", ""))))
                 if job is None:
                     continue
                 job.verdicts[got["scenario"]] = got
@@ -192,6 +216,8 @@ def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: f
         while queue or running:
             while queue and len(running) < workers:
                 session = queue.pop(0)
+                if all((claims / j.claim).exists() for j in session.plan):
+                    continue  # its class has been claimed whole: no lab to start for it
                 session.start(root, scenarios, scale, claims, original, stack, extra or [])
                 running.append(session)
             for session in list(running):
@@ -213,7 +239,7 @@ def drill_all(jobs: list[Job], root: Path, scenarios: Path, work: Path, scale: f
     for job in jobs:
         if id(job) in handed:
             continue
-        claim = claims / job.mutant.id.replace(":", "-")
+        claim = claims / job.claim
         owner = next((s for s in sessions if s.proc is not None and (claim / str(s.proc.pid)).exists()), None)
         why = ("no session took it" if owner is None else
                f"session {owner.number} {'was stopped past its bound' if owner.over else 'ended'}; pytest said: "

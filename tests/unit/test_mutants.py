@@ -14,7 +14,7 @@ import yaml
 
 from gameday.mutate.mutants import Mutant
 from gameday.mutate.report import render, write_allure, write_json
-from gameday.mutate.run import Result, Run, catalog, caught_by, covering, equivalent, judge, mutants_of
+from gameday.mutate.run import Result, Run, catalog, caught_by, covering, equivalent, judge, mutants_of, scale_classes
 from gameday.mutate.workers import Job, plans
 from gameday.pipeline.routing import matched_paths
 from gameday.report.review import write_review
@@ -171,3 +171,47 @@ def test_the_result_reaches_the_review_and_allure_a_survivor_as_failed_and_a_kil
     results = {r["fullName"]: r["status"] for r in found}
     assert results == {"gameday.mutate.m": "passed", "gameday.mutate.ServiceDown:matcher-removed": "failed",
                        "gameday.mutate.route-0:continue-toggled": "skipped"}, results
+
+
+def test_the_long_drills_run_at_their_own_scale_on_labs_of_their_own(lab):
+    cat, _ = lab
+    drilled = sorted(cat.length)
+    scales = scale_classes(cat, drilled, 60.0, 240.0)
+    assert {s for s, k in scales.items() if k is not None} == {"slo-slow-burn"}, scales
+    assert scales["slo-slow-burn"] == 240.0 and set(scale_classes(cat, drilled, 60.0, None).values()) == {None}
+    jobs = [Job(_m(), ["a"], Path(f"/long{i}"), scale=240.0) for i in range(2)] + \
+           [Job(_m(), ["b"], Path(f"/short{i}")) for i in range(3)]
+    sessions = plans(jobs, 2)  # the long class's first session, the short's first, then the seconds
+    assert [(p[0].scale, len(p)) for p in sessions] == [(240.0, 2), (None, 3), (240.0, 2), (None, 3)]
+    assert jobs[0].claim.endswith("@240") and "@" not in jobs[2].claim
+
+
+def test_a_mutant_drilled_in_two_scale_classes_is_judged_once_both_are_in(lab, tmp_path, monkeypatch):
+    """FastBurn's never-fires mutant is drilled by slo-slow-burn at the long scale and by the other drills at the
+    run's: its outcome waits for both labs, and the long lab's FAIL is what kills it."""
+    import gameday.mutate.run as run_module
+
+    handed: list[tuple[str, float | None, list[str]]] = []
+
+    def fake_drill_all(jobs, root, scenarios, work, scale, workers, done, *rest):
+        for job in jobs:  # the baseline first, as the sessions do; each drill's line as a session writes it
+            for sid in job.scenarios:
+                killed = job.mutant.part != "original" and job.scale is not None
+                job.verdicts[sid] = {"verdict": "FAIL" if killed else "PASS", "started": 0.0, "ended": 1.0,
+                                     "reasons": [f"{job.mutant.alerts[0]} never fired"] if killed else []}
+            handed.append((job.mutant.id, job.scale, list(job.scenarios)))
+            done(job)
+
+    monkeypatch.setattr(run_module, "drill_all", fake_drill_all)
+    monkeypatch.setattr(run_module, "invalid", lambda *a: None)  # promtool is a process: the integration tests'
+    said: list[str] = []
+    run = run_module.mutate(ROOT, CONFIG, ROOT / "scenarios", tmp_path, "SLOAvailabilityFastBurn:never-fires",
+                            60.0, said.append, long_scale=240.0)
+    (result,) = run.results
+    parts = [(scale, sids) for mid, scale, sids in handed if mid == result.mutant.id]
+    assert len(parts) == 2 and {scale for scale, _ in parts} == {None, 240.0}, parts
+    assert dict(parts)[240.0] == ["slo-slow-burn"]
+    assert result.outcome == "killed" and result.why.startswith("slo-slow-burn:"), result
+    assert set(result.drills) == {s for _, sids in parts for s in sids}
+    assert run.scales == {"slo-slow-burn": 240.0} and "drilled at time scale 240" in render(run)
+    assert sum(1 for line in said if "KILLED" in line) == 1
